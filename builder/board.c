@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+#include "board.h"
+#include "hash.h"
+#include "log.h"
+
+static const struct board_ops board_table[] = {
+	{ .name = "pi5", .arch = "arm64", .qemu_arch = "aarch64" },
+	{ .name = "x86", .arch = "amd64", .qemu_arch = "x86_64" },
+};
+
+const struct board_ops *board_ops_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(board_table); i++)
+		if (streq(board_table[i].name, name))
+			return &board_table[i];
+	return NULL;
+}
+
+const char *board_names(void) { return "pi5, x86"; }
+
+static const struct {
+	const char *name, *guid;
+} part_types[] = {
+	{ "esp", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" },
+	{ "microsoft-basic-data", "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" },
+	{ "linux-filesystem", "0FC63DAF-8483-4772-8E79-3D69D8477DE4" },
+	{ "linux-root-x86-64", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709" },
+	{ "linux-root-arm64", "B921B045-1DF0-41C3-AF44-4C6F280D3FAE" },
+};
+
+const char *partition_type_guid(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(part_types); i++)
+		if (streq(part_types[i].name, name))
+			return part_types[i].guid;
+	return NULL;
+}
+
+#define F CONF_FIELD
+
+static const char *const boot_types[] = { "esp", "microsoft-basic-data", NULL };
+static const char *const root_types[] = { "linux-filesystem", "linux-root-x86-64",
+					  "linux-root-arm64", NULL };
+static const char *const fs_types[] = { "vfat", NULL };
+static const char *const archs[] = { "arm64", "amd64", NULL };
+
+static const struct field boot_fields[] = {
+	F("filesystem", FT_ENUM, struct board_boot, filesystem, .values = fs_types,
+	  .required = true),
+	F("size", FT_SIZE, struct board_boot, size, .required = true),
+	F("type", FT_ENUM, struct board_boot, type, .values = boot_types, .required = true),
+	F("label", FT_STRING, struct board_boot, label, .required = true),
+	F("source", FT_STRING, struct board_boot, source, .required = true),
+	F("mount", FT_STRING, struct board_boot, mount, .required = true),
+	F("files", FT_STRLIST, struct board_boot, files, .required = true),
+	{ 0 },
+};
+static const struct schema boot_schema = { .what = "boot", .fields = boot_fields };
+
+static const struct field root_fields[] = {
+	F("type", FT_ENUM, struct board_root, type, .values = root_types, .required = true),
+	F("headroom", FT_SIZE, struct board_root, headroom),
+	F("size", FT_SIZE, struct board_root, size),
+	{ 0 },
+};
+static const struct schema root_schema = { .what = "root", .fields = root_fields };
+
+static const struct field data_fields[] = {
+	F("size", FT_SIZE, struct board_data, size, .required = true),
+	{ 0 },
+};
+static const struct schema data_schema = { .what = "data", .fields = data_fields };
+
+static const struct field board_fields[] = {
+	F("name", FT_STRING, struct board, name, .required = true),
+	F("arch", FT_ENUM, struct board, arch, .values = archs, .required = true),
+	F("description", FT_STRING, struct board, description),
+	F("boot", FT_MAP, struct board, boot, .sub = &boot_schema, .required = true),
+	F("root", FT_MAP, struct board, root, .sub = &root_schema, .required = true),
+	F("data", FT_MAP, struct board, data, .sub = &data_schema, .required = true),
+	{ 0 },
+};
+static const struct schema board_schema = { .what = "board", .fields = board_fields };
+
+static bool abs_dir(const char *s) { return s[0] == '/' && !strstr(s, "..") && !strstr(s, "//"); }
+
+int board_load(const char *config_dir, const char *name, struct board *b)
+{
+	struct conf_file f;
+	char sha[SHA256_HEX_LEN];
+	int r;
+
+	*b = (struct board){ 0 };
+	b->path = xasprintf("%s/boards/%s.yaml", config_dir, name);
+	r = conf_file_open(b->path, &f);
+	if (r < 0) {
+		conf_file_close(&f);
+		return r;
+	}
+	conf_load(&f, &board_schema, b);
+	if (!f.errors) {
+		if (!streq(b->name.v, name))
+			conf_error(&f, b->name.m.pos, "board: name '%s' does not match the file name '%s.yaml'",
+				   b->name.v, name);
+		b->ops = board_ops_find(name);
+		if (!b->ops)
+			conf_error(&f, b->name.m.pos,
+				   "board: '%s' has a profile but farm-image has no support for it (known: %s)",
+				   name, board_names());
+		else if (!streq(b->ops->arch, b->arch.v))
+			conf_error(&f, b->arch.m.pos, "board: arch '%s' does not match board %s (%s)",
+				   b->arch.v, name, b->ops->arch);
+		if (b->boot.size.v < 34 * MiB || b->boot.size.v % MiB)
+			conf_error(&f, b->boot.size.m.pos,
+				   "boot: size must be a whole number of MiB, at least 34MiB (FAT32)");
+		if (b->boot.label.m.set && (strlen(b->boot.label.v) > 11 || !*b->boot.label.v))
+			conf_error(&f, b->boot.label.m.pos, "boot: label must be 1 to 11 characters");
+		if (!abs_dir(b->boot.source.v))
+			conf_error(&f, b->boot.source.m.pos, "boot: source must be an absolute path");
+		if (!abs_dir(b->boot.mount.v))
+			conf_error(&f, b->boot.mount.m.pos, "boot: mount must be an absolute path");
+		if (b->data.size.v < MiB || b->data.size.v % MiB)
+			conf_error(&f, b->data.size.m.pos, "data: size must be a whole number of MiB");
+		if (b->root.size.m.set && b->root.size.v % MiB)
+			conf_error(&f, b->root.size.m.pos, "root: size must be a whole number of MiB");
+	}
+	r = f.errors ? -EINVAL : 0;
+	conf_file_close(&f);
+	if (r == 0 && sha256_file(b->path, sha) == 0)
+		b->profile_sha = xstrdup(sha);
+	return r;
+}
+
+void board_free(struct board *b)
+{
+	conf_free(&board_schema, b);
+	free(b->path);
+	free(b->profile_sha);
+	*b = (struct board){ 0 };
+}

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+#include "build.h"
+#include "ext4.h"
+#include "fat.h"
+#include "gpt.h"
+#include "log.h"
+#include "manifest.h"
+#include "output.h"
+#include "overlay.h"
+#include "plan.h"
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+
+enum { OUT_IMG, OUT_BMAP, OUT_ZST, OUT_JSON, OUT_COUNT };
+
+/* An output file under a temporary name in the output directory. */
+struct outfile {
+	char *final, *tmp;
+	int fd;
+};
+
+static int outfile_open(struct outfile *o, const char *final)
+{
+	_cleanup_free_ char *copy = xstrdup(final);
+	char *dir = dirname(copy);
+
+	o->final = xstrdup(final);
+	o->tmp = xasprintf("%s/.%s.XXXXXX", dir, final + strlen(dir) + 1);
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd < 0) {
+		int r = log_error_errno(errno, "Cannot create %s: %m", o->tmp);
+		free(o->tmp);
+		o->tmp = NULL;
+		return r;
+	}
+	return 0;
+}
+
+static void outfiles_discard(struct outfile *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (o[i].fd >= 0)
+			close(o[i].fd);
+		if (o[i].tmp)
+			unlink(o[i].tmp);
+		free(o[i].tmp);
+		free(o[i].final);
+		o[i] = (struct outfile){ .fd = -1 };
+	}
+}
+
+static int outfiles_commit(struct outfile *o, size_t n, mode_t mode, const char *dir)
+{
+	_cleanup_close_ int dfd = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (fchmod(o[i].fd, mode) < 0 || fsync(o[i].fd) < 0)
+			return log_error_errno(errno, "Cannot finish %s: %m", o[i].final);
+	}
+	/* The image last but one, the manifest last: a manifest next to an
+	 * image always describes it. */
+	for (size_t i = 0; i < n; i++) {
+		if (rename(o[i].tmp, o[i].final) < 0)
+			return log_error_errno(errno, "Cannot rename %s to %s: %m", o[i].tmp,
+					       o[i].final);
+		free(o[i].tmp);
+		o[i].tmp = NULL;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+}
+
+static int mkdir_parents(struct ext4_writer *w, const char *path, time_t epoch,
+			 const char *origin)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	struct ext4_meta m = { .mode = S_IFDIR | 0755, .mtime = epoch };
+	uint32_t mode;
+	int r;
+
+	if (!slash)
+		return 0;
+	*slash = 0;
+	if (ext4_lookup(w, dir, &mode) == 0) {
+		if (S_ISDIR(mode))
+			return 0;
+		return log_error("%s: /%s in the base rootfs is not a directory", origin, dir);
+	}
+	r = mkdir_parents(w, dir, epoch, origin);
+	if (r < 0)
+		return r;
+	r = ext4_mkdir(w, dir, &m);
+	return r < 0 ? log_error_errno(r, "%s: %s", origin, ext4_last_error(w)) : 0;
+}
+
+/* The plan's own files, on top of the base. */
+static int write_plan_files(const struct plan *p, struct ext4_writer *w)
+{
+	_cleanup_free_ uint8_t *buf = xmalloc(1 << 20);
+
+	for (size_t i = 0; i < p->n_files; i++) {
+		const struct plan_file *f = &p->files[i];
+		struct ext4_meta m = { .uid = f->uid, .gid = f->gid, .mtime = p->epoch };
+		int r = mkdir_parents(w, f->path, p->epoch, f->origin);
+		if (r < 0)
+			return r;
+		if (f->kind == PLAN_SYMLINK) {
+			m.mode = S_IFLNK | 0777;
+			r = ext4_symlink(w, f->path, f->target, &m);
+		} else if (f->source) {
+			_cleanup_close_ int fd = open(f->source, O_RDONLY | O_CLOEXEC);
+			struct stat st;
+			uint64_t pos = 0;
+			if (fd < 0 || fstat(fd, &st) < 0)
+				return log_error_errno(errno, "Cannot read %s: %m", f->source);
+			m.mode = S_IFREG | f->mode;
+			r = ext4_file_begin(w, f->path, &m, (uint64_t)st.st_size, NULL, 0);
+			while (r >= 0 && pos < (uint64_t)st.st_size) {
+				ssize_t n = read(fd, buf, 1 << 20);
+				if (n <= 0)
+					return log_error_errno(n < 0 ? errno : EIO,
+							       "Cannot read %s: %m", f->source);
+				r = ext4_file_write(w, pos, buf, (size_t)n);
+				pos += (uint64_t)n;
+			}
+			ext4_file_end(w);
+		} else {
+			m.mode = S_IFREG | f->mode;
+			r = ext4_file_begin(w, f->path, &m, f->size, NULL, 0);
+			if (r >= 0 && f->size)
+				r = ext4_file_write(w, 0, f->data, f->size);
+			ext4_file_end(w);
+		}
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot add /%s to the root filesystem: %s",
+					       f->origin, f->path, ext4_last_error(w));
+	}
+	return 0;
+}
+
+static int zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[1 << 16];
+
+	while (len) {
+		size_t n = (size_t)MIN(len, (uint64_t)sizeof(zeros));
+		int r = pwrite_full(fd, zeros, n, off);
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
+{
+	if (sha256_file(path, out) < 0)
+		out[0] = 0;
+}
+
+int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
+	       const struct board *b)
+{
+	struct outfile out[OUT_COUNT] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	struct overlay_entry *overlays = NULL;
+	size_t n_overlays = 0;
+	struct plan plan = { 0 };
+	struct plan_input in = { .config = c, .node = n, .board = b, .out_dir = o->out_dir,
+				 .epoch = o->epoch };
+	struct pathmap *replaced = pathmap_new();
+	struct fat_writer *fat = NULL;
+	struct ext4_writer *ext4 = NULL;
+	struct rootfs_stats stats;
+	struct output_result res = { 0 };
+	struct manifest man = { 0 };
+	struct progress prog;
+	const char *name = n->name.v;
+	uint64_t root_size = 0, root_used = 0;
+	char *img_name = NULL;
+	int img, r;
+
+	/* Load: everything the write needs must be there before anything is
+	 * created. */
+	if (access(o->base, R_OK) < 0) {
+		r = log_error_errno(errno, "Cannot read the base rootfs %s: %m", o->base);
+		goto out;
+	}
+	r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
+	if (r < 0)
+		goto out;
+	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
+		r = log_error_errno(errno, "Cannot create the output directory %s: %m", o->out_dir);
+		goto out;
+	}
+
+	/* Plan. */
+	in.overlays = overlays;
+	in.n_overlays = n_overlays;
+	r = plan_make(&in, &plan);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < plan.n_files; i++)
+		pathmap_put(replaced, plan.files[i].path, 1);
+
+	/* Write. */
+	r = outfile_open(&out[OUT_IMG], plan.out_img);
+	if (r < 0)
+		goto out;
+	img = out[OUT_IMG].fd;
+	if (ftruncate(img, (off_t)plan.disk_size) < 0) {
+		r = log_error_errno(errno, "Cannot size %s: %m", out[OUT_IMG].tmp);
+		goto out;
+	}
+	{
+		struct fat_params fp = {
+			.offset = plan.part[PART_BOOT].start,
+			.size = plan.part[PART_BOOT].size,
+			.serial = plan.boot_serial,
+			.label = plan.boot_label,
+			.mtime = plan.epoch,
+		};
+		r = fat_new(img, &fp, &fat);
+		if (r < 0) {
+			r = log_error_errno(r, "%s: cannot create the boot filesystem: %m", name);
+			goto out;
+		}
+	}
+	{
+		struct ext4_params ep = {
+			.path = out[OUT_IMG].tmp,
+			.fd = img,
+			.offset = plan.part[PART_ROOT].start,
+			.size = plan.root_size,
+			.shrink = plan.root_from_content,
+			.label = "root",
+			.epoch = plan.epoch,
+		};
+		memcpy(ep.uuid, plan.root_fs_uuid, 16);
+		memcpy(ep.hash_seed, plan.root_hash_seed, 16);
+		r = ext4_new(&ep, &ext4);
+		if (r < 0) {
+			r = log_error_errno(r, "%s: cannot create the root filesystem: %s", name,
+					    ext4_last_error(ext4));
+			goto out;
+		}
+	}
+	{
+		struct rootfs_sink sink = {
+			.ext4 = ext4,
+			.fat = fat,
+			.board = b,
+			.replaced_paths = replaced,
+			.epoch = plan.epoch,
+			.interrupted = o->interrupted,
+			.progress = &prog,
+		};
+		progress_init(&prog, name);
+		r = rootfs_stream(o->base, &sink, &stats);
+		if (r < 0)
+			goto out;
+	}
+	if (stats.left_out)
+		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
+			   "profile and were left out",
+			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
+	r = write_plan_files(&plan, ext4);
+	if (r < 0)
+		goto out;
+	r = fat_finish(fat);
+	if (r < 0) {
+		r = log_error_errno(r, "%s: cannot write the boot filesystem: %m", name);
+		goto out;
+	}
+	root_used = ext4_used_bytes(ext4);
+	r = ext4_finish(ext4, plan.root_headroom, &root_size);
+	if (r < 0) {
+		r = log_error_errno(r, "%s: cannot finish the root filesystem: %s", name,
+				    ext4_last_error(ext4));
+		goto out;
+	}
+	/* The root now knows its size: place the data partition after it, cut
+	 * the provisional space off, and write the data partition's zeros
+	 * explicitly (they are what a flash must put on the disk, so that no
+	 * old filesystem signature survives there). */
+	plan_place(&plan, root_size);
+	if (ftruncate(img, (off_t)plan.disk_size) < 0 ||
+	    (r = zero_range(img, plan.part[PART_DATA].start, plan.part[PART_DATA].size)) < 0) {
+		r = log_error_errno(r < 0 ? r : errno, "%s: cannot write the data partition: %m",
+				    name);
+		goto out;
+	}
+	r = gpt_write(out[OUT_IMG].tmp, &plan);
+	if (r < 0)
+		goto out;
+	if (o->interrupted && *o->interrupted) {
+		r = -EINTR;
+		goto out;
+	}
+
+	/* Derived outputs. */
+	r = outfile_open(&out[OUT_BMAP], plan.out_bmap);
+	if (r >= 0)
+		r = outfile_open(&out[OUT_ZST], plan.out_zst);
+	if (r >= 0)
+		r = outfile_open(&out[OUT_JSON], plan.out_json);
+	if (r < 0)
+		goto out;
+	img_name = xasprintf("%s.img", name);
+	progress_init(&prog, "compress");
+	r = output_derive(img_name, img, plan.disk_size, out[OUT_BMAP].fd, out[OUT_ZST].fd,
+			  o->interrupted, &prog, &res);
+	if (r < 0)
+		goto out;
+
+	man.plan = &plan;
+	man.config = c;
+	man.node = n;
+	man.board = b;
+	man.config_file.path = o->config_path;
+	hash_or_empty(o->config_path, man.config_file.sha256);
+	man.board_file.path = b->path;
+	hash_or_empty(b->path, man.board_file.sha256);
+	man.base.path = o->base;
+	memcpy(man.base.sha256, stats.sha256, sizeof(stats.sha256));
+	man.n_overlays = plan.n_files;
+	man.overlays = xcalloc(plan.n_files, sizeof(*man.overlays));
+	for (size_t i = 0; i < plan.n_files; i++) {
+		man.overlays[i].path = plan.files[i].origin;
+		if (plan.files[i].source)
+			hash_or_empty(plan.files[i].source, man.overlays[i].sha256);
+		else
+			snprintf(man.overlays[i].sha256, SHA256_HEX_LEN, "symlink");
+	}
+	man.rootfs = &stats;
+	man.root_used = root_used;
+	man.out = &res;
+	r = manifest_write(out[OUT_JSON].fd, &man);
+	free(man.overlays);
+	if (r < 0) {
+		r = log_error_errno(r, "Cannot write %s: %m", out[OUT_JSON].tmp);
+		goto out;
+	}
+	if (o->interrupted && *o->interrupted) {
+		r = -EINTR;
+		goto out;
+	}
+	r = outfiles_commit(out, OUT_COUNT, 0644 & ~0022, o->out_dir);
+	if (r < 0)
+		goto out;
+	{
+		char a[32], bb[32], cc[32];
+		printf("%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", name, plan.out_img,
+		       format_size(plan.disk_size, a, sizeof(a)),
+		       format_size(res.mapped_bytes, bb, sizeof(bb)), plan.out_img, plan.out_zst,
+		       format_size(res.zst_size, cc, sizeof(cc)), plan.out_json);
+	}
+out:
+	if (r == -EINTR)
+		log_error("%s: interrupted; no output was written", name);
+	fat_free(fat);
+	ext4_free(ext4);
+	outfiles_discard(out, OUT_COUNT);
+	overlay_free(overlays, n_overlays);
+	pathmap_free(replaced);
+	plan_free(&plan);
+	free(img_name);
+	return r;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Building one node's image: load (everything checked, nothing written),
+ * plan (pure), write (one temporary image, renamed with its derived outputs
+ * only when all of them are complete). */
+#pragma once
+
+#include "board.h"
+#include "config.h"
+
+#include <signal.h>
+#include <time.h>
+
+struct build_opts {
+	const char *config_path;
+	const char *base;     /* rootfs archive */
+	const char *out_dir;
+	const char *overlays; /* overlay root directory */
+	time_t epoch;
+	volatile sig_atomic_t *interrupted;
+};
+
+/* Returns 0 or -errno after printing one message. Leaves no output behind
+ * on failure. */
+int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
+	       const struct board *b);

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/* farm-image: builds flash-and-boot disk images for the nodes of a K3s
+ * cluster from one cluster config. Subcommands are one table, as in git.c. */
+#include "board.h"
+#include "build.h"
+#include "config.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <signal.h>
+
+#define DEFAULT_CONFIG "configs/cluster.yaml"
+#define DEFAULT_OUT "out"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = 1; }
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage;
+};
+
+static const struct command commands[];
+
+static void usage_of(const struct command *c, FILE *f)
+{
+	fprintf(f, "Usage: farm-image %s\n\n%s\n", c->usage, c->summary);
+}
+
+static int bad_usage(const char *cmd, const char *what, const char *arg)
+{
+	fprintf(stderr, "farm-image %s: %s%s%s%s\n", cmd, what, arg ? " '" : "", arg ? arg : "",
+		arg ? "'" : "");
+	fprintf(stderr, "Try 'farm-image %s --help'.\n", cmd);
+	return 2;
+}
+
+/* Loads the config and every node's board profile, reporting all problems. */
+static int load_all(const char *path, struct config *c, struct board **boards)
+{
+	int r = config_load(path, c);
+	size_t errors = 0;
+
+	*boards = NULL;
+	if (r < 0)
+		return r;
+	*boards = xcalloc(c->nodes.n, sizeof(struct board));
+	for (size_t i = 0; i < c->nodes.n; i++) {
+		struct config_node *n = config_node_at(c, i);
+		bool loaded = false;
+		/* Reuse a board already loaded for an earlier node. */
+		for (size_t j = 0; j < i; j++)
+			if ((*boards)[j].ops && streq(config_node_at(c, j)->board.v, n->board.v)) {
+				board_load(c->dir, n->board.v, &(*boards)[i]);
+				loaded = true;
+				break;
+			}
+		if (loaded)
+			continue;
+		if (!board_ops_find(n->board.v)) {
+			config_error(c, n->board.m.pos, "node '%s': unknown board '%s' (known: %s)",
+				     n->name.v, n->board.v, board_names());
+			errors++;
+			continue;
+		}
+		if (board_load(c->dir, n->board.v, &(*boards)[i]) < 0)
+			errors++;
+	}
+	return errors ? -EINVAL : 0;
+}
+
+static void free_all(struct config *c, struct board *boards)
+{
+	if (boards)
+		for (size_t i = 0; i < c->nodes.n; i++)
+			board_free(&boards[i]);
+	free(boards);
+	config_free(c);
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = DEFAULT_CONFIG;
+	struct config c;
+	struct board *boards = NULL;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage_of(&commands[0], stdout);
+			return 0;
+		default:
+			return bad_usage("validate", "unknown option", NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("validate", "unexpected argument", argv[optind]);
+	r = load_all(config, &c, &boards);
+	if (r == 0) {
+		printf("%s: %zu nodes:", config, c.nodes.n);
+		for (size_t i = 0; i < c.nodes.n; i++)
+			printf(" %s (%s, %s)", config_node_at(&c, i)->name.v,
+			       config_node_at(&c, i)->board.v, config_node_at(&c, i)->role.v);
+		printf("\n");
+	}
+	free_all(&c, boards);
+	return r < 0 ? 1 : 0;
+}
+
+static time_t source_date_epoch(int *r)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	*r = 0;
+	if (!s || !*s)
+		return time(NULL);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0 || v > 4102444800LL) {
+		*r = log_error("SOURCE_DATE_EPOCH='%s' is not a time in seconds since 1970", s);
+		return 0;
+	}
+	return (time_t)v;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "board", required_argument, NULL, 'b' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "base", required_argument, NULL, 'B' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "overlays", required_argument, NULL, 'O' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *node = NULL, *board = NULL, *config = DEFAULT_CONFIG, *base = NULL;
+	const char *out = DEFAULT_OUT, *overlays = NULL;
+	_cleanup_free_ char *overlays_default = NULL;
+	bool all = false;
+	struct config c;
+	struct board *boards = NULL;
+	struct build_opts bo = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			node = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'b':
+			board = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'B':
+			base = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'O':
+			overlays = optarg;
+			break;
+		case 'h':
+			usage_of(&commands[1], stdout);
+			return 0;
+		default:
+			return bad_usage("build", "unknown option", NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("build", "unexpected argument", argv[optind]);
+	if (!!node == all)
+		return bad_usage("build", "give exactly one of --node NAME and --all", NULL);
+
+	bo.epoch = source_date_epoch(&r);
+	if (r < 0)
+		return 1;
+	r = load_all(config, &c, &boards);
+	if (r < 0) {
+		free_all(&c, boards);
+		return 1;
+	}
+	if (node && !config_find_node(&c, node)) {
+		log_error("%s: there is no node '%s' (nodes:%s%s%s)", config, node,
+			  c.nodes.n > 0 ? " " : "", c.nodes.n > 0 ? config_node_at(&c, 0)->name.v : "",
+			  c.nodes.n > 1 ? ", ..." : "");
+		free_all(&c, boards);
+		return 1;
+	}
+	if (!base) {
+		log_error("No base rootfs given: pass --base ROOTFS_ARCHIVE, a tar archive of a "
+			  "Debian rootfs for the node's architecture (see README, \"Base rootfs\")");
+		free_all(&c, boards);
+		return 1;
+	}
+	if (!overlays)
+		overlays = overlays_default = xasprintf("%s/../overlays", c.dir);
+
+	bo.config_path = config;
+	bo.base = base;
+	bo.out_dir = out;
+	bo.overlays = overlays;
+	bo.interrupted = &interrupted;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	r = 0;
+	for (size_t i = 0; i < c.nodes.n && r >= 0; i++) {
+		struct config_node *n = config_node_at(&c, i);
+		if (node && !streq(n->name.v, node))
+			continue;
+		if (board && !streq(board, n->board.v)) {
+			config_error(&c, n->board.m.pos,
+				     "node '%s' has board '%s', not '%s' as --board says", n->name.v,
+				     n->board.v, board);
+			r = -EINVAL;
+			break;
+		}
+		r = build_node(&bo, &c, n, &boards[i]);
+	}
+	free_all(&c, boards);
+	return r < 0 ? 1 : 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "validate", cmd_validate,
+	  "Check the cluster config and the board profiles; print every problem as\n"
+	  "FILE:LINE:COL: message.\n\n"
+	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")",
+	  "validate [--config FILE]" },
+	{ "build", cmd_build,
+	  "Build the disk image of one node (or all): DIR/NAME.img (sparse raw),\n"
+	  "NAME.img.bmap, NAME.img.zst and NAME.json (manifest).\n\n"
+	  "  -n, --node NAME       the node to build\n"
+	  "  -a, --all             every node in the config\n"
+	  "  -b, --board BOARD     check that the node has this board\n"
+	  "  -c, --config FILE     the cluster config (default " DEFAULT_CONFIG ")\n"
+	  "  -B, --base ARCHIVE    the base rootfs archive (tar, any compression)\n"
+	  "  -o, --out DIR         output directory (default " DEFAULT_OUT ")\n"
+	  "  -O, --overlays DIR    overlay root (default: overlays/ beside configs/)\n\n"
+	  "SOURCE_DATE_EPOCH sets every timestamp: the same inputs and epoch give\n"
+	  "byte-identical outputs.",
+	  "build (--node NAME | --all) [--board BOARD] [--config FILE] [--base ARCHIVE] "
+	  "[--out DIR]" },
+	{ "help", cmd_help, "Show help for a command.", "help [COMMAND]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: farm-image COMMAND [OPTIONS]\n\nCommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].usage);
+	fprintf(f, "\nRun 'farm-image COMMAND --help' for a command's options.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (streq(commands[i].name, argv[1])) {
+			usage_of(&commands[i], stdout);
+			return 0;
+		}
+	return bad_usage("help", "unknown command", argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	log_init("farm-image");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (streq(argv[1], "--help") || streq(argv[1], "-h"))
+		return cmd_help(1, argv);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (streq(commands[i].name, argv[1]))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "farm-image: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

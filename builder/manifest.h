@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* NAME.json: what an image was built from (inputs and their sha256) and what
+ * it holds (partitions with offsets, sizes, types, UUIDs; filesystem ids;
+ * the derived outputs). Deterministic: the same build gives the same file. */
+#pragma once
+
+#include "board.h"
+#include "config.h"
+#include "output.h"
+#include "plan.h"
+#include "rootfs.h"
+
+struct manifest_input {
+	const char *path;
+	char sha256[SHA256_HEX_LEN];
+};
+
+struct manifest {
+	const struct plan *plan;
+	const struct config *config;
+	const struct config_node *node;
+	const struct board *board;
+	struct manifest_input config_file, board_file, base;
+	struct manifest_input *overlays;
+	size_t n_overlays;
+	const struct rootfs_stats *rootfs;
+	uint64_t root_used;
+	const struct output_result *out;
+};
+
+/* Writes the manifest to FD. Returns 0 or -errno (no message). */
+int manifest_write(int fd, const struct manifest *m);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* The outputs derived from a finished image, in one read pass over it:
+ * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
+ * file has data in, each with its sha256), NAME.img.zst (zstd, multithreaded;
+ * the same bytes for any number of threads) and the image's sha256. Holes
+ * are not read: zeros are fed to the hash and the compressor directly. */
+#pragma once
+
+#include "hash.h"
+#include "progress.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+struct output_result {
+	char img_sha256[SHA256_HEX_LEN];
+	char zst_sha256[SHA256_HEX_LEN];
+	uint64_t mapped_bytes, zst_size;
+};
+
+/* Returns 0 or -errno after printing one message (NAME is used in it). */
+int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, int zst_fd,
+		  volatile sig_atomic_t *interrupted, struct progress *progress,
+		  struct output_result *res);

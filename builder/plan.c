@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+#include "plan.h"
+#include "ext4.h"
+#include "hash.h"
+#include "log.h"
+
+#define DEFAULT_HEADROOM (256 * MiB)
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct plan_file *)a)->path, ((const struct plan_file *)b)->path);
+}
+
+static void add_overlays(const struct plan_input *in, struct plan *p)
+{
+	size_t cap = 0;
+
+	/* Layers come in order (common, board, role): a later layer's file
+	 * replaces an earlier one's at the same path. */
+	for (size_t i = 0; i < in->n_overlays; i++) {
+		const struct overlay_entry *o = &in->overlays[i];
+		struct plan_file f = {
+			.path = xstrdup(o->rel),
+			.kind = o->symlink ? PLAN_SYMLINK : PLAN_FILE,
+			.mode = o->mode & 07777,
+			.source = o->symlink ? NULL : xstrdup(o->host),
+			.target = o->symlink ? xstrdup(o->target) : NULL,
+			.origin = xasprintf("overlays/%s/%s", o->layer, o->rel),
+		};
+		size_t j;
+		for (j = 0; j < p->n_files; j++)
+			if (streq(p->files[j].path, f.path))
+				break;
+		if (j < p->n_files) {
+			free(p->files[j].path);
+			free(p->files[j].source);
+			free(p->files[j].target);
+			free(p->files[j].origin);
+			p->files[j] = f;
+		} else
+			ARRAY_PUSH(p->files, p->n_files, cap, f);
+	}
+	if (p->n_files)
+		qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
+}
+
+static int check_files(struct plan *p)
+{
+	/* A file cannot also be the parent of another planned file. */
+	for (size_t i = 0; i + 1 < p->n_files; i++) {
+		size_t n = strlen(p->files[i].path);
+		if (strncmp(p->files[i].path, p->files[i + 1].path, n) == 0 &&
+		    p->files[i + 1].path[n] == '/')
+			return log_error("%s is a file, but %s needs it to be a directory",
+					 p->files[i].origin, p->files[i + 1].origin);
+	}
+	return 0;
+}
+
+int plan_make(const struct plan_input *in, struct plan *p)
+{
+	const struct config *c = in->config;
+	const struct config_node *n = in->node;
+	const struct board *b = in->board;
+	const char *cl = c->cluster.name.v, *nn = n->name.v;
+	static const char *const names[PART_COUNT] = { "boot", "root", "data" };
+
+	*p = (struct plan){ 0 };
+	p->cluster = xstrdup(cl);
+	p->node = xstrdup(nn);
+	p->sector_size = 512;
+	p->epoch = in->epoch;
+	uuid_derive(cl, nn, "disk", p->disk_uuid);
+
+	for (int i = 0; i < PART_COUNT; i++) {
+		char role[32];
+		snprintf(role, sizeof(role), "partition-%s", names[i]);
+		p->part[i].name = names[i];
+		uuid_derive(cl, nn, role, p->part[i].uuid);
+	}
+	p->part[PART_BOOT].type_name = b->boot.type.v;
+	p->part[PART_ROOT].type_name = b->root.type.v;
+	p->part[PART_DATA].type_name = "linux-filesystem";
+	for (int i = 0; i < PART_COUNT; i++)
+		p->part[i].type_guid = partition_type_guid(p->part[i].type_name);
+
+	uuid_derive(cl, nn, "filesystem-root", p->root_fs_uuid);
+	uuid_derive(cl, nn, "filesystem-root-hash-seed", p->root_hash_seed);
+	p->boot_serial = serial_derive(cl, nn, "filesystem-boot");
+	snprintf(p->boot_label, sizeof(p->boot_label), "%s", b->boot.label.v);
+
+	p->part[PART_BOOT].start = PLAN_ALIGN;
+	p->part[PART_BOOT].size = b->boot.size.v;
+	p->part[PART_ROOT].start = p->part[PART_BOOT].start + p->part[PART_BOOT].size;
+
+	if (n->root_size.m.set && n->root_size.v) {
+		p->root_size = ALIGN_UP(n->root_size.v, PLAN_ALIGN);
+	} else if (b->root.size.m.set && b->root.size.v) {
+		p->root_size = b->root.size.v;
+	} else {
+		p->root_from_content = true;
+		p->root_size = EXT4_MAX_PROVISIONAL;
+	}
+	p->root_headroom = b->root.headroom.m.set ? b->root.headroom.v : DEFAULT_HEADROOM;
+	p->part[PART_DATA].size = b->data.size.v;
+	plan_place(p, p->root_size);
+
+	p->out_img = xasprintf("%s/%s.img", in->out_dir, nn);
+	p->out_bmap = xasprintf("%s/%s.img.bmap", in->out_dir, nn);
+	p->out_zst = xasprintf("%s/%s.img.zst", in->out_dir, nn);
+	p->out_json = xasprintf("%s/%s.json", in->out_dir, nn);
+
+	add_overlays(in, p);
+	return check_files(p);
+}
+
+void plan_place(struct plan *p, uint64_t root_size)
+{
+	p->part[PART_ROOT].size = ALIGN_UP(root_size, PLAN_ALIGN);
+	p->part[PART_DATA].start = p->part[PART_ROOT].start + p->part[PART_ROOT].size;
+	/* 1 MiB after the data partition holds the backup GPT (33 sectors). */
+	p->disk_size = p->part[PART_DATA].start + p->part[PART_DATA].size + PLAN_ALIGN;
+}
+
+const struct plan_file *plan_find_file(const struct plan *p, const char *path)
+{
+	struct plan_file key = { .path = (char *)path };
+
+	if (!p->n_files)
+		return NULL;
+	return bsearch(&key, p->files, p->n_files, sizeof(*p->files), cmp_file);
+}
+
+void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_files; i++) {
+		free(p->files[i].path);
+		free(p->files[i].source);
+		free(p->files[i].target);
+		free(p->files[i].data);
+		free(p->files[i].origin);
+	}
+	free(p->files);
+	free(p->cluster);
+	free(p->node);
+	free(p->out_img);
+	free(p->out_bmap);
+	free(p->out_zst);
+	free(p->out_json);
+	*p = (struct plan){ 0 };
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Streams a base rootfs archive (any format and compression libarchive
+ * reads) into the image in one pass: entries go to the ext4 root, files the
+ * board lists go to the FAT boot partition. The archive is untrusted input:
+ * this is where the rules of SECURITY.md ("Reading untrusted input") are
+ * enforced, and every refusal names the archive entry. */
+#pragma once
+
+#include "ext4.h"
+#include "fat.h"
+#include "hash.h"
+#include "pathmap.h"
+#include "progress.h"
+
+#include <signal.h>
+
+struct board;
+
+struct rootfs_stats {
+	uint64_t entries, files, dirs, links, bytes;
+	uint64_t boot_files;   /* files written to the boot partition */
+	uint64_t left_out;     /* entries below the boot mount not listed by the board */
+	uint64_t replaced;     /* entries the build's own files replace */
+	uint64_t archive_size; /* compressed bytes read */
+	char sha256[SHA256_HEX_LEN];
+};
+
+struct rootfs_sink {
+	struct ext4_writer *ext4;
+	struct fat_writer *fat;        /* NULL: no boot partition files */
+	const struct board *board;
+	const struct pathmap *replaced_paths; /* written later by the build; skipped here */
+	time_t epoch;
+	volatile sig_atomic_t *interrupted;
+	struct progress *progress;
+};
+
+/* Returns 0, or -errno after printing one message naming the archive (and
+ * the entry). */
+int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_stats *stats);
+
+/* Normalizes an archive path: strips "./" and trailing slashes, refuses
+ * absolute paths, "..", empty components, over-long names and paths deeper
+ * than ROOTFS_MAX_DEPTH. "" is the root. Returns 0 or -EINVAL with a reason. */
+#define ROOTFS_MAX_DEPTH 64
+int rootfs_normalize_path(const char *in, char **out, const char **why);

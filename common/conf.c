@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+#include "conf.h"
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#define MAX_CONF_SIZE (4 * MiB)
+#define MAX_NODES_VISITED 200000
+
+static void print_diag(const char *path, const char *text, struct pos pos, const char *fmt,
+		       va_list ap)
+{
+	flockfile(stderr);
+	if (pos.line)
+		fprintf(stderr, "%s:%u:%u: ", path, pos.line, pos.col);
+	else
+		fprintf(stderr, "%s: ", path);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+
+	/* The source line and a caret under the column. */
+	if (text && pos.line) {
+		const char *l = text;
+		for (unsigned i = 1; i < pos.line && l; i++) {
+			l = strchr(l, '\n');
+			if (l)
+				l++;
+		}
+		if (l && *l) {
+			size_t n = strcspn(l, "\n");
+			fprintf(stderr, "    %.*s\n    ", (int)n, l);
+			for (unsigned c = 1; c < pos.col && c <= n; c++)
+				fputc(l[c - 1] == '\t' ? '\t' : ' ', stderr);
+			fputs("^\n", stderr);
+		}
+	}
+	funlockfile(stderr);
+}
+
+void conf_error_at(const char *path, const char *text, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_diag(path, text, pos, fmt, ap);
+	va_end(ap);
+}
+
+void conf_error(struct conf_file *f, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_diag(f->path, f->text, pos, fmt, ap);
+	va_end(ap);
+	f->errors++;
+}
+
+static struct pos mark_pos(yaml_mark_t m)
+{
+	/* libyaml counts from 0. */
+	return (struct pos){ .line = (unsigned)m.line + 1, .col = (unsigned)m.column + 1 };
+}
+
+static struct pos node_pos(yaml_node_t *n) { return mark_pos(n->start_mark); }
+
+int conf_file_open(const char *path, struct conf_file *f)
+{
+	_cleanup_close_ int fd = -1;
+	yaml_parser_t parser;
+	struct stat st;
+	ssize_t n;
+
+	*f = (struct conf_file){ .path = xstrdup(path) };
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "Cannot read config %s: %m", path);
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(errno, "Cannot read config %s: %m", path);
+	if (!S_ISREG(st.st_mode))
+		return log_error("Cannot read config %s: not a regular file", path);
+	if (st.st_size > (off_t)MAX_CONF_SIZE)
+		return log_error("Config %s is larger than 4 MiB; refusing to load it", path);
+	f->text = xmalloc((size_t)st.st_size + 1);
+	while (f->len < (size_t)st.st_size) {
+		n = read(fd, f->text + f->len, (size_t)st.st_size - f->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_error_errno(errno, "Cannot read config %s: %m", path);
+		if (n == 0)
+			break;
+		f->len += (size_t)n;
+	}
+	f->text[f->len] = 0;
+	if (memchr(f->text, 0, f->len)) {
+		conf_error(f, (struct pos){ 0 }, "not a text file (contains NUL bytes)");
+		return -EINVAL;
+	}
+
+	if (!yaml_parser_initialize(&parser))
+		return log_error("Cannot initialize the YAML parser");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)f->text, f->len);
+	if (!yaml_parser_load(&parser, &f->doc)) {
+		struct pos p = mark_pos(parser.problem_mark);
+		conf_error(f, p, "YAML syntax error: %s%s%s", parser.problem,
+			   parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return -EINVAL;
+	}
+	yaml_parser_delete(&parser);
+	f->have_doc = true;
+	return 0;
+}
+
+void conf_file_close(struct conf_file *f)
+{
+	if (f->have_doc)
+		yaml_document_delete(&f->doc);
+	free(f->path);
+	free(f->text);
+	*f = (struct conf_file){ 0 };
+}
+
+/* Loader state for one walk. */
+struct walk {
+	struct conf_file *f;
+	char ctx[256]; /* "node 'cow'", "network.lan" or "" */
+};
+
+static const char *kind_name(yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static const char *scalar(yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static bool scalar_is_null(yaml_node_t *n)
+{
+	const char *s = scalar(n);
+
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL"));
+}
+
+#define werr(w, pos, fmt, ...)                                                  \
+	conf_error((w)->f, (pos), "%s%s" fmt, (w)->ctx, *(w)->ctx ? ": " : "", ##__VA_ARGS__)
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned d[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		d[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned prev = d[0];
+		d[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned tmp = d[j];
+			d[j] = MIN(MIN(d[j] + 1, d[j - 1] + 1), prev + (a[i - 1] != b[j - 1]));
+			prev = tmp;
+		}
+	}
+	return d[lb];
+}
+
+static yaml_node_t *get_node(struct walk *w, yaml_node_item_t id)
+{
+	if (++w->f->visited > MAX_NODES_VISITED)
+		return NULL;
+	return yaml_document_get_node(&w->f->doc, id);
+}
+
+static void load_map(struct walk *w, yaml_node_t *node, const struct schema *s, void *obj);
+
+/* A scalar value for field F, or NULL after an error. */
+static const char *want_scalar(struct walk *w, const struct field *f, yaml_node_t *v)
+{
+	if (v->type != YAML_SCALAR_NODE) {
+		werr(w, node_pos(v), "'%s' must be a single value, not %s", f->key, kind_name(v));
+		return NULL;
+	}
+	if (scalar_is_null(v)) {
+		werr(w, node_pos(v), "'%s' has no value", f->key);
+		return NULL;
+	}
+	return scalar(v);
+}
+
+static int parse_time(const char *s, uint64_t *ret)
+{
+	unsigned h, m;
+	int n = 0;
+
+	if (strlen(s) != 5 || sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 ||
+	    m > 59 || s[2] != ':')
+		return -EINVAL;
+	*ret = h * 60 + m;
+	return 0;
+}
+
+static int parse_range(int family, const char *s, struct crange *r)
+{
+	const char *dash = strchr(s, '-');
+	char first[64];
+
+	if (!dash || (size_t)(dash - s) >= sizeof(first))
+		return -EINVAL;
+	memcpy(first, s, (size_t)(dash - s));
+	first[dash - s] = 0;
+	if (ip_addr_parse(family, first, &r->first) < 0 ||
+	    ip_addr_parse(family, dash + 1, &r->last) < 0)
+		return -EINVAL;
+	if (ip_addr_compare(&r->first, &r->last) > 0)
+		return -ERANGE;
+	return 0;
+}
+
+static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t *v, void *p)
+{
+	const char *s = want_scalar(w, f, v);
+	struct pos pos = node_pos(v);
+	int r;
+
+	if (!s)
+		return;
+	switch (f->type) {
+	case FT_STRING:
+		((struct cstr *)p)->v = xstrdup(s);
+		break;
+	case FT_ENUM: {
+		bool ok = false;
+		char list[256] = "";
+		for (const char *const *e = f->values; *e; e++) {
+			ok |= streq(*e, s);
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 e == f->values ? "" : ", ", *e);
+		}
+		if (!ok) {
+			werr(w, pos, "%s '%s' is not one of: %s", f->key, s, list);
+			return;
+		}
+		((struct cstr *)p)->v = xstrdup(s);
+		break;
+	}
+	case FT_UINT: {
+		char *end;
+		unsigned long long x;
+		errno = 0;
+		x = strtoull(s, &end, 10);
+		if (!*s || *end || errno || *s == '-' || *s == '+' || x < f->min || x > f->max) {
+			werr(w, pos, "%s '%s' is not a whole number from %llu to %llu", f->key, s,
+			     (unsigned long long)f->min, (unsigned long long)f->max);
+			return;
+		}
+		((struct cuint *)p)->v = x;
+		break;
+	}
+	case FT_BOOL:
+		if (streq(s, "true"))
+			((struct cbool *)p)->v = true;
+		else if (streq(s, "false"))
+			((struct cbool *)p)->v = false;
+		else {
+			werr(w, pos, "%s '%s' is not true or false", f->key, s);
+			return;
+		}
+		break;
+	case FT_SIZE:
+		if (parse_size(s, &((struct cuint *)p)->v) < 0) {
+			werr(w, pos, "%s '%s' is not a size (examples: 512MiB, 4GiB)", f->key, s);
+			return;
+		}
+		break;
+	case FT_TIME:
+		if (parse_time(s, &((struct cuint *)p)->v) < 0) {
+			werr(w, pos, "%s '%s' is not a time of day (HH:MM, 24-hour)", f->key, s);
+			return;
+		}
+		break;
+	case FT_IPV4:
+	case FT_IPV6: {
+		int fam = f->type == FT_IPV4 ? AF_INET : AF_INET6;
+		if (ip_addr_parse(fam, s, &((struct caddr *)p)->v) < 0) {
+			werr(w, pos, "%s '%s' is not an %s address", f->key, s,
+			     fam == AF_INET ? "IPv4" : "IPv6");
+			return;
+		}
+		break;
+	}
+	case FT_PREFIX4:
+	case FT_PREFIX6: {
+		int fam = f->type == FT_PREFIX4 ? AF_INET : AF_INET6;
+		r = ip_prefix_parse(fam, s, &((struct cprefix *)p)->v);
+		if (r == -EADDRNOTAVAIL) {
+			werr(w, pos, "%s '%s' has host bits set after the prefix length", f->key, s);
+			return;
+		}
+		if (r < 0) {
+			werr(w, pos, "%s '%s' is not an %s CIDR (address/length)", f->key, s,
+			     fam == AF_INET ? "IPv4" : "IPv6");
+			return;
+		}
+		break;
+	}
+	case FT_RANGE4:
+	case FT_RANGE6: {
+		int fam = f->type == FT_RANGE4 ? AF_INET : AF_INET6;
+		r = parse_range(fam, s, p);
+		if (r == -ERANGE) {
+			werr(w, pos, "%s '%s' ends before it starts", f->key, s);
+			return;
+		}
+		if (r < 0) {
+			werr(w, pos, "%s '%s' is not an %s range (FIRST-LAST)", f->key, s,
+			     fam == AF_INET ? "IPv4" : "IPv6");
+			return;
+		}
+		break;
+	}
+	default:
+		abort();
+	}
+	((struct cmeta *)p)->set = true;
+}
+
+static void load_seq_scalars(struct walk *w, const struct field *f, yaml_node_t *v, void *p)
+{
+	struct cmeta *m = p;
+	size_t cap = 0, pcap = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		werr(w, node_pos(v), "'%s' must be a list, not %s", f->key, kind_name(v));
+		return;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = get_node(w, *it);
+		const char *s;
+		if (!e)
+			break;
+		if (e->type != YAML_SCALAR_NODE || scalar_is_null(e)) {
+			werr(w, node_pos(e), "items of '%s' must be single values, not %s", f->key,
+			     e->type == YAML_SCALAR_NODE ? "nothing" : kind_name(e));
+			continue;
+		}
+		s = scalar(e);
+		if (f->type == FT_STRLIST) {
+			struct cstrlist *l = p;
+			size_t n = l->n;
+			ARRAY_PUSH(l->v, l->n, cap, xstrdup(s));
+			ARRAY_PUSH(l->vpos, n, pcap, node_pos(e));
+		} else {
+			struct caddrlist *l = p;
+			struct ip_addr a;
+			size_t n = l->n;
+			if (ip_addr_parse(AF_INET, s, &a) < 0 && ip_addr_parse(AF_INET6, s, &a) < 0) {
+				werr(w, node_pos(e), "%s '%s' is not an IPv4 or IPv6 address",
+				     f->key, s);
+				continue;
+			}
+			ARRAY_PUSH(l->v, l->n, cap, a);
+			ARRAY_PUSH(l->vpos, n, pcap, node_pos(e));
+		}
+	}
+	m->set = true;
+}
+
+static void load_strmap(struct walk *w, const struct field *f, yaml_node_t *v, struct cstrmap *m)
+{
+	size_t cap = 0, c2 = 0, c3 = 0;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		werr(w, node_pos(v), "'%s' must be a mapping, not %s", f->key, kind_name(v));
+		return;
+	}
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = get_node(w, pr->key), *val = get_node(w, pr->value);
+		if (!k || !val)
+			break;
+		if (k->type != YAML_SCALAR_NODE || val->type != YAML_SCALAR_NODE) {
+			werr(w, node_pos(k->type != YAML_SCALAR_NODE ? k : val),
+			     "'%s' must map names to single values", f->key);
+			continue;
+		}
+		for (size_t i = 0; i < m->n; i++)
+			if (streq(m->keys[i], scalar(k))) {
+				werr(w, node_pos(k), "%s: duplicate key '%s' (first on line %u)",
+				     f->key, scalar(k), m->kpos[i].line);
+				goto next;
+			}
+		{
+			size_t n1 = m->n, n2 = m->n;
+			ARRAY_PUSH(m->keys, m->n, cap, xstrdup(scalar(k)));
+			ARRAY_PUSH(m->values, n1, c2, xstrdup(scalar(val)));
+			ARRAY_PUSH(m->kpos, n2, c3, node_pos(k));
+		}
+	next:;
+	}
+	m->m.set = true;
+}
+
+static void load_list(struct walk *w, const struct field *f, yaml_node_t *v, struct clist *l)
+{
+	size_t cap = 0, size = f->sub->size;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		werr(w, node_pos(v), "'%s' must be a list, not %s", f->key, kind_name(v));
+		return;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = get_node(w, *it);
+		if (!e)
+			break;
+		if (l->n == cap) {
+			cap = cap ? cap * 2 : 4;
+			l->items = xrealloc(l->items, cap * size);
+		}
+		memset((char *)l->items + l->n * size, 0, size);
+		load_map(w, e, f->sub, (char *)l->items + l->n * size);
+		l->n++;
+	}
+	l->m.set = true;
+}
+
+static void load_field(struct walk *w, const struct field *f, yaml_node_t *v, void *obj)
+{
+	void *p = (char *)obj + f->offset;
+	struct cmeta *m = p;
+
+	m->pos = node_pos(v);
+	switch (f->type) {
+	case FT_STRLIST:
+	case FT_ADDRLIST:
+		load_seq_scalars(w, f, v, p);
+		break;
+	case FT_STRMAP:
+		load_strmap(w, f, v, p);
+		break;
+	case FT_LIST:
+		load_list(w, f, v, p);
+		break;
+	case FT_MAP: {
+		struct walk sub = { .f = w->f };
+		snprintf(sub.ctx, sizeof(sub.ctx), "%s%s%s", w->ctx, *w->ctx ? "." : "", f->key);
+		if (v->type != YAML_MAPPING_NODE) {
+			werr(w, node_pos(v), "'%s' must be a mapping, not %s", f->key,
+			     kind_name(v));
+			return;
+		}
+		load_map(&sub, v, f->sub, p);
+		break;
+	}
+	default:
+		load_scalar_field(w, f, v, p);
+	}
+}
+
+static void load_map(struct walk *w, yaml_node_t *node, const struct schema *s, void *obj)
+{
+	struct walk local = *w;
+	yaml_node_pair_t *start, *top;
+
+	((struct cmeta *)obj)->pos = node_pos(node);
+	((struct cmeta *)obj)->set = true;
+	if (node->type != YAML_MAPPING_NODE) {
+		werr(w, node_pos(node), "each %s must be a mapping, not %s", s->what,
+		     kind_name(node));
+		return;
+	}
+	start = node->data.mapping.pairs.start;
+	top = node->data.mapping.pairs.top;
+
+	/* Name the item in messages ("node 'cow'") when it has a name. */
+	if (s->name_key) {
+		snprintf(local.ctx, sizeof(local.ctx), "%s", s->what);
+		for (yaml_node_pair_t *pr = start; pr < top; pr++) {
+			yaml_node_t *k = get_node(w, pr->key), *v = get_node(w, pr->value);
+			if (k && v && k->type == YAML_SCALAR_NODE && streq(scalar(k), s->name_key) &&
+			    v->type == YAML_SCALAR_NODE && !scalar_is_null(v))
+				snprintf(local.ctx, sizeof(local.ctx), "%s '%s'", s->what,
+					 scalar(v));
+		}
+	}
+
+	for (yaml_node_pair_t *pr = start; pr < top; pr++) {
+		yaml_node_t *k = get_node(w, pr->key), *v = get_node(w, pr->value);
+		const struct field *f, *best = NULL;
+		unsigned best_d = 3;
+
+		if (!k || !v) {
+			werr(&local, node_pos(node), "too many nodes (alias expansion?)");
+			return;
+		}
+		if (k->type != YAML_SCALAR_NODE) {
+			werr(&local, node_pos(k), "keys must be plain names, not %s", kind_name(k));
+			continue;
+		}
+		for (yaml_node_pair_t *q = start; q < pr; q++) {
+			yaml_node_t *k2 = get_node(w, q->key);
+			if (k2 && k2->type == YAML_SCALAR_NODE && streq(scalar(k2), scalar(k))) {
+				werr(&local, node_pos(k), "duplicate key '%s' (first on line %u)",
+				     scalar(k), node_pos(k2).line);
+				goto next;
+			}
+		}
+		for (f = s->fields; f->key; f++) {
+			unsigned d;
+			if (streq(f->key, scalar(k)))
+				break;
+			d = edit_distance(f->key, scalar(k));
+			if (d < best_d) {
+				best_d = d;
+				best = f;
+			}
+		}
+		if (!f->key) {
+			if (best)
+				werr(&local, node_pos(k), "unknown key '%s' (did you mean '%s'?)",
+				     scalar(k), best->key);
+			else
+				werr(&local, node_pos(k), "unknown key '%s'", scalar(k));
+			continue;
+		}
+		load_field(&local, f, v, obj);
+	next:;
+	}
+
+	for (const struct field *f = s->fields; f->key; f++) {
+		struct cmeta *m = (struct cmeta *)((char *)obj + f->offset);
+		if (f->required && !m->pos.line)
+			werr(&local, node_pos(node), "missing required key '%s'", f->key);
+	}
+}
+
+unsigned conf_load(struct conf_file *f, const struct schema *schema, void *obj)
+{
+	struct walk w = { .f = f };
+	unsigned before = f->errors;
+	yaml_node_t *root = yaml_document_get_root_node(&f->doc);
+
+	if (!root) {
+		conf_error(f, (struct pos){ 1, 1 }, "the file is empty");
+		return f->errors - before;
+	}
+	load_map(&w, root, schema, obj);
+	return f->errors - before;
+}
+
+void conf_free(const struct schema *schema, void *obj)
+{
+	for (const struct field *f = schema->fields; f->key; f++) {
+		void *p = (char *)obj + f->offset;
+		switch (f->type) {
+		case FT_STRING:
+		case FT_ENUM:
+			free(((struct cstr *)p)->v);
+			break;
+		case FT_STRLIST: {
+			struct cstrlist *l = p;
+			for (size_t i = 0; i < l->n; i++)
+				free(l->v[i]);
+			free(l->v);
+			free(l->vpos);
+			break;
+		}
+		case FT_ADDRLIST:
+			free(((struct caddrlist *)p)->v);
+			free(((struct caddrlist *)p)->vpos);
+			break;
+		case FT_STRMAP: {
+			struct cstrmap *m = p;
+			for (size_t i = 0; i < m->n; i++) {
+				free(m->keys[i]);
+				free(m->values[i]);
+			}
+			free(m->keys);
+			free(m->values);
+			free(m->kpos);
+			break;
+		}
+		case FT_MAP:
+			conf_free(f->sub, p);
+			break;
+		case FT_LIST: {
+			struct clist *l = p;
+			for (size_t i = 0; i < l->n; i++)
+				conf_free(f->sub, (char *)l->items + i * f->sub->size);
+			free(l->items);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
