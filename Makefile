@@ -60,7 +60,8 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(O)/tests/helpers/%)
 
 PROGRAMS := $(O)/farm-image
 
-.PHONY: all test image bench format clean help check-deps
+.PHONY: all test image bench format clean help
+.SECONDARY:
 all: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN)
 
 $(O)/%.o: %.c

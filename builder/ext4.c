@@ -544,6 +544,13 @@ int ext4_new(const struct ext4_params *p, struct ext4_writer **ret)
 	errcode_t e;
 	int r;
 
+	static bool error_table;
+
+	if (!error_table) {
+		/* So that error_message() names libext2fs's errors. */
+		initialize_ext2_error_table();
+		error_table = true;
+	}
 	*ret = w;
 	w->fd = p->fd;
 	w->offset = p->offset;

@@ -126,9 +126,9 @@ static uint16_t fold(uint16_t c)
 	return c >= 'a' && c <= 'z' ? c - 32 : c;
 }
 
-/* FAT date and time (local time is not a thing here: UTC), clamped to the
- * representable 1980-01-01..2107-12-31. CS: creation time 10 ms units, which
- * carry the odd second the 2-second time field cannot. */
+/* FAT date and time in UTC, clamped to the representable range
+ * 1980-01-01..2107-12-31. CS: creation time in 10 ms units, which carries
+ * the odd second that the 2-second time field cannot. */
 static void fat_time(time_t t, uint16_t *date, uint16_t *time, uint8_t *cs)
 {
 	int64_t clamped = MIN(MAX((int64_t)t, FAT_TIME_MIN), FAT_TIME_MAX);
@@ -543,9 +543,9 @@ static uint8_t *put_child(uint8_t *e, const struct fat_node *n)
 	return e + DIR_ENTRY;
 }
 
-/* Writes directory D, whose clusters are allocated, after allocating those
- * of its subdirectories (so the root's come first, then each level's in
- * order: deterministic); then recurses into them. */
+/* Allocates the clusters of D's subdirectories, writes D (N clusters,
+ * already allocated), then recurses into the subdirectories. The order
+ * depends only on the tree, so the layout is deterministic. */
 static int write_dir(struct fat_writer *w, const struct fat_node *d, uint32_t n)
 {
 	_cleanup_free_ uint8_t *buf = xcalloc(n, w->cluster_bytes);
@@ -705,8 +705,9 @@ static bool geometry(uint32_t sectors, uint32_t spc, uint32_t *fat_sectors, uint
 		if (used >= sectors)
 			return false;
 		*clusters = (sectors - used) / spc;
-		need =
-		    ALIGN_UP(DIV_ROUND_UP(((uint64_t)*clusters + 2) * 4, SECTOR), MAX(spc / 2, 1u));
+		need = DIV_ROUND_UP(((uint64_t)*clusters + 2) * 4, SECTOR);
+		/* 32 + 2 * need sectors must be a multiple of spc */
+		need = ALIGN_UP(need, MAX(spc / 2, 1u));
 		if (need <= fat)
 			break;
 		fat = need;

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 
 #define DEFAULT_CONFIG "configs/cluster.yaml"
@@ -296,6 +297,11 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	log_init("farm-image");
+	/* Archive names are UTF-8 (pax) or raw bytes: with a UTF-8 character
+	 * type libarchive hands both over unchanged, whatever the user's
+	 * locale. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

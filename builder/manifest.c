@@ -63,7 +63,6 @@ int manifest_write(int fd, const struct manifest *m)
 	json_object_open(&j);
 	json_kv_string(&j, "file", base_name(p->out_img));
 	json_kv_uint(&j, "size", p->disk_size);
-	json_kv_string(&j, "sha256", m->out->img_sha256);
 	json_kv_uint(&j, "mapped_bytes", m->out->mapped_bytes);
 	json_kv_string(&j, "bmap", base_name(p->out_bmap));
 	json_key(&j, "zst");

@@ -19,7 +19,7 @@ struct deriver {
 	ZSTD_CCtx *cctx;
 	uint8_t *out;
 	size_t out_size;
-	struct sha256_ctx *img_sha, *zst_sha;
+	struct sha256_ctx *zst_sha;
 	uint64_t zst_size;
 };
 
@@ -130,7 +130,6 @@ int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, 
 	d.cctx = ZSTD_createCCtx();
 	d.out_size = ZSTD_CStreamOutSize();
 	d.out = xmalloc(d.out_size);
-	d.img_sha = sha256_new();
 	d.zst_sha = sha256_new();
 	if (!d.cctx) {
 		r = log_error("%s.zst: cannot create a zstd context", name);
@@ -155,7 +154,6 @@ int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, 
 		/* The hole before the data: zeros, not read. */
 		while (pos < ds) {
 			size_t n = (size_t)MIN((uint64_t)CHUNK, ds - pos);
-			sha256_update(d.img_sha, zero_block, n);
 			r = zst_feed(&d, zero_block, n, false);
 			if (r < 0)
 				goto out;
@@ -175,7 +173,6 @@ int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, 
 					goto out;
 				}
 				sha256_update(rs, buf, n);
-				sha256_update(d.img_sha, buf, n);
 				r = zst_feed(&d, buf, n, false);
 				if (r < 0) {
 					sha256_free(rs);
@@ -202,9 +199,6 @@ int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, 
 	r = write_bmap(name, bmap_fd, img_size, ranges, n_ranges, mapped);
 	if (r < 0)
 		goto out;
-	sha256_final(d.img_sha, digest);
-	d.img_sha = NULL;
-	hex_encode(digest, SHA256_LEN, res->img_sha256);
 	sha256_final(d.zst_sha, digest);
 	d.zst_sha = NULL;
 	hex_encode(digest, SHA256_LEN, res->zst_sha256);
@@ -215,7 +209,6 @@ out:
 		progress_done(progress);
 	ZSTD_freeCCtx(d.cctx);
 	free(d.out);
-	sha256_free(d.img_sha);
 	sha256_free(d.zst_sha);
 	return r;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The outputs derived from a finished image, in one read pass over it:
  * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
- * file has data in, each with its sha256), NAME.img.zst (zstd, multithreaded;
- * the same bytes for any number of threads) and the image's sha256. Holes
- * are not read: zeros are fed to the hash and the compressor directly. */
+ * file has data in, each with its sha256) and NAME.img.zst (zstd,
+ * multithreaded; the same bytes for any number of threads) with its sha256.
+ * Holes are not read: zeros are fed to the compressor directly. The whole
+ * image is not hashed: its holes would cost more than all the data, and the
+ * bmap's range checksums and the .zst's sha256 already pin its content. */
 #pragma once
 
 #include "hash.h"
@@ -13,7 +15,6 @@
 #include <stdint.h>
 
 struct output_result {
-	char img_sha256[SHA256_HEX_LEN];
 	char zst_sha256[SHA256_HEX_LEN];
 	uint64_t mapped_bytes, zst_size;
 };

@@ -458,7 +458,9 @@ static void load_field(struct walk *w, const struct field *f, yaml_node_t *v, vo
 		break;
 	case FT_MAP: {
 		struct walk sub = { .f = w->f };
-		snprintf(sub.ctx, sizeof(sub.ctx), "%s%s%s", w->ctx, *w->ctx ? "." : "", f->key);
+		/* "network.lan", or "node 'cow' storage" below a named item */
+		snprintf(sub.ctx, sizeof(sub.ctx), "%s%s%s", w->ctx,
+			 !*w->ctx ? "" : w->ctx[strlen(w->ctx) - 1] == '\'' ? " " : ".", f->key);
 		if (v->type != YAML_MAPPING_NODE) {
 			werr(w, node_pos(v), "'%s' must be a mapping, not %s", f->key,
 			     kind_name(v));

@@ -355,6 +355,9 @@ static void check_nodes(struct config *c)
 					     o->name.v, o->ipv6.m.pos.line);
 		}
 	}
+	for (size_t i = 0; i < c->nodes.n; i++)
+		if (!config_node_at(c, i)->role.m.set)
+			return; /* already reported; counting would only repeat it */
 	if (c->nodes.n > 0 && servers != 1)
 		config_error(c, c->nodes.m.pos,
 			     "nodes: exactly one node must have role 'server' (found %zu)",

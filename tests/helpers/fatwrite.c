@@ -159,6 +159,7 @@ static int selftest(const char *image)
 	EXPECT("trailing-dot", fat_add_file(w, "name.", "", 0, 0), -EINVAL);
 	EXPECT("dot-component", fat_add_file(w, "a/../x", "", 0, 0), -EINVAL);
 	EXPECT("empty-name", fat_add_file(w, "", "", 0, 0), -EINVAL);
+	EXPECT("trailing-slash", fat_add_file(w, "a/", "", 0, 0), -EINVAL);
 	memset(name, 'n', 255);
 	name[255] = '\0';
 	EXPECT("name-255", fat_add_file(w, name, "", 0, 0), 0);

@@ -60,7 +60,7 @@ fsck_clean() {
 	rc=$?
 	extra=$(printf '%s\n' "$out" | grep -v -e '^fsck\.fat [0-9.]* (' \
 		-e "^$1: [0-9]* files, [0-9]*/[0-9]* clusters\$")
-	if [ $rc -ne 0 ] || [ -n "$extra" ]; then
+	if [ "$rc" -ne 0 ] || [ -n "$extra" ]; then
 		printf 'fsck.fat exit %s\n%s\n' "$rc" "$out"
 		return 1
 	fi
@@ -89,7 +89,7 @@ same_content() {
 		fi
 	done < <(cd "$2" && find . -type f -printf '%P\0')
 	echo "$n files compared"
-	[ $bad -eq 0 ] && [ $n -gt 0 ]
+	[ "$bad" -eq 0 ] && [ "$n" -gt 0 ]
 }
 
 # boot_u8 IMG OFFSET / boot_u32 IMG OFFSET: boot sector fields.
@@ -159,9 +159,9 @@ if [ -n "$BUILT" ]; then
 		off=$(LC_ALL=C grep -obaF -- "$2" "$1" | head -1 | cut -d: -f1)
 		[ -n "$off" ] && od -An -tx1 -j"$off" -N32 "$1" | tr -d '\n'
 	}
-	e=($(raw_entry "$IMG64" 'CONFIG  TXT'))
+	read -ra e <<<"$(raw_entry "$IMG64" 'CONFIG  TXT')"
 	check_eq fat-raw-case-flags "20 18" "${e[11]:-} ${e[12]:-}"
-	e=($(raw_entry "$IMG64" 'EMPTY   BIN'))
+	read -ra e <<<"$(raw_entry "$IMG64" 'EMPTY   BIN')"
 	check_eq fat-raw-empty-file "0000 0000 00000000" \
 		"${e[20]:-}${e[21]:-} ${e[26]:-}${e[27]:-} ${e[28]:-}${e[29]:-}${e[30]:-}${e[31]:-}"
 fi
@@ -185,12 +185,14 @@ elif [ -n "$BUILT" ]; then
 fi
 
 # --- determinism ------------------------------------------------------------
+# (on the 64 MiB image: hashing sparse zeros is what takes the time)
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-check fat-build-again "$FATWRITE" "$TMP/again.img" 512MiB $SERIAL $LABEL $EPOCH "$SRC"
-check fat-build-chunked "$FATWRITE" --chunk 513 "$TMP/chunked.img" 512MiB $SERIAL $LABEL $EPOCH "$SRC"
+check fat-build-again "$FATWRITE" "$TMP/again.img" 64MiB $SERIAL $LABEL $EPOCH "$SRC"
+check fat-build-chunked "$FATWRITE" --chunk 513 "$TMP/chunked.img" 64MiB $SERIAL $LABEL $EPOCH "$SRC"
 if [ -n "$BUILT" ] && [ -s "$TMP/again.img" ] && [ -s "$TMP/chunked.img" ]; then
-	check_eq fat-reproducible "$(sha "$IMG")" "$(sha "$TMP/again.img")"
-	check_eq fat-streaming-same "$(sha "$IMG")" "$(sha "$TMP/chunked.img")"
+	sum=$(sha "$IMG64")
+	check_eq fat-reproducible "$sum" "$(sha "$TMP/again.img")"
+	check_eq fat-streaming-same "$sum" "$(sha "$TMP/chunked.img")"
 else
 	skip fat-reproducible "images not built"
 fi
