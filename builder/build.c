@@ -13,6 +13,15 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
+#include <time.h>
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 enum { OUT_IMG, OUT_BMAP, OUT_ZST, OUT_JSON, OUT_COUNT };
 
@@ -144,6 +153,27 @@ static int write_plan_files(const struct plan *p, struct ext4_writer *w)
 	return 0;
 }
 
+/* The boot partition's mount point (/boot/firmware, /efi) exists in the
+ * read-only root even when the base has no such directory. */
+static int ensure_mount_point(struct ext4_writer *w, const char *mount, time_t epoch)
+{
+	const char *path = mount + strspn(mount, "/");
+	struct ext4_meta m = { .mode = S_IFDIR | 0755, .mtime = epoch };
+	uint32_t mode;
+	int r;
+
+	if (ext4_lookup(w, path, &mode) == 0)
+		return S_ISDIR(mode) ? 0
+				     : log_error("The base rootfs has a file at %s, where the boot "
+						 "partition is mounted", mount);
+	r = mkdir_parents(w, path, epoch, mount);
+	if (r >= 0)
+		r = ext4_mkdir(w, path, &m);
+	return r < 0 ? log_error_errno(r, "Cannot create the mount point %s: %s", mount,
+				       ext4_last_error(w))
+		     : 0;
+}
+
 static int zero_range(int fd, uint64_t off, uint64_t len)
 {
 	static const uint8_t zeros[1 << 16];
@@ -184,6 +214,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	const char *name = n->name.v;
 	uint64_t root_size = 0, root_used = 0;
 	char *img_name = NULL;
+	double t0 = seconds(), t_stream = 0, t_fs = 0;
 	int img, r;
 
 	/* Load: everything the write needs must be there before anything is
@@ -266,11 +297,15 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		if (r < 0)
 			goto out;
 	}
+	t_stream = seconds();
 	if (stats.left_out)
 		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
 			   "profile and were left out",
 			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
 	r = write_plan_files(&plan, ext4);
+	if (r < 0)
+		goto out;
+	r = ensure_mount_point(ext4, b->boot.mount.v, plan.epoch);
 	if (r < 0)
 		goto out;
 	r = fat_finish(fat);
@@ -299,6 +334,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	r = gpt_write(out[OUT_IMG].tmp, &plan);
 	if (r < 0)
 		goto out;
+	t_fs = seconds();
 	if (o->interrupted && *o->interrupted) {
 		r = -EINTR;
 		goto out;
@@ -354,6 +390,10 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	r = outfiles_commit(out, OUT_COUNT, 0644 & ~0022, o->out_dir);
 	if (r < 0)
 		goto out;
+	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
+		  "bmap and zst %.2f s",
+		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, o->base,
+		  t_fs - t_stream, seconds() - t_fs);
 	{
 		char a[32], bb[32], cc[32];
 		printf("%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", name, plan.out_img,

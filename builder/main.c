@@ -51,23 +51,11 @@ static int load_all(const char *path, struct config *c, struct board **boards)
 	*boards = xcalloc(c->nodes.n, sizeof(struct board));
 	for (size_t i = 0; i < c->nodes.n; i++) {
 		struct config_node *n = config_node_at(c, i);
-		bool loaded = false;
-		/* Reuse a board already loaded for an earlier node. */
-		for (size_t j = 0; j < i; j++)
-			if ((*boards)[j].ops && streq(config_node_at(c, j)->board.v, n->board.v)) {
-				board_load(c->dir, n->board.v, &(*boards)[i]);
-				loaded = true;
-				break;
-			}
-		if (loaded)
-			continue;
 		if (!board_ops_find(n->board.v)) {
 			config_error(c, n->board.m.pos, "node '%s': unknown board '%s' (known: %s)",
 				     n->name.v, n->board.v, board_names());
 			errors++;
-			continue;
-		}
-		if (board_load(c->dir, n->board.v, &(*boards)[i]) < 0)
+		} else if (board_load(c->dir, n->board.v, &(*boards)[i]) < 0)
 			errors++;
 	}
 	return errors ? -EINVAL : 0;

@@ -13,6 +13,8 @@
 #define READ_CHUNK (1 << 20)
 #define MAX_SYMLINK 4095
 #define MAX_XATTRS 64
+/* No rootfs expands to this much; an archive that does is a bomb. */
+#define MAX_EXPANDED (64 * GiB)
 
 int rootfs_normalize_path(const char *in, char **out, const char **why)
 {
@@ -515,6 +517,12 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 		}
 		if (sink->interrupted && *sink->interrupted) {
 			r = -EINTR;
+			goto out;
+		}
+		if ((uint64_t)archive_filter_bytes(s.a, 0) > MAX_EXPANDED) {
+			r = log_error("%s: the archive expands to more than 64 GiB; no rootfs is "
+				      "that large, refusing it",
+				      archive);
 			goto out;
 		}
 		r = one_entry(&s, e);

@@ -2,7 +2,7 @@
 # type) and checks the images with standard tools only: sfdisk, e2fsck,
 # debugfs, fsck.fat, mtools, bmaptool, zstd.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lib-image.sh"
+source "$(dirname "$0")/image.lib"
 need_tools sfdisk e2fsck debugfs fsck.fat mdir mcopy bmaptool zstd python3 bsdtar
 mktmp
 fixture full "$TMP/full.tar" || exit 1

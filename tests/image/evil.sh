@@ -2,7 +2,7 @@
 # or missing input ends in one clear message naming the entry, exit status
 # 1, and no output file (not even a temporary one) left behind.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lib-image.sh"
+source "$(dirname "$0")/image.lib"
 mktmp
 
 # refused NAME ARCHIVE EXPECTED-MESSAGE [BUILD ARGS...]

@@ -2,7 +2,7 @@
 # .img, .bmap, .zst and .json, whatever the output directory; another epoch
 # gives another image.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lib-image.sh"
+source "$(dirname "$0")/image.lib"
 mktmp
 fixture full "$TMP/full.tar" || exit 1
 zstd -q "$TMP/full.tar" -o "$TMP/full.tar.zst"

@@ -1,7 +1,7 @@
 # The build needs no privileges: run it as an ordinary user (as root, switch
 # to nobody with setpriv; otherwise we already are one) and check the result.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lib-image.sh"
+source "$(dirname "$0")/image.lib"
 mktmp
 fixture full "$TMP/full.tar" || exit 1
 chmod 755 "$TMP"
