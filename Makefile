@@ -21,7 +21,7 @@ TEST ?=
 
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
-PKGS := fdisk ext2fs com_err libarchive yaml-0.1 libzstd libcrypto
+PKGS := fdisk ext2fs com_err libarchive yaml-0.1 libzstd libcrypto libcurl
 
 ifeq ($(D),asan)
 O := build-asan

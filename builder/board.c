@@ -3,16 +3,13 @@
 #include "hash.h"
 #include "log.h"
 
-static const struct board_ops board_table[] = {
-	{ .name = "pi5", .arch = "arm64", .qemu_arch = "aarch64" },
-	{ .name = "x86", .arch = "amd64", .qemu_arch = "x86_64" },
-};
+static const struct board_ops *const board_table[] = { &board_pi5, &board_x86 };
 
 const struct board_ops *board_ops_find(const char *name)
 {
 	for (size_t i = 0; i < ELEMENTSOF(board_table); i++)
-		if (streq(board_table[i].name, name))
-			return &board_table[i];
+		if (streq(board_table[i]->name, name))
+			return board_table[i];
 	return NULL;
 }
 
@@ -44,6 +41,14 @@ static const char *const root_types[] = { "linux-filesystem", "linux-root-x86-64
 static const char *const fs_types[] = { "vfat", NULL };
 static const char *const archs[] = { "arm64", "amd64", NULL };
 
+static const struct field copy_fields[] = {
+	F("from", FT_STRING, struct board_copy, from, .required = true),
+	F("to", FT_STRING, struct board_copy, to, .required = true),
+	{ 0 },
+};
+static const struct schema copy_schema = { .what = "boot copy", .size = sizeof(struct board_copy),
+					   .fields = copy_fields };
+
 static const struct field boot_fields[] = {
 	F("filesystem", FT_ENUM, struct board_boot, filesystem, .values = fs_types,
 	  .required = true),
@@ -53,6 +58,7 @@ static const struct field boot_fields[] = {
 	F("source", FT_STRING, struct board_boot, source, .required = true),
 	F("mount", FT_STRING, struct board_boot, mount, .required = true),
 	F("files", FT_STRLIST, struct board_boot, files, .required = true),
+	F("copy", FT_LIST, struct board_boot, copy, .sub = &copy_schema),
 	{ 0 },
 };
 static const struct schema boot_schema = { .what = "boot", .fields = boot_fields };
@@ -121,6 +127,12 @@ int board_load(const char *config_dir, const char *name, struct board *b)
 			conf_error(&f, b->boot.mount.m.pos, "boot: mount must be an absolute path");
 		if (b->data.size.v < MiB || b->data.size.v % MiB)
 			conf_error(&f, b->data.size.m.pos, "data: size must be a whole number of MiB");
+		for (size_t i = 0; i < b->boot.copy.n; i++) {
+			const struct board_copy *cp = board_copy_at(b, i);
+			if (!abs_dir(cp->from.v) || cp->to.v[0] == '/' || strstr(cp->to.v, ".."))
+				conf_error(&f, cp->m.pos, "boot: copy needs an absolute 'from' in the "
+							  "rootfs and a relative 'to' in the boot partition");
+		}
 		if (b->root.size.m.set && b->root.size.v % MiB)
 			conf_error(&f, b->root.size.m.pos, "root: size must be a whole number of MiB");
 	}

@@ -6,11 +6,17 @@
 
 #include "conf.h"
 
+struct board_copy {
+	struct cmeta m;
+	struct cstr from, to; /* a file of the rootfs, and its path in the boot partition */
+};
+
 struct board_boot {
 	struct cmeta m;
 	struct cstr filesystem, type, label, source, mount;
 	struct cuint size;
 	struct cstrlist files;
+	struct clist copy; /* struct board_copy */
 };
 
 struct board_root {
@@ -38,11 +44,32 @@ struct board {
 	char *profile_sha; /* sha256 of the profile, for the manifest */
 };
 
+struct fat_writer;
+struct pathmap;
+struct plan;
+struct vars;
+
+/* What a board's finish hook gets once the base has streamed: the boot
+ * partition (still open), the names written into it, the plan. */
+struct board_finish {
+	const struct board *board;
+	const struct plan *plan;
+	const struct vars *vars;
+	struct fat_writer *fat;
+	const struct pathmap *boot_files; /* paths written to the boot partition */
+	const char *base;                 /* the base's file name, for messages */
+};
+
 struct board_ops {
 	const char *name;
 	const char *arch;    /* Debian architecture */
 	const char *qemu_arch;
+	/* Checks that the base gave what the board boots with and writes the
+	 * generated boot files. Returns 0 or -errno after one message. */
+	int (*finish)(struct board_finish *f);
 };
+
+extern const struct board_ops board_pi5, board_x86;
 
 /* Partition type GUIDs by the names profiles use. NULL when unknown. */
 const char *partition_type_guid(const char *name);
@@ -51,6 +78,11 @@ const char *partition_type_guid(const char *name);
  * UNKNOWN_POS is where the config names the board (for "unknown board"). */
 int board_load(const char *config_dir, const char *name, struct board *b);
 void board_free(struct board *b);
+static inline const struct board_copy *board_copy_at(const struct board *b, size_t i)
+{
+	return &((const struct board_copy *)b->boot.copy.items)[i];
+}
+
 /* Comma-separated list of known boards, for messages. */
 const char *board_names(void);
 const struct board_ops *board_ops_find(const char *name);

@@ -5,8 +5,10 @@
 #include "gpt.h"
 #include "log.h"
 #include "manifest.h"
+#include "nodevars.h"
 #include "output.h"
 #include "overlay.h"
+#include "personalize.h"
 #include "plan.h"
 #include "rootfs.h"
 
@@ -119,7 +121,13 @@ static int write_plan_files(const struct plan *p, struct ext4_writer *w)
 		int r = mkdir_parents(w, f->path, p->epoch, f->origin);
 		if (r < 0)
 			return r;
-		if (f->kind == PLAN_SYMLINK) {
+		if (f->kind == PLAN_DIR) {
+			uint32_t mode;
+			if (ext4_lookup(w, f->path, &mode) == 0 && S_ISDIR(mode))
+				continue; /* the base's own directory stays as it is */
+			m.mode = S_IFDIR | f->mode;
+			r = ext4_mkdir(w, f->path, &m);
+		} else if (f->kind == PLAN_SYMLINK) {
 			m.mode = S_IFLNK | 0777;
 			r = ext4_symlink(w, f->path, f->target, &m);
 		} else if (f->source) {
@@ -189,6 +197,63 @@ static int zero_range(int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* Once the base has streamed: its facts complete the variables; templates
+ * are rendered and the base's captured files transformed, in the plan. */
+static int render_plan(struct plan *p, struct vars *v, struct capture *caps, size_t n_caps,
+		       const char *base)
+{
+	struct base_facts facts;
+	const struct capture *status = NULL;
+	int r;
+
+	for (size_t i = 0; i < n_caps; i++)
+		if (streq(caps[i].path, "var/lib/dpkg/status") && caps[i].found)
+			status = &caps[i];
+	r = status ? base_facts_from_dpkg((const char *)status->data, status->size, &facts) : -ENOENT;
+	if (r == -ENOENT)
+		return log_error("%s: the base has no openssh-server (according to "
+				 "/var/lib/dpkg/status); nodes are reached over SSH: add it to the "
+				 "base",
+				 base);
+	if (r < 0)
+		return log_error("%s: cannot read openssh-server's version in /var/lib/dpkg/status",
+				 base);
+	r = node_vars_add_facts(v, &facts);
+	base_facts_free(&facts);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < p->n_files; i++) {
+		struct plan_file *f = &p->files[i];
+		if (f->kind == PLAN_TEMPLATE) {
+			char *out;
+			r = template_render(f->origin, (const char *)f->data, v, &out);
+			if (r < 0)
+				return r;
+			free(f->data);
+			f->data = (uint8_t *)out;
+			f->size = strlen(out);
+			f->kind = PLAN_FILE;
+		} else if (f->kind == PLAN_TRANSFORM) {
+			const struct capture *c = NULL;
+			uint8_t *out;
+			size_t len;
+			for (size_t j = 0; j < n_caps; j++)
+				if (streq(caps[j].path, f->path) && caps[j].found)
+					c = &caps[j];
+			r = personalize_transform(f->transform, f->path, c ? c->data : NULL,
+						  c ? c->size : 0, v, p->epoch, &out, &len);
+			if (r < 0)
+				return r;
+			free(f->data);
+			f->data = out;
+			f->size = len;
+			f->kind = PLAN_FILE;
+		}
+	}
+	return 0;
+}
+
 static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
 {
 	if (sha256_file(path, out) < 0)
@@ -200,7 +265,13 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 {
 	struct outfile out[OUT_COUNT] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
 	struct overlay_entry *overlays = NULL;
-	size_t n_overlays = 0;
+	struct overlay_mode *modes = NULL;
+	size_t n_overlays = 0, n_modes = 0, n_caps = 0;
+	struct capture *caps = personalize_captures(&n_caps);
+	struct personal_inputs pi = { 0 };
+	struct pathmap *boot_files = pathmap_new();
+	struct vars vars = { 0 };
+	bool secret = false;
 	struct plan plan = { 0 };
 	struct plan_input in = { .config = c, .node = n, .board = b, .out_dir = o->out_dir,
 				 .epoch = o->epoch };
@@ -224,6 +295,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		goto out;
 	}
 	r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
+	if (r >= 0)
+		r = overlay_read_modes(o->overlays, &modes, &n_modes);
 	if (r < 0)
 		goto out;
 	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
@@ -234,11 +307,30 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	/* Plan. */
 	in.overlays = overlays;
 	in.n_overlays = n_overlays;
+	in.modes = modes;
+	in.n_modes = n_modes;
 	r = plan_make(&in, &plan);
+	if (r >= 0)
+		r = personalize_plan(&in, &pi, &plan);
 	if (r < 0)
 		goto out;
-	for (size_t i = 0; i < plan.n_files; i++)
+	/* Every template is checked before anything is written. */
+	node_vars(c, n, b, &plan, &vars);
+	{
+		unsigned problems = 0;
+		for (size_t i = 0; i < plan.n_files; i++)
+			if (plan.files[i].kind == PLAN_TEMPLATE)
+				problems += template_check(plan.files[i].origin,
+							   (const char *)plan.files[i].data, &vars);
+		if (problems) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < plan.n_files; i++) {
 		pathmap_put(replaced, plan.files[i].path, 1);
+		secret |= plan.files[i].secret;
+	}
 
 	/* Write. */
 	r = outfile_open(&out[OUT_IMG], plan.out_img);
@@ -288,6 +380,9 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			.fat = fat,
 			.board = b,
 			.replaced_paths = replaced,
+			.captures = caps,
+			.n_captures = n_caps,
+			.boot_files = boot_files,
 			.epoch = plan.epoch,
 			.interrupted = o->interrupted,
 			.progress = &prog,
@@ -298,16 +393,29 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			goto out;
 	}
 	t_stream = seconds();
+	if (stats.host_keys)
+		log_notice("%s: left out the base's %llu SSH host key files: each node makes its "
+			   "own at first boot",
+			   name, (unsigned long long)stats.host_keys);
 	if (stats.left_out)
 		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
 			   "profile and were left out",
 			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
-	r = write_plan_files(&plan, ext4);
+	r = render_plan(&plan, &vars, caps, n_caps, o->base);
+	if (r >= 0)
+		r = write_plan_files(&plan, ext4);
 	if (r < 0)
 		goto out;
 	r = ensure_mount_point(ext4, b->boot.mount.v, plan.epoch);
 	if (r < 0)
 		goto out;
+	{
+		struct board_finish bf = { .board = b, .plan = &plan, .vars = &vars, .fat = fat,
+					   .boot_files = boot_files, .base = o->base };
+		r = b->ops->finish(&bf);
+		if (r < 0)
+			goto out;
+	}
 	r = fat_finish(fat);
 	if (r < 0) {
 		r = log_error_errno(r, "%s: cannot write the boot filesystem: %m", name);
@@ -387,9 +495,14 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		r = -EINTR;
 		goto out;
 	}
-	r = outfiles_commit(out, OUT_COUNT, 0644 & ~0022, o->out_dir);
+	/* An image with secrets in it is for its owner's eyes only. */
+	r = outfiles_commit(out, OUT_COUNT, secret ? 0600 : 0644, o->out_dir);
 	if (r < 0)
 		goto out;
+	if (secret)
+		log_notice("%s: the image carries secrets (the join token, the node password%s): "
+			   "its files are mode 0600; keep them private",
+			   name, streq(n->role.v, "server") ? ", the cluster CA keys" : "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",
 		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, o->base,
@@ -408,6 +521,10 @@ out:
 	ext4_free(ext4);
 	outfiles_discard(out, OUT_COUNT);
 	overlay_free(overlays, n_overlays);
+	overlay_modes_free(modes, n_modes);
+	personalize_captures_reset(caps, n_caps);
+	pathmap_free(boot_files);
+	vars_free(&vars);
 	pathmap_free(replaced);
 	plan_free(&plan);
 	free(img_name);

@@ -2,7 +2,9 @@
 /* Overlay directories: files baked into every image (overlays/common/), per
  * board (overlays/board/BOARD/) and per role (overlays/role/ROLE/), later
  * layers replacing earlier ones. Collected in the load phase (sorted, so
- * the plan is deterministic); the plan turns them into root files. */
+ * the plan is deterministic); the plan turns them into root files. A file
+ * ending in ".in" is a template (template.h), read here so that the plan
+ * can check it without I/O. */
 #pragma once
 
 #include "plan.h"
@@ -12,3 +14,6 @@
 int overlay_scan(const char *root, const char *board, const char *role,
 		 struct overlay_entry **ret, size_t *n);
 void overlay_free(struct overlay_entry *v, size_t n);
+/* ROOT/modes: "MODE UID GID PATH" lines for files that are not 0644 root. */
+int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n);
+void overlay_modes_free(struct overlay_mode *v, size_t n);

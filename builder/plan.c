@@ -11,6 +11,42 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct plan_file *)a)->path, ((const struct plan_file *)b)->path);
 }
 
+static void free_file(struct plan_file *f)
+{
+	free(f->path);
+	free(f->source);
+	free(f->target);
+	free(f->data);
+	free(f->origin);
+}
+
+struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
+			   uint32_t mode, const char *origin)
+{
+	struct plan_file f = { .path = xstrdup(path), .kind = kind, .mode = mode,
+			       .origin = xstrdup(origin) };
+	size_t lo = 0, hi = p->n_files;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(p->files[mid].path, path);
+		if (c == 0) {
+			free_file(&p->files[mid]);
+			p->files[mid] = f;
+			return &p->files[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	p->files = xrealloc(p->files, (p->n_files + 1) * sizeof(*p->files));
+	memmove(&p->files[lo + 1], &p->files[lo], (p->n_files - lo) * sizeof(*p->files));
+	p->files[lo] = f;
+	p->n_files++;
+	return &p->files[lo];
+}
+
 static void add_overlays(const struct plan_input *in, struct plan *p)
 {
 	size_t cap = 0;
@@ -21,27 +57,36 @@ static void add_overlays(const struct plan_input *in, struct plan *p)
 		const struct overlay_entry *o = &in->overlays[i];
 		struct plan_file f = {
 			.path = xstrdup(o->rel),
-			.kind = o->symlink ? PLAN_SYMLINK : PLAN_FILE,
+			.kind = o->symlink ? PLAN_SYMLINK : o->text ? PLAN_TEMPLATE : PLAN_FILE,
 			.mode = o->mode & 07777,
-			.source = o->symlink ? NULL : xstrdup(o->host),
+			.source = o->symlink || o->text ? NULL : xstrdup(o->host),
 			.target = o->symlink ? xstrdup(o->target) : NULL,
-			.origin = xasprintf("overlays/%s/%s", o->layer, o->rel),
+			.data = o->text ? (uint8_t *)xstrdup(o->text) : NULL,
+			.size = o->text ? strlen(o->text) : 0,
+			.origin = xasprintf("overlays/%s/%s%s", o->layer, o->rel,
+					    o->text ? ".in" : ""),
 		};
 		size_t j;
 		for (j = 0; j < p->n_files; j++)
 			if (streq(p->files[j].path, f.path))
 				break;
 		if (j < p->n_files) {
-			free(p->files[j].path);
-			free(p->files[j].source);
-			free(p->files[j].target);
-			free(p->files[j].origin);
+			free_file(&p->files[j]);
 			p->files[j] = f;
 		} else
 			ARRAY_PUSH(p->files, p->n_files, cap, f);
 	}
 	if (p->n_files)
 		qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
+	/* Explicit owners and modes. */
+	for (size_t i = 0; i < in->n_modes; i++) {
+		struct plan_file *f = (struct plan_file *)plan_find_file(p, in->modes[i].path);
+		if (f) {
+			f->mode = in->modes[i].mode;
+			f->uid = in->modes[i].uid;
+			f->gid = in->modes[i].gid;
+		}
+	}
 }
 
 static int check_files(struct plan *p)
@@ -133,13 +178,8 @@ const struct plan_file *plan_find_file(const struct plan *p, const char *path)
 
 void plan_free(struct plan *p)
 {
-	for (size_t i = 0; i < p->n_files; i++) {
-		free(p->files[i].path);
-		free(p->files[i].source);
-		free(p->files[i].target);
-		free(p->files[i].data);
-		free(p->files[i].origin);
-	}
+	for (size_t i = 0; i < p->n_files; i++)
+		free_file(&p->files[i]);
 	free(p->files);
 	free(p->cluster);
 	free(p->node);

@@ -25,10 +25,24 @@ struct plan_partition {
 	uint64_t start, size; /* bytes */
 };
 
-enum plan_file_kind { PLAN_FILE, PLAN_SYMLINK };
+enum plan_file_kind {
+	PLAN_FILE,      /* content from SOURCE (a host file) or DATA */
+	PLAN_SYMLINK,   /* TARGET */
+	PLAN_DIR,       /* a directory, created when the base lacks it */
+	PLAN_TEMPLATE,  /* DATA is a template, rendered once the base's facts are known */
+	PLAN_TRANSFORM, /* the base's own file, changed by TRANSFORM */
+};
+
+enum plan_transform {
+	TRANSFORM_PASSWD,  /* add the admin user */
+	TRANSFORM_GROUP,
+	TRANSFORM_SHADOW,
+	TRANSFORM_GSHADOW,
+	TRANSFORM_MODULI,  /* keep only moduli of at least 3072 bits */
+};
 
 /* A file the build puts into the root, replacing any entry of the archive
- * at the same path. Content comes from SOURCE (a host file) or DATA. */
+ * at the same path. */
 struct plan_file {
 	char *path; /* relative to the root: "etc/sysctl.d/90-farm.conf" */
 	enum plan_file_kind kind;
@@ -38,17 +52,26 @@ struct plan_file {
 	char *target; /* symlink target */
 	uint8_t *data;
 	size_t size;
+	enum plan_transform transform;
+	bool secret; /* a secret: the image must be 0600 */
 	char *origin; /* where it came from, for messages and the manifest */
 };
 
 /* A file found in an overlay directory (collected by the load phase). */
 struct overlay_entry {
 	char *layer; /* "common", "board/pi5", "role/server" */
-	char *rel;   /* path relative to the layer */
+	char *rel;   /* path relative to the layer, without ".in" for templates */
 	char *host;  /* path on the build host */
 	uint32_t mode;
 	bool symlink;
 	char *target;
+	char *text;  /* a template's text (the file ended in ".in") */
+};
+
+/* An explicit owner and mode for an overlay file (overlays/modes). */
+struct overlay_mode {
+	char *path;
+	uint32_t mode, uid, gid;
 };
 
 struct plan_input {
@@ -57,6 +80,8 @@ struct plan_input {
 	const struct board *board;
 	const struct overlay_entry *overlays;
 	size_t n_overlays;
+	const struct overlay_mode *modes;
+	size_t n_modes;
 	const char *out_dir;
 	time_t epoch;
 };
@@ -82,6 +107,10 @@ struct plan {
 /* Pure. Returns 0 or -EINVAL (after printing why: e.g. two layers give a
  * file and a directory at one path). */
 int plan_make(const struct plan_input *in, struct plan *p);
+/* Adds a file the build generates (replacing one of the same path), and
+ * keeps the list sorted. Takes ownership of DATA. */
+struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
+			   uint32_t mode, const char *origin);
 /* Sets the root partition's final size and places what follows it. */
 void plan_place(struct plan *p, uint64_t root_size);
 void plan_free(struct plan *p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "rootfs.h"
+#include "personalize.h"
 #include "board.h"
 #include "log.h"
 
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 
 #define MAX_SYMLINK 4095
+#define MAX_CAPTURE (32 * MiB)
 /* No rootfs expands to this much; an archive that does is a bomb. */
 #define MAX_EXPANDED (64 * GiB)
 
@@ -99,6 +101,18 @@ static const char *below(const char *path, const char *dir)
 		return path;
 	if (strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0))
 		return path[n] ? path + n + 1 : path + n;
+	return NULL;
+}
+
+/* The board's "copy" entries: a rootfs file also placed, under another
+ * name, in the boot partition (systemd-boot's EFI binary). */
+static const char *boot_copy(struct stream *s, const char *path)
+{
+	const struct board *b = s->sink->board;
+
+	for (size_t i = 0; i < b->boot.copy.n; i++)
+		if (streq(board_copy_at(b, i)->from.v + 1, path))
+			return board_copy_at(b, i)->to.v;
 	return NULL;
 }
 
@@ -202,6 +216,52 @@ static int copy_data(struct stream *s, const char *path, uint64_t size, struct f
 	return 0;
 }
 
+/* Reads a base file the build transforms (or inspects) into memory; holes
+ * become zeros. With keep, it is also written to the root unchanged. */
+static int capture_file(struct stream *s, const char *path, const struct source_entry *e,
+			struct ext4_meta *m, struct capture *c)
+{
+	uint64_t size = e->size;
+	int r;
+
+	if (!e->size_known || size > MAX_CAPTURE)
+		return entry_error(s, path, "larger than the %llu MiB the build reads of it",
+				   (unsigned long long)(MAX_CAPTURE / MiB));
+	free(c->data);
+	c->data = xcalloc(1, size + 1);
+	c->size = (size_t)size;
+	c->found = true;
+	for (;;) {
+		const void *buf;
+		size_t len;
+		uint64_t off;
+		r = s->src->ops->read(s->src, &buf, &len, &off);
+		if (r == 0)
+			break;
+		if (r < 0)
+			return entry_error(s, path, "%s", source_error(s->src));
+		if (off + len > size || off + len < off)
+			return entry_error(s, path, "data past the entry's size");
+		memcpy(c->data + off, buf, len);
+	}
+	s->stats->files++;
+	if (!c->keep)
+		return 0;
+	r = ext4_file_begin(s->sink->ext4, path, m, size, NULL, 0);
+	if (r >= 0 && size)
+		r = ext4_file_write(s->sink->ext4, 0, c->data, (size_t)size);
+	ext4_file_end(s->sink->ext4);
+	return r < 0 ? write_error(s, path, r) : 0;
+}
+
+static struct capture *find_capture(struct stream *s, const char *path)
+{
+	for (size_t i = 0; i < s->sink->n_captures; i++)
+		if (streq(s->sink->captures[i].path, path))
+			return &s->sink->captures[i];
+	return NULL;
+}
+
 static int regular_file(struct stream *s, const char *path, const struct source_entry *e,
 			struct ext4_meta *m, bool to_root, const char *boot_rel)
 {
@@ -235,6 +295,8 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 			return log_error_errno(r, "%s: entry '%s': cannot add it to the boot partition: %m",
 					       s->archive, path);
 		s->stats->boot_files++;
+		if (s->sink->boot_files)
+			pathmap_put(s->sink->boot_files, boot_rel, 1);
 	}
 	if (to_root) {
 		r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions, e->n_regions);
@@ -293,6 +355,21 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		return r < 0 ? write_error(s, "/", r) : 0;
 	}
 
+	/* No SSH host key of the base goes into an image (SECURITY.md): each
+	 * node makes its own at first boot. */
+	if (startswith(path, "etc/ssh/ssh_host_") && !strchr(path + 8, '/')) {
+		s->stats->host_keys++;
+		return 0;
+	}
+	{
+		struct capture *c = find_capture(s, path);
+		if (c) {
+			if (type != S_IFREG || hl)
+				return entry_error(s, path, "expected a regular file here");
+			r = ensure_parents(s, path);
+			return r < 0 ? r : capture_file(s, path, e, &m, c);
+		}
+	}
 	if (pathmap_get(s->sink->replaced_paths, path, NULL) && type != S_IFDIR) {
 		s->stats->replaced++;
 		return 0;
@@ -315,6 +392,8 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 	} else if (rel_source && *rel_source && type == S_IFREG && !hl &&
 		   boot_listed(s, rel_source))
 		boot_rel = rel_source;
+	else if (type == S_IFREG && !hl)
+		boot_rel = boot_copy(s, path);
 
 	if (to_root) {
 		r = ensure_parents(s, path);

@@ -21,15 +21,21 @@ struct rootfs_stats {
 	uint64_t boot_files;   /* files written to the boot partition */
 	uint64_t left_out;     /* entries below the boot mount not listed by the board */
 	uint64_t replaced;     /* entries the build's own files replace */
+	uint64_t host_keys;    /* SSH host keys of the base, left out */
 	uint64_t archive_size; /* compressed bytes read */
 	char sha256[SHA256_HEX_LEN];
 };
+
+struct capture;
 
 struct rootfs_sink {
 	struct ext4_writer *ext4;
 	struct fat_writer *fat;        /* NULL: no boot partition files */
 	const struct board *board;
 	const struct pathmap *replaced_paths; /* written later by the build; skipped here */
+	struct capture *captures;      /* base files read into memory (personalize.h) */
+	size_t n_captures;
+	struct pathmap *boot_files;    /* gets the paths written to the boot partition */
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 	struct progress *progress;

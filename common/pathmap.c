@@ -92,3 +92,11 @@ bool pathmap_get(const struct pathmap *m, const char *key, uint64_t *value)
 }
 
 size_t pathmap_size(const struct pathmap *m) { return m->n; }
+
+void pathmap_each(const struct pathmap *m, void (*fn)(const char *key, uint64_t value, void *ud),
+		  void *ud)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			fn(m->slots[i].key, m->slots[i].value, ud);
+}

@@ -16,3 +16,6 @@ void pathmap_free(struct pathmap *m);
 void pathmap_put(struct pathmap *m, const char *key, uint64_t value);
 bool pathmap_get(const struct pathmap *m, const char *key, uint64_t *value);
 size_t pathmap_size(const struct pathmap *m);
+/* Calls FN for every key, in no particular order. */
+void pathmap_each(const struct pathmap *m, void (*fn)(const char *key, uint64_t value, void *ud),
+		  void *ud);

@@ -264,6 +264,30 @@ static void kind_full(struct ctx *c)
 	entry_begin(c, "./etc/shadow", AE_IFREG, 0640);
 	archive_entry_set_gid(c->e, 42);
 	entry_write(c, "root:*:19000:0:99999:7:::\n", 26);
+	/* What the build reads from a Debian base: the account files it adds
+	 * the admin to, SSH moduli it filters, a host key it must leave out,
+	 * dpkg's record of openssh-server (the sshd algorithm lists depend on
+	 * its version), a machine-id it replaces. */
+	add_text(c, "./etc/passwd", 0644,
+		 "root:x:0:0:root:/root:/bin/bash\n"
+		 "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+		 "user:x:1000:1000:fixture user:/home/user:/bin/bash\n");
+	add_text(c, "./etc/group", 0644,
+		 "root:x:0:\nadm:x:4:\ntty:x:5:\nshadow:x:42:\nuser:x:1000:\n"
+		 "systemd-journal:x:999:\n");
+	entry_begin(c, "./etc/gshadow", AE_IFREG, 0640);
+	archive_entry_set_gid(c->e, 42);
+	entry_write(c, "root:*::\nadm:*::\n", 17);
+	add_text(c, "./etc/machine-id", 0444, "00000000000000000000000000000001\n");
+	add_dir(c, "./etc/ssh/", 0755);
+	add_text(c, "./etc/ssh/sshd_config", 0644, "Include /etc/ssh/sshd_config.d/*.conf\n");
+	add_text(c, "./etc/ssh/moduli", 0644,
+		 "# Time Type Tests Tries Size Generator Modulus\n"
+		 "20230101000000 2 6 100 2047 2 C0FFEE01\n"
+		 "20230101000000 2 6 100 3071 2 C0FFEE02\n"
+		 "20230101000000 2 6 100 4095 5 C0FFEE03\n");
+	add_text(c, "./etc/ssh/ssh_host_ed25519_key", 0600, "not a real key\n");
+	add_text(c, "./etc/ssh/ssh_host_ed25519_key.pub", 0644, "ssh-ed25519 AAAA fixture\n");
 
 	add_dir(c, "./usr/", 0755);
 	add_dir(c, "./usr/bin/", 0755);
@@ -304,6 +328,13 @@ static void kind_full(struct ctx *c)
 		write_sparse(c, "./var/sparse.img", 0644, 64 * MiB, map, ELEMENTSOF(map));
 	}
 	add_file(c, "./var/empty", 0644, NULL, 0);
+	add_dir(c, "./var/lib/", 0755);
+	add_dir(c, "./var/lib/dpkg/", 0755);
+	add_text(c, "./var/lib/dpkg/status", 0644,
+		 "Package: bash\nStatus: install ok installed\nVersion: 5.2.37-2\n\n"
+		 "Package: openssh-server\nStatus: install ok installed\nPriority: optional\n"
+		 "Architecture: amd64\nVersion: 1:10.0p1-7\n\n"
+		 "Package: sudo\nStatus: install ok installed\nVersion: 1.9.16p2-3\n");
 
 	add_dir(c, "./home/", 0755);
 	entry_begin(c, "./home/user/", AE_IFDIR, 0700);
@@ -351,6 +382,15 @@ static void kind_full(struct ctx *c)
 	add_random(c, "./boot/firmware/initramfs_2712", 0644, 32 * KiB);
 	add_random(c, "./boot/vmlinuz-6.12.0-1-amd64", 0644, 64 * KiB);
 	add_random(c, "./boot/initrd.img-6.12.0-1-amd64", 0644, 32 * KiB);
+	/* An older kernel, and a newer one without an initrd: the x86 boot
+	 * entry must pick 6.12.0-1. */
+	add_random(c, "./boot/vmlinuz-6.1.0-9-amd64", 0644, 16 * KiB);
+	add_random(c, "./boot/initrd.img-6.1.0-9-amd64", 0644, 8 * KiB);
+	add_random(c, "./boot/vmlinuz-6.13.0-0-amd64", 0644, 16 * KiB);
+	add_dir(c, "./usr/lib/systemd/", 0755);
+	add_dir(c, "./usr/lib/systemd/boot/", 0755);
+	add_dir(c, "./usr/lib/systemd/boot/efi/", 0755);
+	add_random(c, "./usr/lib/systemd/boot/efi/systemd-bootx64.efi", 0644, 16 * KiB);
 }
 
 static void kind_traversal(struct ctx *c)

@@ -71,7 +71,7 @@ check_eq "owner of /home/user" "User:  1000 Mode:  0700" \
 	"$(stat_line "$fs" /home/user 'User: +[0-9]+') $(stat_line "$fs" /home/user 'Mode: +[0-7]+')"
 check_eq "symlink" 'Fast link dest: "../usr/lib/os-release"' \
 	"$(dfs "$fs" "stat /etc/os-release" | grep -o 'Fast link dest: ".*"')"
-check_eq "mtime kept" "0x5f5e1000" "$(stat_line "$fs" /etc/hostname 'mtime: 0x[0-9a-f]+' | cut -d' ' -f2)"
+check_eq "mtime kept" "0x5f5e1000" "$(stat_line "$fs" /etc/user.xattr 'mtime: 0x[0-9a-f]+' | cut -d' ' -f2)"
 check_eq "mtime clamped to SOURCE_DATE_EPOCH" "$(printf '0x%08x' "$SOURCE_DATE_EPOCH")" \
 	"$(stat_line "$fs" /etc/future 'mtime: 0x[0-9a-f]+' | cut -d' ' -f2)"
 check_eq "sparse file size" "Size: 67108864" "$(stat_line "$fs" /var/sparse.img 'Size: [0-9]+')"
@@ -96,7 +96,15 @@ extract "$img" "$json" 1 "$TMP/boot.vfat"
 check "fsck.fat clean" fsck.fat -n "$TMP/boot.vfat"
 listing=$(mdir -i "$TMP/boot.vfat" -/ -b :: 2>/dev/null | sed 's|^::/||' | sort | tr '\n' ' ')
 check_eq "boot files" "bcm2712-rpi-5-b.dtb cmdline.txt config.txt initramfs_2712 kernel_2712.img overlays/ overlays/bcm2712d0.dtbo " "$listing"
-for f in config.txt kernel_2712.img overlays/bcm2712d0.dtbo; do
+root_uuid=$(manifest_get "$json" "m['partitions'][1]['uuid']")
+check_eq "cmdline.txt" "console=serial0,115200 console=tty1 root=PARTUUID=$root_uuid rootfstype=ext4 ro rootwait cgroup_enable=memory" \
+	"$(mcopy -n -i "$TMP/boot.vfat" ::cmdline.txt -)"
+config=$(mcopy -n -i "$TMP/boot.vfat" ::config.txt -)
+for line in "kernel=kernel_2712.img" "dtparam=pciex1" "dtparam=pciex1_gen=2" "auto_initramfs=1" "arm_64bit=1"; do
+	check_eq "config.txt: $line" "$line" "$(grep -x -- "$line" <<<"$config")"
+done
+check_eq "config.txt: nothing of the base's" "" "$(grep -x '# fixture' <<<"$config")"
+for f in kernel_2712.img overlays/bcm2712d0.dtbo; do
 	check "boot content $f" cmp <(mcopy -n -i "$TMP/boot.vfat" "::$f" -) <(bsdtar -xOf "$TMP/full.tar" "./boot/firmware/$f")
 done
 check_eq "FAT serial matches the manifest" "$(manifest_get "$json" "m['partitions'][0]['filesystem']['uuid']")" \
@@ -124,8 +132,19 @@ check_eq "x86 partition types" \
 	"$(sfdisk -d "$img" | grep -o 'type=[0-9A-F-]*' | cut -d= -f2 | tr '\n' ' ' | sed 's/ $//')"
 extract "$img" "$json" 1 "$TMP/esp.vfat"
 check "ESP fsck.fat clean" fsck.fat -n "$TMP/esp.vfat"
-check_eq "ESP files" "initrd.img-6.12.0-1-amd64 vmlinuz-6.12.0-1-amd64 " \
+check_eq "ESP files" "EFI/ EFI/BOOT/ EFI/BOOT/BOOTX64.EFI initrd.img-6.1.0-9-amd64 initrd.img-6.12.0-1-amd64 loader/ loader/entries/ loader/entries/farm.conf loader/loader.conf vmlinuz-6.1.0-9-amd64 vmlinuz-6.12.0-1-amd64 vmlinuz-6.13.0-0-amd64 " \
 	"$(mdir -i "$TMP/esp.vfat" -/ -b :: 2>/dev/null | sed 's|^::/||' | sort | tr '\n' ' ')"
+check "systemd-boot at the removable path" cmp <(mcopy -n -i "$TMP/esp.vfat" ::EFI/BOOT/BOOTX64.EFI -) \
+	<(bsdtar -xOf "$TMP/full.tar" ./usr/lib/systemd/boot/efi/systemd-bootx64.efi)
+root_uuid=$(manifest_get "$json" "m['partitions'][1]['uuid']")
+check_eq "loader entry (newest kernel with an initrd)" "title   farm duck (6.12.0-1-amd64)
+linux   /vmlinuz-6.12.0-1-amd64
+initrd  /initrd.img-6.12.0-1-amd64
+options root=PARTUUID=$root_uuid rootfstype=ext4 ro rootwait console=tty0 console=ttyS0,115200" \
+	"$(mcopy -n -i "$TMP/esp.vfat" ::loader/entries/farm.conf - | grep -v '^#')"
+check_eq "loader.conf" "default farm.conf
+timeout 0
+editor no" "$(mcopy -n -i "$TMP/esp.vfat" ::loader/loader.conf - | grep -v '^#')"
 extract "$img" "$json" 2 "$TMP/root.ext4"
 check "x86 e2fsck clean" e2fsck -fn "$TMP/root.ext4"
 check "kernel stays in /boot" cmp <(dfs "$TMP/root.ext4" "cat /boot/vmlinuz-6.12.0-1-amd64") \

@@ -6,7 +6,7 @@
 #include "plan.h"
 #include "unit.h"
 
-static struct board board_x86(void)
+static struct board x86_profile(void)
 {
 	struct board b = { 0 };
 
@@ -24,7 +24,7 @@ int main(void)
 {
 	struct config c = { 0 };
 	struct config_node n = { 0 };
-	struct board b = board_x86();
+	struct board b = x86_profile();
 	struct overlay_entry ov[] = {
 		{ .layer = "common", .rel = "etc/a", .host = "/h/common/a", .mode = 0644 },
 		{ .layer = "common", .rel = "etc/b", .host = "/h/common/b", .mode = 0755 },

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+#include "personalize.h"
+#include "hash.h"
+#include "log.h"
+#include "nodevars.h"
+
+#include <ctype.h>
+
+static struct plan_file *add_data(struct plan *p, const char *path, uint32_t mode,
+				  const char *origin, const void *data, size_t size)
+{
+	struct plan_file *f = plan_add(p, PLAN_FILE, path, mode, origin);
+
+	f->data = xmalloc(size ? size : 1);
+	memcpy(f->data, data, size);
+	f->size = size;
+	return f;
+}
+
+static struct plan_file *add_text(struct plan *p, const char *path, uint32_t mode,
+				  const char *origin, const char *text)
+{
+	return add_data(p, path, mode, origin, text, strlen(text));
+}
+
+static void add_link(struct plan *p, const char *path, const char *target, const char *origin)
+{
+	plan_add(p, PLAN_SYMLINK, path, 0777, origin)->target = xstrdup(target);
+}
+
+static void add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
+		       const char *host)
+{
+	plan_add(p, PLAN_FILE, path, mode, origin)->source = xstrdup(host);
+}
+
+/* YAML list items: "  - value" lines. */
+static void yaml_list(FILE *f, const char *key, const char *const *items, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "%s:\n", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  - \"%s\"\n", items[i]);
+}
+
+char *k3s_config_yaml(const struct config *c, const struct config_node *n)
+{
+	const struct config_network *net = &c->network;
+	bool server = streq(n->role.v, "server");
+	char *buf = NULL, a[64], b[64], d[80], e[80];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const struct config_node *srv = NULL;
+
+	for (size_t i = 0; i < c->nodes.n; i++)
+		if (streq(config_node_at(c, i)->role.v, "server"))
+			srv = config_node_at(c, i);
+
+	fprintf(f, "# k3s %s config of node %s, written by farm-image.\n", n->role.v, n->name.v);
+	fprintf(f, "node-name: %s\n", n->name.v);
+	fprintf(f, "node-ip: \"%s,%s\"\n", ip_addr_to_string(&n->ipv4.v, a, sizeof(a)),
+		ip_addr_to_string(&n->ipv6.v, b, sizeof(b)));
+	/* The token is a file, never an argument (SECURITY.md). */
+	fprintf(f, "token-file: /etc/rancher/k3s/token\n");
+	if (!server)
+		fprintf(f, "server: \"https://%s:6443\"\n", c->cluster.api_name.v);
+	fprintf(f, "protect-kernel-defaults: true\n");
+	fprintf(f, "kubelet-arg:\n");
+	fprintf(f, "  - \"image-gc-high-threshold=85\"\n");
+	fprintf(f, "  - \"image-gc-low-threshold=80\"\n");
+	fprintf(f, "  - \"image-maximum-gc-age=72h\"\n");
+	if (n->labels.n) {
+		fprintf(f, "node-label:\n");
+		for (size_t i = 0; i < n->labels.n; i++)
+			fprintf(f, "  - \"%s=%s\"\n", n->labels.keys[i], n->labels.values[i]);
+	}
+	yaml_list(f, "node-taint", (const char *const *)n->taints.v, n->taints.n);
+
+	if (server) {
+		const char *disable[] = { "coredns", "servicelb", "traefik" };
+		char san1[64], san2[64];
+		const char *sans[] = { c->cluster.api_name.v,
+				       ip_addr_to_string(&srv->ipv4.v, san1, sizeof(san1)),
+				       ip_addr_to_string(&srv->ipv6.v, san2, sizeof(san2)) };
+		fprintf(f, "cluster-cidr: \"%s,%s\"\n",
+			ip_prefix_to_string(&net->pods.ipv4.v, d, sizeof(d)),
+			ip_prefix_to_string(&net->pods.ipv6.v, e, sizeof(e)));
+		fprintf(f, "service-cidr: \"%s,%s\"\n",
+			ip_prefix_to_string(&net->services.ipv4.v, d, sizeof(d)),
+			ip_prefix_to_string(&net->services.ipv6.v, e, sizeof(e)));
+		fprintf(f, "flannel-backend: none\n");
+		fprintf(f, "disable-network-policy: true\n");
+		fprintf(f, "disable-kube-proxy: true\n");
+		fprintf(f, "disable-cloud-controller: true\n");
+		yaml_list(f, "disable", disable, ELEMENTSOF(disable));
+		fprintf(f, "secrets-encryption: true\n");
+		yaml_list(f, "tls-san", sans, ELEMENTSOF(sans));
+		fprintf(f, "kube-controller-manager-arg:\n");
+		fprintf(f, "  - \"node-cidr-mask-size-ipv6=%llu\"\n",
+			(unsigned long long)net->pods.ipv6_node_mask.v);
+		/* k3s rewrites its kubeconfig at every start: not into /etc. */
+		fprintf(f, "write-kubeconfig: /var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig\n");
+		fprintf(f, "write-kubeconfig-mode: \"0600\"\n");
+	}
+	fclose(f);
+	return buf;
+}
+
+int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
+		     struct plan *p)
+{
+	const struct config *c = in->config;
+	const struct config_node *n = in->node;
+	bool server = streq(n->role.v, "server");
+	char mid[33], *yaml, *keys = NULL, *path;
+	size_t klen = 0;
+	FILE *kf;
+
+	/* Identity: the same machine-id after a reimage. */
+	node_machine_id(c->cluster.name.v, n->name.v, mid);
+	path = xasprintf("%s\n", mid);
+	add_text(p, "etc/machine-id", 0444, "farm-image (machine-id)", path);
+	free(path);
+
+	/* The admin user's keys, in the read-only root. */
+	kf = open_memstream(&keys, &klen);
+	for (size_t i = 0; i < c->admin.authorized_keys.n; i++)
+		fprintf(kf, "%s\n", c->admin.authorized_keys.v[i]);
+	fclose(kf);
+	path = xasprintf("etc/ssh/authorized_keys/%s", c->admin.user.v);
+	add_text(p, path, 0644, "cluster config (admin.authorized-keys)", keys);
+	free(path);
+	free(keys);
+	plan_add(p, PLAN_TRANSFORM, "etc/passwd", 0644, "farm-image (admin user)")->transform =
+		TRANSFORM_PASSWD;
+	plan_add(p, PLAN_TRANSFORM, "etc/group", 0644, "farm-image (admin user)")->transform =
+		TRANSFORM_GROUP;
+	{
+		struct plan_file *f;
+		f = plan_add(p, PLAN_TRANSFORM, "etc/shadow", 0640, "farm-image (admin user)");
+		f->transform = TRANSFORM_SHADOW;
+		f->gid = 42; /* shadow */
+		f = plan_add(p, PLAN_TRANSFORM, "etc/gshadow", 0640, "farm-image (admin user)");
+		f->transform = TRANSFORM_GSHADOW;
+		f->gid = 42;
+	}
+	plan_add(p, PLAN_TRANSFORM, "etc/ssh/moduli", 0644, "farm-image (moduli >= 3072 bits)")
+		->transform = TRANSFORM_MODULI;
+
+	/* Mount points of the data subvolumes, and farm's own state. */
+	plan_add(p, PLAN_DIR, "var/lib/rancher", 0755, "farm-image (mount point)");
+	plan_add(p, PLAN_DIR, ".snapshots", 0700, "farm-image (mount point)");
+	plan_add(p, PLAN_DIR, "var/lib/farm", 0700, "farm-image (state)");
+
+	/* k3s. */
+	yaml = k3s_config_yaml(c, n);
+	add_text(p, K3S_CONFIG_PATH, 0600, "farm-image (k3s config)", yaml);
+	free(yaml);
+	if (pi->token) {
+		path = xasprintf("%s\n", pi->token);
+		add_text(p, "etc/rancher/k3s/token", 0600, "secrets (token)", path)->secret = true;
+		free(path);
+	}
+	if (pi->node_password) {
+		path = xasprintf("%s\n", pi->node_password);
+		add_text(p, "etc/rancher/node/password", 0600, "secrets (node password)", path)
+			->secret = true;
+		free(path);
+	}
+	if (server)
+		for (size_t i = 0; i < pi->n_ca; i++) {
+			path = xasprintf(FARM_LIB "/k3s/tls/%s", pi->ca[i].name);
+			add_data(p, path, 0600, "secrets (cluster CA)", pi->ca[i].data,
+				 pi->ca[i].size)
+				->secret = true;
+			free(path);
+		}
+	if (pi->k3s_binary) {
+		add_source(p, "usr/local/bin/k3s", 0755, "artifacts (k3s)", pi->k3s_binary);
+		add_link(p, "usr/local/bin/kubectl", "k3s", "farm-image (k3s tools)");
+		add_link(p, "usr/local/bin/crictl", "k3s", "farm-image (k3s tools)");
+		add_link(p, "usr/local/bin/ctr", "k3s", "farm-image (k3s tools)");
+	}
+	if (pi->airgap_images) {
+		/* /var/lib/rancher is a data subvolume: the archive waits in the
+		 * root and farm-node links it into k3s's images directory. */
+		path = xasprintf(FARM_LIB "/k3s/images/%s", pi->airgap_name);
+		add_source(p, path, 0644, "artifacts (k3s air-gap images)", pi->airgap_images);
+		free(path);
+	}
+	if (server)
+		for (size_t i = 0; i < pi->n_charts; i++) {
+			path = xasprintf(FARM_LIB "/charts/%s", pi->charts[i].name);
+			add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
+			free(path);
+		}
+	if (c->power.enabled.v)
+		add_link(p, "etc/systemd/system/timers.target.wants/farm-shutdown.timer",
+			 "/etc/systemd/system/farm-shutdown.timer", "cluster config (power)");
+	return 0;
+}
+
+static struct capture captures[] = {
+	{ .path = "etc/passwd" },	  { .path = "etc/group" },
+	{ .path = "etc/shadow" },	  { .path = "etc/gshadow" },
+	{ .path = "etc/ssh/moduli" },	  { .path = "var/lib/dpkg/status", .keep = true },
+};
+
+struct capture *personalize_captures(size_t *n)
+{
+	*n = ELEMENTSOF(captures);
+	return captures;
+}
+
+void personalize_captures_reset(struct capture *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].data);
+		c[i].data = NULL;
+		c[i].size = 0;
+		c[i].found = false;
+	}
+}
+
+/* Lines of an /etc/passwd-like file. */
+static bool has_name(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, name, n) == 0 && l[n] == ':')
+			return true;
+	return false;
+}
+
+/* The smallest id >= 1000 that no line of TEXT uses in field 3. */
+static unsigned free_id(const char *text)
+{
+	unsigned id = 1000;
+
+	for (;;) {
+		bool used = false;
+		for (const char *l = text; l && *l;
+		     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			const char *p = strchr(l, ':');
+			unsigned v;
+			if (p && (p = strchr(p + 1, ':')) && sscanf(p + 1, "%u", &v) == 1 && v == id)
+				used = true;
+		}
+		if (!used)
+			return id;
+		id++;
+	}
+}
+
+/* Appends to the member list of group GROUP (when the base has it). */
+static char *add_member(const char *text, const char *group, const char *user)
+{
+	char *out = NULL;
+	size_t len = 0, n = strlen(group);
+	FILE *f = open_memstream(&out, &len);
+
+	for (const char *l = text; l && *l;) {
+		const char *end = strchr(l, '\n');
+		size_t ll = end ? (size_t)(end - l) : strlen(l);
+		fwrite(l, 1, ll, f);
+		if (strncmp(l, group, n) == 0 && l[n] == ':')
+			fprintf(f, "%s%s", l[ll - 1] == ':' ? "" : ",", user);
+		fputc('\n', f);
+		l = end ? end + 1 : NULL;
+	}
+	fclose(f);
+	return out;
+}
+
+int personalize_transform(enum plan_transform t, const char *path, const uint8_t *base,
+			  size_t len, const struct vars *v, time_t epoch, uint8_t **out,
+			  size_t *out_len)
+{
+	const char *user = vars_get(v, "admin_user");
+	_cleanup_free_ char *text = NULL;
+	char *result = NULL;
+	size_t rlen = 0;
+	FILE *f;
+
+	if (!base && t != TRANSFORM_MODULI)
+		return log_error("The base rootfs has no /%s; it is not a Debian rootfs", path);
+	text = xmalloc(len + 2);
+	memcpy(text, base ? (const char *)base : "", len);
+	if (len && text[len - 1] != '\n')
+		text[len++] = '\n';
+	text[len] = 0;
+	if (strlen(text) != len)
+		return log_error("The base's /%s holds a NUL byte", path);
+
+	if (t == TRANSFORM_MODULI) {
+		/* Keep Diffie-Hellman groups of at least 3072 bits (field 5 is
+		 * the size minus one). No moduli at all: ship none. */
+		f = open_memstream(&result, &rlen);
+		for (const char *l = text; *l;) {
+			const char *end = strchr(l, '\n');
+			size_t ll = (size_t)(end - l);
+			unsigned long bits = 0;
+			if (l[0] == '#' ||
+			    (sscanf(l, "%*s %*s %*s %*s %lu", &bits) == 1 && bits >= 3071))
+				fprintf(f, "%.*s\n", (int)ll, l);
+			l = end + 1;
+		}
+		fclose(f);
+		*out = (uint8_t *)result;
+		*out_len = rlen;
+		return 0;
+	}
+
+	if (has_name(text, user))
+		return log_error("The base rootfs already has a user or group '%s' in /%s; pick "
+				 "another admin user in the cluster config",
+				 user, path);
+	f = open_memstream(&result, &rlen);
+	switch (t) {
+	case TRANSFORM_PASSWD: {
+		unsigned id = free_id(text);
+		fprintf(f, "%s%s:x:%u:%u:farm cluster admin:/home/%s:/bin/bash\n", text, user, id,
+			id, user);
+		break;
+	}
+	case TRANSFORM_GROUP: {
+		/* The admin reads the journal; sudo comes from sudoers.d. */
+		char *a = add_member(text, "adm", user), *b = add_member(a, "systemd-journal", user);
+		fprintf(f, "%s%s:x:%u:\n", b, user, free_id(text));
+		free(a);
+		free(b);
+		break;
+	}
+	case TRANSFORM_SHADOW:
+		/* "*": no password can ever match; keys only. */
+		fprintf(f, "%s%s:*:%lld:0:99999:7:::\n", text, user, (long long)(epoch / 86400));
+		break;
+	case TRANSFORM_GSHADOW: {
+		char *a = add_member(text, "adm", user), *b = add_member(a, "systemd-journal", user);
+		fprintf(f, "%s%s:!::\n", b, user);
+		free(a);
+		free(b);
+		break;
+	}
+	default:
+		abort();
+	}
+	fclose(f);
+	*out = (uint8_t *)result;
+	*out_len = rlen;
+	return 0;
+}

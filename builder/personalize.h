@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* What makes an image one node's: the generated files of NODE-SPEC.md
+ * ("Node preparation", "K3s") added to the plan (pure), and the transforms
+ * of the base's own files (the admin user in passwd/group/shadow/gshadow,
+ * SSH moduli) applied once the base has streamed past them. */
+#pragma once
+
+#include "plan.h"
+#include "template.h"
+
+struct blob {
+	const char *name; /* a path relative to some directory */
+	const uint8_t *data;
+	size_t size;
+};
+
+/* Inputs that come from the secrets directory and the artifacts cache. */
+struct personal_inputs {
+	const char *token;         /* the full join token */
+	const char *node_password; /* this node's k3s node password */
+	const struct blob *ca;     /* server only: k3s's custom CA files */
+	size_t n_ca;
+	const char *k3s_binary;    /* host paths of verified artifacts */
+	const char *airgap_images;
+	const char *airgap_name;   /* file name to give the air-gap archive */
+	const struct blob *charts; /* server only: chart archives (name = file name, data = host path) */
+	size_t n_charts;
+};
+
+/* Base files the build needs to read while they stream past: captured
+ * (and, for KEEP, also written unchanged). */
+struct capture {
+	const char *path;
+	bool keep;
+	uint8_t *data;
+	size_t size;
+	bool found;
+};
+
+#define K3S_CONFIG_PATH "etc/rancher/k3s/config.yaml"
+#define FARM_LIB "usr/lib/farm"
+
+/* The node's k3s config.yaml (server or agent), NODE-SPEC.md "K3s". */
+char *k3s_config_yaml(const struct config *c, const struct config_node *n);
+
+/* Adds the node's generated files to P. */
+int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
+		     struct plan *p);
+
+/* The base files to capture, in a static list. */
+struct capture *personalize_captures(size_t *n);
+void personalize_captures_reset(struct capture *c, size_t n);
+
+/* Applies transform T to the base's file (BASE may be NULL when absent).
+ * Returns 0 and malloc'ed output, or -errno after printing one message. */
+int personalize_transform(enum plan_transform t, const char *path, const uint8_t *base,
+			  size_t len, const struct vars *v, time_t epoch, uint8_t **out,
+			  size_t *out_len);
