@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "build.h"
+#include "artifacts.h"
 #include "ext4.h"
 #include "fat.h"
 #include "gpt.h"
@@ -11,6 +12,7 @@
 #include "personalize.h"
 #include "plan.h"
 #include "rootfs.h"
+#include "secrets.h"
 
 #include <fcntl.h>
 #include <libgen.h>
@@ -254,6 +256,95 @@ static int render_plan(struct plan *p, struct vars *v, struct capture *caps, siz
 	return 0;
 }
 
+/* The chart each stack component is installed from. */
+static const struct {
+	const char *component, *chart;
+} stack_charts[] = {
+	{ "cilium", "cilium" },
+	{ "coredns", "coredns" },
+	{ "cert-manager", "cert-manager" },
+	{ "trust-manager", "trust-manager" },
+	{ "traefik", "traefik" },
+	{ "argocd", "argo-cd" },
+	{ "rook-ceph", "rook-ceph" },
+	{ "cloudnative-pg", "cloudnative-pg" },
+	{ "monitoring", "kube-prometheus-stack" },
+};
+
+struct node_artifacts {
+	struct artifacts lock;
+	char *k3s, *airgap, *airgap_name;
+	struct blob *charts;
+	size_t n_charts;
+};
+
+static void node_artifacts_free(struct node_artifacts *na)
+{
+	artifacts_free(&na->lock);
+	free(na->k3s);
+	free(na->airgap);
+	free(na->airgap_name);
+	for (size_t i = 0; i < na->n_charts; i++) {
+		free((char *)na->charts[i].name);
+		free((uint8_t *)na->charts[i].data);
+	}
+	free(na->charts);
+}
+
+/* Finds and verifies every artifact the node needs; reports all that are
+ * missing or wrong before failing. */
+static int load_artifacts(const struct build_opts *o, const struct config *c,
+			  const struct config_node *n, const struct board *b,
+			  struct node_artifacts *na)
+{
+	const struct artifact *k3s;
+	unsigned failed = 0;
+	int r;
+
+	r = artifacts_load(o->lock, &na->lock);
+	if (r < 0)
+		return r;
+	k3s = artifacts_find(&na->lock, "k3s", b->arch.v);
+	if (k3s && k3s->version && !streq(k3s->version, c->k3s.version.v))
+		return log_error("%s asks for k3s %s, but %s pins %s: change one of them",
+				 o->config_path, c->k3s.version.v, o->lock, k3s->version);
+	failed += artifact_path(&na->lock, "k3s", b->arch.v, o->artifacts, &na->k3s) < 0;
+	failed += artifact_path(&na->lock, "k3s-airgap-images", b->arch.v, o->artifacts,
+				&na->airgap) < 0;
+	{
+		const struct artifact *a = artifacts_find(&na->lock, "k3s-airgap-images", b->arch.v);
+		if (a)
+			na->airgap_name = artifact_file_name(a);
+	}
+	if (streq(n->role.v, "server")) {
+		na->charts = xcalloc(c->stack.n, sizeof(*na->charts));
+		for (size_t i = 0; i < c->stack.n; i++) {
+			const char *chart = NULL;
+			const struct artifact *a;
+			char *path = NULL;
+			for (size_t j = 0; j < ELEMENTSOF(stack_charts); j++)
+				if (streq(stack_charts[j].component, c->stack.v[i]))
+					chart = stack_charts[j].chart;
+			a = chart ? artifacts_find(&na->lock, chart, NULL) : NULL;
+			if (!a) {
+				log_error("%s: no chart '%s' for stack component '%s': add it to the "
+					  "lock with its URL and sha256, or remove the component from "
+					  "the stack",
+					  o->lock, chart ? chart : "?", c->stack.v[i]);
+				failed++;
+				continue;
+			}
+			if (artifact_path(&na->lock, chart, NULL, o->artifacts, &path) < 0) {
+				failed++;
+				continue;
+			}
+			na->charts[na->n_charts++] =
+				(struct blob){ artifact_file_name(a), (const uint8_t *)path, 0 };
+		}
+	}
+	return failed ? -ENOENT : 0;
+}
+
 static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
 {
 	if (sha256_file(path, out) < 0)
@@ -269,6 +360,9 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	size_t n_overlays = 0, n_modes = 0, n_caps = 0;
 	struct capture *caps = personalize_captures(&n_caps);
 	struct personal_inputs pi = { 0 };
+	struct secrets *sec = NULL;
+	struct blob *ca = NULL;
+	struct node_artifacts na = { 0 };
 	struct pathmap *boot_files = pathmap_new();
 	struct vars vars = { 0 };
 	bool secret = false;
@@ -297,8 +391,27 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
 	if (r >= 0)
 		r = overlay_read_modes(o->overlays, &modes, &n_modes);
+	if (r >= 0)
+		r = secrets_load(o->secrets, c, &sec);
+	if (r >= 0)
+		r = load_artifacts(o, c, n, b, &na);
 	if (r < 0)
 		goto out;
+	pi.k3s_binary = na.k3s;
+	pi.airgap_images = na.airgap;
+	pi.airgap_name = na.airgap_name;
+	pi.charts = na.charts;
+	pi.n_charts = na.n_charts;
+	pi.token = secrets_token(sec);
+	pi.node_password = secrets_node_password(sec, name);
+	if (streq(n->role.v, "server")) {
+		const struct secret_file *files;
+		pi.n_ca = secrets_ca_files(sec, &files);
+		ca = xcalloc(pi.n_ca, sizeof(*ca));
+		for (size_t i = 0; i < pi.n_ca; i++)
+			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
+		pi.ca = ca;
+	}
 	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
 		r = log_error_errno(errno, "Cannot create the output directory %s: %m", o->out_dir);
 		goto out;
@@ -525,6 +638,9 @@ out:
 	personalize_captures_reset(caps, n_caps);
 	pathmap_free(boot_files);
 	vars_free(&vars);
+	secrets_free(sec);
+	free(ca);
+	node_artifacts_free(&na);
 	pathmap_free(replaced);
 	plan_free(&plan);
 	free(img_name);

@@ -15,6 +15,9 @@ struct build_opts {
 	const char *base;     /* rootfs archive */
 	const char *out_dir;
 	const char *overlays; /* overlay root directory */
+	const char *secrets;  /* the cluster's secrets directory */
+	const char *lock;     /* artifacts.lock */
+	const char *artifacts; /* a directory of artifacts given by the user, or NULL */
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 };

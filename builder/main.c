@@ -4,7 +4,9 @@
 #include "board.h"
 #include "build.h"
 #include "config.h"
+#include "fetch.h"
 #include "log.h"
+#include "secrets.h"
 
 #include <getopt.h>
 #include <locale.h>
@@ -136,12 +138,16 @@ static int cmd_build(int argc, char **argv)
 		{ "base", required_argument, NULL, 'B' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "overlays", required_argument, NULL, 'O' },
+		{ "secrets", required_argument, NULL, 'S' },
+		{ "lock", required_argument, NULL, 'L' },
+		{ "artifacts", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *node = NULL, *board = NULL, *config = DEFAULT_CONFIG, *base = NULL;
-	const char *out = DEFAULT_OUT, *overlays = NULL;
-	_cleanup_free_ char *overlays_default = NULL;
+	const char *out = DEFAULT_OUT, *overlays = NULL, *secrets = NULL, *lock = NULL;
+	const char *artifacts = NULL;
+	_cleanup_free_ char *overlays_default = NULL, *secrets_default = NULL, *lock_default = NULL;
 	bool all = false;
 	struct config c;
 	struct board *boards = NULL;
@@ -149,7 +155,7 @@ static int cmd_build(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:S:L:A:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			node = optarg;
@@ -171,6 +177,15 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case 'O':
 			overlays = optarg;
+			break;
+		case 'S':
+			secrets = optarg;
+			break;
+		case 'L':
+			lock = optarg;
+			break;
+		case 'A':
+			artifacts = optarg;
 			break;
 		case 'h':
 			usage_of(&commands[1], stdout);
@@ -207,11 +222,24 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (!overlays)
 		overlays = overlays_default = xasprintf("%s/../overlays", c.dir);
+	if (!lock)
+		lock = lock_default = xasprintf("%s/artifacts.lock", c.dir);
+	if (!secrets) {
+		secrets = secrets_default = secrets_default_dir(&c);
+		if (!secrets) {
+			log_error("No secrets directory: pass --secrets DIR (HOME is not set)");
+			free_all(&c, boards);
+			return 1;
+		}
+	}
 
 	bo.config_path = config;
 	bo.base = base;
 	bo.out_dir = out;
 	bo.overlays = overlays;
+	bo.secrets = secrets;
+	bo.lock = lock;
+	bo.artifacts = artifacts;
 	bo.interrupted = &interrupted;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -252,11 +280,23 @@ static const struct command commands[] = {
 	  "  -c, --config FILE     the cluster config (default " DEFAULT_CONFIG ")\n"
 	  "  -B, --base ARCHIVE    the base rootfs archive (tar, any compression)\n"
 	  "  -o, --out DIR         output directory (default " DEFAULT_OUT ")\n"
-	  "  -O, --overlays DIR    overlay root (default: overlays/ beside configs/)\n\n"
+	  "  -O, --overlays DIR    overlay root (default: overlays/ beside configs/)\n"
+	  "  -S, --secrets DIR     the cluster's secrets (default: see 'secrets init')\n"
+	  "  -L, --lock FILE       pinned artifacts (default: artifacts.lock beside the config)\n"
+	  "  -A, --artifacts DIR   take artifacts from DIR (files named as in their URLs)\n"
+	  "                        instead of the cache 'farm-image fetch' fills\n\n"
 	  "SOURCE_DATE_EPOCH sets every timestamp: the same inputs and epoch give\n"
 	  "byte-identical outputs.",
 	  "build (--node NAME | --all) [--board BOARD] [--config FILE] [--base ARCHIVE] "
 	  "[--out DIR]" },
+	{ "secrets", cmd_secrets,
+	  "Create the cluster's secrets once, outside git: the k3s CAs, the join token\n"
+	  "and the k3s node passwords (only what is missing; nothing is replaced).\n\n"
+	  "  -d, --dir DIR       secrets directory (default\n"
+	  "                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"
+	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")",
+	  "secrets init [--dir DIR] [--config FILE]" },
+	{ "fetch", cmd_fetch, FETCH_SUMMARY, FETCH_USAGE },
 	{ "help", cmd_help, "Show help for a command.", "help [COMMAND]" },
 };
 

@@ -16,7 +16,8 @@ img=$out/sheep.img json=$out/sheep.json
 
 check_eq "output files" "sheep.img sheep.img.bmap sheep.img.zst sheep.json" \
 	"$(ls -A "$out" | tr '\n' ' ' | sed 's/ $//')"
-check_eq "output modes" "644 644 644 644" "$(stat -c %a "$out"/* | tr '\n' ' ' | sed 's/ $//')"
+check_eq "images with secrets are 0600" "600 600 600 600" "$(stat -c %a "$out"/* | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the build says so" "1" "$(grep -c 'the image carries secrets' "$out.log")"
 
 dump=$(sfdisk -d "$img")
 check_eq "gpt label" "label: gpt" "$(grep '^label:' <<<"$dump")"

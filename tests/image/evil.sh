@@ -70,7 +70,7 @@ for i in 1 2 3 4 5 6; do head -c $((8 << 20)) /dev/urandom >"$TMP/big/etc/blob$i
 bsdtar -cf "$TMP/big.tar" -C "$TMP/big" .
 sed 's/^    disk: nvme0n1$/    disk: nvme0n1\n    root-size: 40MiB/' "$TOP/configs/cluster.yaml" >"$TMP/small.yaml"
 ln -s "$TOP/configs/boards" "$TMP/boards"
-"$FARM_IMAGE" build --node sheep --config "$TMP/small.yaml" --base "$TMP/big.tar" \
+"$FARM_IMAGE" build --node sheep --config "$TMP/small.yaml" --base "$TMP/big.tar" --secrets "$(secrets)" $(artifacts) \
 	--overlays "$TOP/overlays" --out "$TMP/out-small" >"$TMP/out-small.log" 2>&1
 check_eq "disk too small" "1 the root filesystem is full" \
 	"$? $(grep -o 'the root filesystem is full' "$TMP/out-small.log")"
@@ -78,7 +78,7 @@ check_eq "disk too small leaves nothing" "0" "$(ls -A "$TMP/out-small" | wc -l)"
 
 # An interrupt (Ctrl-C) during the stream: one message, nothing left.
 fixture bomb-count "$TMP/many.tar"
-"$FARM_IMAGE" build --node sheep --config "$TOP/configs/cluster.yaml" --base "$TMP/many.tar" \
+"$FARM_IMAGE" build --node sheep --config "$TOP/configs/cluster.yaml" --base "$TMP/many.tar" --secrets "$(secrets)" $(artifacts) \
 	--out "$TMP/out-int" >"$TMP/out-int.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do

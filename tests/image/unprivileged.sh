@@ -26,10 +26,19 @@ else
 	who=$(id -un)
 fi
 
+# The secrets belong to the user who builds (the directory must be theirs).
+mkdir "$TMP/home"
+[ "$who" = nobody ] && chown nobody "$TMP/home"
+as_user "$FARM_IMAGE" secrets init --dir "$TMP/home/secrets" \
+	--config "$TOP/configs/cluster.yaml" >/dev/null 2>"$TMP/log"
+check_eq "secrets init as $who" "0" "$?"
 as_user "$FARM_IMAGE" build --node sheep --config "$TOP/configs/cluster.yaml" \
-	--base "$TMP/full.tar" --out "$TMP/out" >"$TMP/log" 2>&1
-check_eq "build as $who" "0" "$?"
+	--secrets "$TMP/home/secrets" $(artifacts) --base "$TMP/full.tar" --out "$TMP/out" \
+	>>"$TMP/log" 2>&1
+rc=$?
+check_eq "build as $who" "0" "$rc"
 check_eq "image owned by $who" "$who" "$(stat -c %U "$TMP/out/sheep.img" 2>/dev/null)"
+[ $rc -eq 0 ] || sed 's/^/    /' "$TMP/log"
 extract "$TMP/out/sheep.img" "$TMP/out/sheep.json" 2 "$TMP/root.ext4"
 check "e2fsck clean" e2fsck -fn "$TMP/root.ext4"
 check_eq "owners from the archive, not the builder" "User:     0 Group:     5" \
