@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "build.h"
 #include "artifacts.h"
+#include "base.h"
 #include "ext4.h"
 #include "fat.h"
 #include "gpt.h"
@@ -363,6 +364,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	struct secrets *sec = NULL;
 	struct blob *ca = NULL;
 	struct node_artifacts na = { 0 };
+	const char *base;
+	char *base_cached = NULL;
 	struct pathmap *boot_files = pathmap_new();
 	struct vars vars = { 0 };
 	bool secret = false;
@@ -383,20 +386,50 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	int img, r;
 
 	/* Load: everything the write needs must be there before anything is
-	 * created. */
-	if (access(o->base, R_OK) < 0) {
-		r = log_error_errno(errno, "Cannot read the base rootfs %s: %m", o->base);
+	 * created; whatever is missing is named, all of it, at once. */
+	{
+		unsigned missing = 0;
+		base = o->base;
+		if (!base) {
+			base = base_cached = base_cached_path(c->dir, b->name.v);
+			if (!base) {
+				log_error("%s: no base rootfs for board %s: build it with 'farm-image "
+					  "rootfs --board %s' (needs Debian's archive%s), or pass --base "
+					  "with a rootfs archive%s",
+					  name, b->name.v, b->name.v,
+					  streq(b->name.v, "pi5") ? " and Raspberry Pi's" : "",
+					  streq(b->name.v, "pi5") ? " or a Raspberry Pi OS Lite image" : "");
+				missing++;
+			}
+		} else if (access(base, R_OK) < 0) {
+			log_error_errno(errno, "Cannot read the base rootfs %s: %m", base);
+			missing++;
+		}
+		r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
+		if (r >= 0)
+			r = overlay_read_modes(o->overlays, &modes, &n_modes);
+		missing += r < 0;
+		missing += secrets_load(o->secrets, c, &sec) < 0;
+		missing += load_artifacts(o, c, n, b, &na) < 0;
+		if (missing) {
+			r = -ENOENT;
+			goto out;
+		}
+	}
+	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
+		r = log_error_errno(errno, "Cannot create the output directory %s: %m", o->out_dir);
 		goto out;
 	}
-	r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
-	if (r >= 0)
-		r = overlay_read_modes(o->overlays, &modes, &n_modes);
-	if (r >= 0)
-		r = secrets_load(o->secrets, c, &sec);
-	if (r >= 0)
-		r = load_artifacts(o, c, n, b, &na);
-	if (r < 0)
-		goto out;
+	pi.token = secrets_token(sec);
+	pi.node_password = secrets_node_password(sec, name);
+	if (streq(n->role.v, "server")) {
+		const struct secret_file *files;
+		pi.n_ca = secrets_ca_files(sec, &files);
+		ca = xcalloc(pi.n_ca, sizeof(*ca));
+		for (size_t i = 0; i < pi.n_ca; i++)
+			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
+		pi.ca = ca;
+	}
 	pi.k3s_binary = na.k3s;
 	pi.airgap_images = na.airgap;
 	pi.airgap_name = na.airgap_name;
@@ -501,7 +534,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			.progress = &prog,
 		};
 		progress_init(&prog, name);
-		r = rootfs_stream(o->base, &sink, &stats);
+		r = rootfs_stream(base, &sink, &stats);
 		if (r < 0)
 			goto out;
 	}
@@ -514,7 +547,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
 			   "profile and were left out",
 			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
-	r = render_plan(&plan, &vars, caps, n_caps, o->base);
+	r = render_plan(&plan, &vars, caps, n_caps, base);
 	if (r >= 0)
 		r = write_plan_files(&plan, ext4);
 	if (r < 0)
@@ -524,7 +557,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		goto out;
 	{
 		struct board_finish bf = { .board = b, .plan = &plan, .vars = &vars, .fat = fat,
-					   .boot_files = boot_files, .base = o->base };
+					   .boot_files = boot_files, .base = base };
 		r = b->ops->finish(&bf);
 		if (r < 0)
 			goto out;
@@ -584,7 +617,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	hash_or_empty(o->config_path, man.config_file.sha256);
 	man.board_file.path = b->path;
 	hash_or_empty(b->path, man.board_file.sha256);
-	man.base.path = o->base;
+	man.base.path = base;
 	memcpy(man.base.sha256, stats.sha256, sizeof(stats.sha256));
 	man.n_overlays = plan.n_files;
 	man.overlays = xcalloc(plan.n_files, sizeof(*man.overlays));
@@ -618,7 +651,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			   name, streq(n->role.v, "server") ? ", the cluster CA keys" : "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",
-		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, o->base,
+		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, base,
 		  t_fs - t_stream, seconds() - t_fs);
 	{
 		char a[32], bb[32], cc[32];
@@ -641,6 +674,7 @@ out:
 	secrets_free(sec);
 	free(ca);
 	node_artifacts_free(&na);
+	free(base_cached);
 	pathmap_free(replaced);
 	plan_free(&plan);
 	free(img_name);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* farm-image: builds flash-and-boot disk images for the nodes of a K3s
  * cluster from one cluster config. Subcommands are one table, as in git.c. */
+#include "base.h"
 #include "board.h"
 #include "build.h"
 #include "config.h"
@@ -11,6 +12,7 @@
 #include <getopt.h>
 #include <locale.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #define DEFAULT_CONFIG "configs/cluster.yaml"
 #define DEFAULT_OUT "out"
@@ -128,6 +130,77 @@ static time_t source_date_epoch(int *r)
 	return (time_t)v;
 }
 
+/* --all: every node in its own process, as many at once as there are CPUs;
+ * they share the loaded config, and the base and artifacts through the page
+ * cache. One line per node at the end; non-zero if any failed. */
+static int build_all(const struct build_opts *bo, const struct config *c, struct board *boards)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t running = 0, next = 0, failed = 0, n = c->nodes.n;
+	pid_t *pids = xcalloc(n, sizeof(pid_t));
+	int *status = xcalloc(n, sizeof(int));
+
+	if (cpus < 1)
+		cpus = 1;
+	if (n > 1)
+		setenv("FARM_NO_PROGRESS", "1", 1); /* one progress line per terminal */
+	fflush(NULL);
+	while (next < n || running > 0) {
+		if (next < n && running < (size_t)cpus && !*bo->interrupted) {
+			pid_t pid = fork();
+			if (pid < 0) {
+				log_error_errno(errno, "Cannot start the build of node '%s': %m",
+						config_node_at(c, next)->name.v);
+				status[next] = 1;
+				failed++;
+				next++;
+				continue;
+			}
+			if (pid == 0) {
+				int r = build_node(bo, c, config_node_at(c, next), &boards[next]);
+				fflush(NULL);
+				_exit(r < 0 ? 1 : 0);
+			}
+			pids[next++] = pid;
+			running++;
+			continue;
+		}
+		if (next < n && *bo->interrupted) {
+			for (; next < n; next++)
+				status[next] = -1; /* never started */
+			continue;
+		}
+		{
+			int st;
+			pid_t pid = wait(&st);
+			if (pid < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (pids[i] == pid) {
+					status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+					failed += status[i] != 0;
+					running--;
+				}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (status[i] == -1)
+			failed++;
+	printf("%zu of %zu images built", n - failed, n);
+	for (size_t i = 0, first = 1; i < n; i++)
+		if (status[i] != 0) {
+			printf("%s%s", first ? "; failed: " : ", ", config_node_at(c, i)->name.v);
+			first = 0;
+		}
+	printf("\n");
+	free(pids);
+	free(status);
+	return failed ? -EIO : 0;
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -214,12 +287,6 @@ static int cmd_build(int argc, char **argv)
 		free_all(&c, boards);
 		return 1;
 	}
-	if (!base) {
-		log_error("No base rootfs given: pass --base ROOTFS_ARCHIVE, a tar archive of a "
-			  "Debian rootfs for the node's architecture (see README, \"Base rootfs\")");
-		free_all(&c, boards);
-		return 1;
-	}
 	if (!overlays)
 		overlays = overlays_default = xasprintf("%s/../overlays", c.dir);
 	if (!lock)
@@ -245,8 +312,7 @@ static int cmd_build(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	r = 0;
-	for (size_t i = 0; i < c.nodes.n && r >= 0; i++) {
+	for (size_t i = 0; i < c.nodes.n; i++) {
 		struct config_node *n = config_node_at(&c, i);
 		if (node && !streq(n->name.v, node))
 			continue;
@@ -254,11 +320,13 @@ static int cmd_build(int argc, char **argv)
 			config_error(&c, n->board.m.pos,
 				     "node '%s' has board '%s', not '%s' as --board says", n->name.v,
 				     n->board.v, board);
-			r = -EINVAL;
-			break;
+			free_all(&c, boards);
+			return 1;
 		}
-		r = build_node(&bo, &c, n, &boards[i]);
 	}
+	r = node ? build_node(&bo, &c, config_find_node(&c, node),
+			      &boards[config_find_node(&c, node) - config_node_at(&c, 0)])
+		 : build_all(&bo, &c, boards);
 	free_all(&c, boards);
 	return r < 0 ? 1 : 0;
 }
@@ -278,7 +346,9 @@ static const struct command commands[] = {
 	  "  -a, --all             every node in the config\n"
 	  "  -b, --board BOARD     check that the node has this board\n"
 	  "  -c, --config FILE     the cluster config (default " DEFAULT_CONFIG ")\n"
-	  "  -B, --base ARCHIVE    the base rootfs archive (tar, any compression)\n"
+	  "  -B, --base ARCHIVE    the base rootfs: a tar archive (any compression) or a\n"
+	  "                        Raspberry Pi OS Lite image (default: the board's base\n"
+	  "                        built by 'farm-image rootfs')\n"
 	  "  -o, --out DIR         output directory (default " DEFAULT_OUT ")\n"
 	  "  -O, --overlays DIR    overlay root (default: overlays/ beside configs/)\n"
 	  "  -S, --secrets DIR     the cluster's secrets (default: see 'secrets init')\n"
@@ -289,6 +359,7 @@ static const struct command commands[] = {
 	  "byte-identical outputs.",
 	  "build (--node NAME | --all) [--board BOARD] [--config FILE] [--base ARCHIVE] "
 	  "[--out DIR]" },
+	{ "rootfs", cmd_rootfs, BASE_ROOTFS_SUMMARY, BASE_ROOTFS_USAGE },
 	{ "secrets", cmd_secrets,
 	  "Create the cluster's secrets once, outside git: the k3s CAs, the join token\n"
 	  "and the k3s node passwords (only what is missing; nothing is replaced).\n\n"

@@ -115,6 +115,15 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 	vars_set(v, "root_partuuid", uuid);
 	uuid_format(p->part[PART_DATA].uuid, uuid);
 	vars_set(v, "data_partuuid", uuid);
+	{
+		/* systemd's name for /dev/disk/by-partuuid/UUID: '-' escaped. */
+		char unit[160] = "dev-disk-by\\x2dpartuuid-";
+		for (const char *c2 = uuid; *c2; c2++)
+			snprintf(unit + strlen(unit), sizeof(unit) - strlen(unit), "%s",
+				 *c2 == '-' ? "\\x2d" : (char[]){ *c2, 0 });
+		strcat(unit, ".device");
+		vars_set(v, "data_device_unit", unit);
+	}
 	vars_set(v, "boot_mount", b->boot.mount.v);
 	vars_setf(v, "pcie_gen", "%llu", n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);
 

@@ -195,9 +195,27 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 			add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
 			free(path);
 		}
-	if (c->power.enabled.v)
+	if (c->power.enabled.v && c->power.shutdown.m.set) {
+		/* The daily graceful shutdown, in the cluster's time zone. */
+		char *timer = xasprintf(
+			"# The cluster's daily shutdown, written by farm-image from the power\n"
+			"# schedule of the cluster config.\n"
+			"[Unit]\n"
+			"Description=farm: daily graceful shutdown of the cluster\n\n"
+			"[Timer]\n"
+			"OnCalendar=*-*-* %02u:%02u:00 %s\n"
+			"AccuracySec=1min\n"
+			"Unit=farm-shutdown.service\n\n"
+			"[Install]\n"
+			"WantedBy=timers.target\n",
+			(unsigned)(c->power.shutdown.v / 60), (unsigned)(c->power.shutdown.v % 60),
+			c->power.timezone.m.set ? c->power.timezone.v : "UTC");
+		add_text(p, "etc/systemd/system/farm-shutdown.timer", 0644, "cluster config (power)",
+			 timer);
+		free(timer);
 		add_link(p, "etc/systemd/system/timers.target.wants/farm-shutdown.timer",
 			 "/etc/systemd/system/farm-shutdown.timer", "cluster config (power)");
+	}
 	return 0;
 }
 

@@ -138,6 +138,20 @@ check_eq "kubelet graceful shutdown staged" "shutdownGracePeriod: 120s shutdownG
 check_eq "logind drop-in sorts last" "InhibitDelayMaxSec=150" "$(content "$fs" /etc/systemd/logind.conf.d/zz-farm.conf | grep Inhibit)"
 check "aliases" grep -q "alias kpods=" <<<"$(content "$fs" /etc/profile.d/farm-aliases.sh)"
 
+# farm-node's units, enabled: storage before local filesystems (on the data
+# partition's device), first boot, startup; the daily shutdown timer from the
+# power schedule (01:30 Europe/Berlin in the example).
+unit_dev="dev-disk-by\\x2dpartuuid-${data_uuid//-/\\x2d}.device"
+check_eq "storage unit waits for the data partition" "Requires=$unit_dev" \
+	"$(content "$fs" /etc/systemd/system/farm-storage.service | grep '^Requires=')"
+for link in local-fs-pre.target.wants/farm-storage.service multi-user.target.wants/farm-firstboot.service \
+	multi-user.target.wants/farm-startup.service timers.target.wants/farm-shutdown.timer; do
+	check_eq "enabled: $link" "Fast link dest: \"/etc/systemd/system/${link#*/}\"" \
+		"$(dfs "$fs" "stat /etc/systemd/system/$link" | grep -o 'Fast link dest: ".*"')"
+done
+check_eq "shutdown timer" "OnCalendar=*-*-* 01:30:00 Europe/Berlin" \
+	"$(content "$fs" /etc/systemd/system/farm-shutdown.timer | grep OnCalendar)"
+
 # No SSH host key anywhere in any image (SECURITY.md), whatever its name.
 for node in cow sheep duck; do
 	check_eq "$node: no private key material" "0" \
