@@ -619,20 +619,26 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	hash_or_empty(b->path, man.board_file.sha256);
 	man.base.path = base;
 	memcpy(man.base.sha256, stats.sha256, sizeof(stats.sha256));
-	man.n_overlays = plan.n_files;
-	man.overlays = xcalloc(plan.n_files, sizeof(*man.overlays));
-	for (size_t i = 0; i < plan.n_files; i++) {
-		man.overlays[i].path = plan.files[i].origin;
-		if (plan.files[i].source)
-			hash_or_empty(plan.files[i].source, man.overlays[i].sha256);
-		else
-			snprintf(man.overlays[i].sha256, SHA256_HEX_LEN, "symlink");
+	{
+		const struct artifact *used[64];
+		size_t nu = 0;
+		const struct artifact *a;
+		if ((a = artifacts_find(&na.lock, "k3s", b->arch.v)))
+			used[nu++] = a;
+		if ((a = artifacts_find(&na.lock, "k3s-airgap-images", b->arch.v)))
+			used[nu++] = a;
+		for (size_t i = 0; i < c->stack.n && streq(n->role.v, "server") && nu < 64; i++)
+			for (size_t k = 0; k < ELEMENTSOF(stack_charts); k++)
+				if (streq(stack_charts[k].component, c->stack.v[i]) &&
+				    (a = artifacts_find(&na.lock, stack_charts[k].chart, NULL)))
+					used[nu++] = a;
+		man.artifacts = used;
+		man.n_artifacts = nu;
+		man.rootfs = &stats;
+		man.root_used = root_used;
+		man.out = &res;
+		r = manifest_write(out[OUT_JSON].fd, &man);
 	}
-	man.rootfs = &stats;
-	man.root_used = root_used;
-	man.out = &res;
-	r = manifest_write(out[OUT_JSON].fd, &man);
-	free(man.overlays);
 	if (r < 0) {
 		r = log_error_errno(r, "Cannot write %s: %m", out[OUT_JSON].tmp);
 		goto out;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "manifest.h"
+#include "artifacts.h"
 #include "json.h"
 
 
@@ -48,16 +49,54 @@ int manifest_write(int fd, const struct manifest *m)
 	input(&j, "config", &m->config_file);
 	input(&j, "board", &m->board_file);
 	input(&j, "base", &m->base);
-	json_key(&j, "overlays");
+	json_key(&j, "artifacts");
 	json_array_open(&j);
-	for (size_t i = 0; i < m->n_overlays; i++) {
+	for (size_t i = 0; i < m->n_artifacts; i++) {
+		const struct artifact *a = m->artifacts[i];
 		json_object_open(&j);
-		json_kv_string(&j, "path", m->overlays[i].path);
-		json_kv_string(&j, "sha256", m->overlays[i].sha256);
+		json_kv_string(&j, "name", a->name);
+		if (a->arch)
+			json_kv_string(&j, "arch", a->arch);
+		if (a->version)
+			json_kv_string(&j, "version", a->version);
+		json_kv_string(&j, "url", a->url);
+		json_kv_string(&j, "sha256", a->sha256);
 		json_object_close(&j);
 	}
 	json_array_close(&j);
 	json_object_close(&j);
+
+	/* What the build put on top of the base, and where it came from.
+	 * Secrets are listed without a hash. */
+	json_key(&j, "files");
+	json_array_open(&j);
+	for (size_t i = 0; i < p->n_files; i++) {
+		const struct plan_file *pf = &p->files[i];
+		char sha[SHA256_HEX_LEN] = "", *path = xasprintf("/%s", pf->path);
+		uint8_t d[SHA256_LEN];
+		json_object_open(&j);
+		json_kv_string(&j, "path", path);
+		json_kv_string(&j, "from", pf->origin);
+		if (pf->kind == PLAN_SYMLINK) {
+			json_kv_string(&j, "symlink", pf->target);
+		} else if (pf->kind == PLAN_DIR) {
+			json_kv_bool(&j, "directory", true);
+		} else if (pf->secret) {
+			json_kv_bool(&j, "secret", true);
+		} else {
+			if (pf->source) {
+				if (sha256_file(pf->source, sha) < 0)
+					sha[0] = 0;
+			} else {
+				sha256_buf(pf->data, pf->size, d);
+				hex_encode(d, SHA256_LEN, sha);
+			}
+			json_kv_string(&j, "sha256", sha);
+		}
+		free(path);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
 
 	json_key(&j, "image");
 	json_object_open(&j);

@@ -10,6 +10,8 @@
 #include "plan.h"
 #include "rootfs.h"
 
+struct artifact;
+
 struct manifest_input {
 	const char *path;
 	char sha256[SHA256_HEX_LEN];
@@ -21,8 +23,8 @@ struct manifest {
 	const struct config_node *node;
 	const struct board *board;
 	struct manifest_input config_file, board_file, base;
-	struct manifest_input *overlays;
-	size_t n_overlays;
+	const struct artifact *const *artifacts; /* the pinned artifacts baked in */
+	size_t n_artifacts;
 	const struct rootfs_stats *rootfs;
 	uint64_t root_used;
 	const struct output_result *out;

@@ -184,3 +184,13 @@ if have sshd && [ -x /usr/sbin/sshd ]; then
 else
 	skip "sshd -t accepts the drop-in" "no sshd on this machine (Debian package openssh-server)"
 fi
+
+# The manifest names what was baked in: artifacts with their pinned hashes,
+# every added file with its origin; secrets without a hash.
+json=$TMP/out/cow.json
+check_eq "manifest: k3s artifact and its hash" "k3s arm64 $(sha256sum <"$TMP/artifacts/k3s-arm64" | cut -d' ' -f1)" \
+	"$(manifest_get "$json" "[' '.join([a['name'], a['arch'], a['sha256']]) for a in m['inputs']['artifacts'] if a['name'] == 'k3s'][0]")"
+check_eq "manifest: secrets flagged, not hashed" "True False" \
+	"$(manifest_get "$json" "[f for f in m['files'] if f['path'] == '/etc/rancher/k3s/token'][0].get('secret'), 'sha256' in [f for f in m['files'] if f['path'] == '/etc/rancher/k3s/token'][0]" | tr -d '(),')"
+check_eq "manifest: a rendered file's hash" "$(content "$TMP/cow.ext4" /etc/hosts | sha256sum | cut -d' ' -f1)" \
+	"$(manifest_get "$json" "[f['sha256'] for f in m['files'] if f['path'] == '/etc/hosts'][0]")"
