@@ -18,6 +18,10 @@ int source_open(const char *path, struct source **ret)
 		close(fd);
 		return log_error("Cannot read the base rootfs %s: not a regular file", path);
 	}
+	/* The image source counts its own progress: the bytes of content it
+	 * reads, not of the file. */
+	if (source_image_probe(fd))
+		return source_image_open(path, fd, ret);
 	r = source_archive_open(path, fd, ret);
 	if (*ret)
 		(*ret)->total = (uint64_t)st.st_size;

@@ -62,3 +62,8 @@ static inline const char *source_error(const struct source *s) { return s->error
 
 /* Constructors of the source kinds (fd is owned by the source). */
 int source_archive_open(const char *path, int fd, struct source **ret);
+int source_image_open(const char *path, int fd, struct source **ret);
+/* True when FD holds an MBR disk image, raw or compressed (xz, gzip, zstd):
+ * a 55 AA boot signature, a valid partition entry, and not a tar. Reads
+ * with pread(), so the file offset is left alone. */
+bool source_image_probe(int fd);
