@@ -14,6 +14,8 @@
 #   V=1             show the full compiler command lines
 #   TEST=GLOB       run only tests whose path matches GLOB (make test TEST='*fat*')
 #   NODE=NAME       node for `make image` (default: see README)
+#   CROSS=0         do not build farm-node for aarch64 (needs gcc-aarch64-linux-gnu
+#                   and the arm64 -dev packages that scripts/install-deps installs)
 
 D ?=
 V ?= 0
@@ -32,6 +34,11 @@ O := build
 SANFLAGS :=
 OPTFLAGS := -O2 -g
 endif
+
+CROSS ?= 1
+NODE_PKGS := fdisk blkid libbtrfsutil yaml-0.1
+CROSS_CC := aarch64-linux-gnu-gcc
+CROSS_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig $(PKG_CONFIG)
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-truncation \
@@ -58,16 +65,54 @@ BUILDER_OBJ := $(BUILDER_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(O)/tests/helpers/%)
 
-PROGRAMS := $(O)/farm-image
+# farm-node links only what it uses of common/ (no OpenSSL, no libarchive:
+# the node's base provides libfdisk, libblkid, libbtrfsutil and libyaml).
+NODE_SRC := $(wildcard firstboot/*.c)
+NODE_COMMON := common/util.c common/log.c common/conf.c common/net.c common/fileio.c \
+	common/json.c common/nodeconf.c common/process.c
+NODE_OBJ := $(NODE_SRC:%.c=$(O)/%.o) $(NODE_COMMON:%.c=$(O)/%.o)
+NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Ifirstboot
+NODE_LIBS := $(shell $(PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
+CROSS_OBJ := $(NODE_SRC:%.c=$(O)/aarch64/%.o) $(NODE_COMMON:%.c=$(O)/aarch64/%.o)
+CROSS_CFLAGS := $(shell $(CROSS_PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Ifirstboot
+CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
+HAVE_CROSS := $(shell [ "$(CROSS)" = 1 ] && command -v $(CROSS_CC) >/dev/null && $(CROSS_PKG_CONFIG) --exists $(NODE_PKGS) 2>/dev/null && echo 1)
+
+PROGRAMS := $(O)/farm-image $(O)/farm-node
+ifeq ($(HAVE_CROSS),1)
+PROGRAMS += $(O)/aarch64/farm-node
+endif
 
 .PHONY: all test image bench format clean help
 .SECONDARY:
 all: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN)
+ifneq ($(HAVE_CROSS),1)
+	@echo "  note    farm-node for aarch64 not built: no $(CROSS_CC) or arm64 -dev packages (scripts/install-deps)"
+endif
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/firstboot/%.o: firstboot/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(NODE_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/farm-node: $(NODE_OBJ)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NODE_LIBS)
+
+# aarch64: the same sources with Debian's cross compiler, no sanitizers.
+$(O)/aarch64/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  CC      $< (aarch64)")
+	$(Q)$(CROSS_CC) $(CFLAGS_BASE) -O2 -g $(CROSS_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/aarch64/farm-node: $(CROSS_OBJ)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CROSS_CC) -o $@ $^ $(CROSS_LIBS)
 
 $(O)/farm-image: $(O)/builder/main.o $(BUILDER_OBJ) $(COMMON_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
@@ -77,14 +122,14 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(BUILDER_OBJ) $(COMMON_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(BUILDER_OBJ) $(COMMON_OBJ)
+$(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(BUILDER_OBJ) $(COMMON_OBJ) $(O)/firstboot/disk.o
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Ifirstboot -MMD -MP -c -o $@ $<
 
 test: all
 	@FARM_BUILD=$(O) TEST='$(TEST)' tests/run

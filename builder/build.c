@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 static double seconds(void)
@@ -346,6 +347,25 @@ static int load_artifacts(const struct build_opts *o, const struct config *c,
 	return failed ? -ENOENT : 0;
 }
 
+/* farm-node for the board's architecture: DIR/farm-node when it is this
+ * machine's, else DIR/<qemu arch>/farm-node (built by the cross compiler). */
+static int find_farm_node(const char *dir, const struct board *b, char **ret)
+{
+	struct utsname u;
+	bool native;
+
+	uname(&u);
+	native = (streq(u.machine, "x86_64") && streq(b->arch.v, "amd64")) ||
+		 (streq(u.machine, "aarch64") && streq(b->arch.v, "arm64"));
+	*ret = native ? xasprintf("%s/farm-node", dir)
+		      : xasprintf("%s/%s/farm-node", dir, b->ops->qemu_arch);
+	if (access(*ret, X_OK) < 0)
+		return log_error("farm-node for %s is not built (%s): run make%s", b->arch.v, *ret,
+				 native ? "" : "; it needs the cross compiler and the arm64 -dev "
+					       "packages that scripts/install-deps installs");
+	return 0;
+}
+
 static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
 {
 	if (sha256_file(path, out) < 0)
@@ -365,7 +385,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	struct blob *ca = NULL;
 	struct node_artifacts na = { 0 };
 	const char *base;
-	char *base_cached = NULL;
+	char *base_cached = NULL, *farm_node = NULL;
 	struct pathmap *boot_files = pathmap_new();
 	struct vars vars = { 0 };
 	bool secret = false;
@@ -411,6 +431,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		missing += r < 0;
 		missing += secrets_load(o->secrets, c, &sec) < 0;
 		missing += load_artifacts(o, c, n, b, &na) < 0;
+		missing += find_farm_node(o->farm_node, b, &farm_node) < 0;
 		if (missing) {
 			r = -ENOENT;
 			goto out;
@@ -430,25 +451,12 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
 		pi.ca = ca;
 	}
+	pi.farm_node = farm_node;
 	pi.k3s_binary = na.k3s;
 	pi.airgap_images = na.airgap;
 	pi.airgap_name = na.airgap_name;
 	pi.charts = na.charts;
 	pi.n_charts = na.n_charts;
-	pi.token = secrets_token(sec);
-	pi.node_password = secrets_node_password(sec, name);
-	if (streq(n->role.v, "server")) {
-		const struct secret_file *files;
-		pi.n_ca = secrets_ca_files(sec, &files);
-		ca = xcalloc(pi.n_ca, sizeof(*ca));
-		for (size_t i = 0; i < pi.n_ca; i++)
-			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
-		pi.ca = ca;
-	}
-	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
-		r = log_error_errno(errno, "Cannot create the output directory %s: %m", o->out_dir);
-		goto out;
-	}
 
 	/* Plan. */
 	in.overlays = overlays;
@@ -681,6 +689,7 @@ out:
 	free(ca);
 	node_artifacts_free(&na);
 	free(base_cached);
+	free(farm_node);
 	pathmap_free(replaced);
 	plan_free(&plan);
 	free(img_name);

@@ -18,6 +18,7 @@ struct build_opts {
 	const char *secrets;  /* the cluster's secrets directory */
 	const char *lock;     /* artifacts.lock */
 	const char *artifacts; /* a directory of artifacts given by the user, or NULL */
+	const char *farm_node; /* where farm-node is built: DIR/farm-node, DIR/aarch64/farm-node */
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 };

@@ -214,12 +214,14 @@ static int cmd_build(int argc, char **argv)
 		{ "secrets", required_argument, NULL, 'S' },
 		{ "lock", required_argument, NULL, 'L' },
 		{ "artifacts", required_argument, NULL, 'A' },
+		{ "farm-node", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *node = NULL, *board = NULL, *config = DEFAULT_CONFIG, *base = NULL;
 	const char *out = DEFAULT_OUT, *overlays = NULL, *secrets = NULL, *lock = NULL;
-	const char *artifacts = NULL;
+	const char *artifacts = NULL, *farm_node = NULL;
+	_cleanup_free_ char *farm_node_default = NULL;
 	_cleanup_free_ char *overlays_default = NULL, *secrets_default = NULL, *lock_default = NULL;
 	bool all = false;
 	struct config c;
@@ -228,7 +230,7 @@ static int cmd_build(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:S:L:A:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			node = optarg;
@@ -259,6 +261,9 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case 'A':
 			artifacts = optarg;
+			break;
+		case 'F':
+			farm_node = optarg;
 			break;
 		case 'h':
 			usage_of(&commands[1], stdout);
@@ -291,6 +296,15 @@ static int cmd_build(int argc, char **argv)
 		overlays = overlays_default = xasprintf("%s/../overlays", c.dir);
 	if (!lock)
 		lock = lock_default = xasprintf("%s/artifacts.lock", c.dir);
+	if (!farm_node) {
+		/* Built next to farm-image. */
+		char exe[4096];
+		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[len > 0 ? len : 0] = 0;
+		if (strrchr(exe, '/'))
+			*strrchr(exe, '/') = 0;
+		farm_node = farm_node_default = xstrdup(exe);
+	}
 	if (!secrets) {
 		secrets = secrets_default = secrets_default_dir(&c);
 		if (!secrets) {
@@ -307,6 +321,7 @@ static int cmd_build(int argc, char **argv)
 	bo.secrets = secrets;
 	bo.lock = lock;
 	bo.artifacts = artifacts;
+	bo.farm_node = farm_node;
 	bo.interrupted = &interrupted;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -354,7 +369,9 @@ static const struct command commands[] = {
 	  "  -S, --secrets DIR     the cluster's secrets (default: see 'secrets init')\n"
 	  "  -L, --lock FILE       pinned artifacts (default: artifacts.lock beside the config)\n"
 	  "  -A, --artifacts DIR   take artifacts from DIR (files named as in their URLs)\n"
-	  "                        instead of the cache 'farm-image fetch' fills\n\n"
+	  "                        instead of the cache 'farm-image fetch' fills\n"
+	  "  -F, --farm-node DIR   where farm-node is built (default: beside farm-image;\n"
+	  "                        DIR/aarch64/farm-node for arm64 nodes)\n\n"
 	  "SOURCE_DATE_EPOCH sets every timestamp: the same inputs and epoch give\n"
 	  "byte-identical outputs.",
 	  "build (--node NAME | --all) [--board BOARD] [--config FILE] [--base ARCHIVE] "

@@ -8,6 +8,14 @@ static const char *fact_names[] = {
 	"openssh_version",
 };
 
+const struct data_subvolume data_subvolumes[] = {
+	{ "@var", "/var", "noatime", true },
+	{ "@rancher", "/var/lib/rancher", "noatime", false },
+	{ "@home", "/home", "noatime,nodev,nosuid", false },
+	{ "@snapshots", "/.snapshots", "noatime", false },
+};
+const size_t n_data_subvolumes = ELEMENTSOF(data_subvolumes);
+
 static void addr(struct vars *v, const char *name, const struct ip_addr *a)
 {
 	char buf[64];
@@ -125,6 +133,18 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 		vars_set(v, "data_device_unit", unit);
 	}
 	vars_set(v, "boot_mount", b->boot.mount.v);
+	{
+		char *lines = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&lines, &len);
+		for (size_t i = 0; i < n_data_subvolumes; i++)
+			fprintf(f, "%sPARTUUID=%s\t%s\tbtrfs\tsubvol=%s,%s,x-systemd.requires=farm-storage.service\t0\t0",
+				i ? "\n" : "", uuid, data_subvolumes[i].mount, data_subvolumes[i].name,
+				data_subvolumes[i].options);
+		fclose(f);
+		vars_set(v, "data_mounts", lines);
+		free(lines);
+	}
 	vars_setf(v, "pcie_gen", "%llu", n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);
 
 	if (c->power.shutdown.m.set)

@@ -27,5 +27,14 @@ int base_facts_from_dpkg(const char *status, size_t len, struct base_facts *f);
 int node_vars_add_facts(struct vars *v, const struct base_facts *f);
 void base_facts_free(struct base_facts *f);
 
+/* The Btrfs subvolumes of the data partition and where they are mounted:
+ * one table, for fstab and for farm-node's node.yaml. */
+struct data_subvolume {
+	const char *name, *mount, *options;
+	bool seed; /* filled from the image's directory when created */
+};
+extern const struct data_subvolume data_subvolumes[];
+extern const size_t n_data_subvolumes;
+
 /* /etc/machine-id of a node: 32 hex digits derived from cluster and node. */
 void node_machine_id(const char *cluster, const char *node, char out[33]);

@@ -2,6 +2,7 @@
 #include "personalize.h"
 #include "hash.h"
 #include "log.h"
+#include "nodeconf.h"
 #include "nodevars.h"
 
 #include <ctype.h>
@@ -147,6 +148,32 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 	}
 	plan_add(p, PLAN_TRANSFORM, "etc/ssh/moduli", 0644, "farm-image (moduli >= 3072 bits)")
 		->transform = TRANSFORM_MODULI;
+
+	/* farm-node and what it needs to know about the node. */
+	if (pi->farm_node)
+		add_source(p, "usr/local/bin/farm-node", 0755, "farm-node", pi->farm_node);
+	{
+		char *nodeyaml = NULL, uuid[37];
+		size_t len = 0;
+		FILE *f = open_memstream(&nodeyaml, &len);
+		uuid_format(p->part[PART_DATA].uuid, uuid);
+		fprintf(f, "# farm-node's view of node %s, written by farm-image.\n", n->name.v);
+		fprintf(f, "cluster: %s\nnode: %s\nrole: %s\nadmin-user: %s\n", c->cluster.name.v,
+			n->name.v, n->role.v, c->admin.user.v);
+		fprintf(f, "data-partuuid: %s\n", uuid);
+		if (n->disk.m.set)
+			fprintf(f, "disk: %s\n", n->disk.v);
+		fprintf(f, "ceph-size: %llu\n",
+			(unsigned long long)(n->storage.ceph.m.set ? n->storage.ceph.v : 0));
+		fprintf(f, "subvolumes:\n");
+		for (size_t i = 0; i < n_data_subvolumes; i++)
+			fprintf(f, "  - name: \"%s\"\n    mount: %s\n    seed: %s\n",
+				data_subvolumes[i].name, data_subvolumes[i].mount,
+				data_subvolumes[i].seed ? "true" : "false");
+		fclose(f);
+		add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", nodeyaml);
+		free(nodeyaml);
+	}
 
 	/* Mount points of the data subvolumes, and farm's own state. */
 	plan_add(p, PLAN_DIR, "var/lib/rancher", 0755, "farm-image (mount point)");

@@ -24,6 +24,7 @@ struct personal_inputs {
 	const char *airgap_images;
 	const char *airgap_name;   /* file name to give the air-gap archive */
 	const struct blob *charts; /* server only: chart archives (name = file name, data = host path) */
+	const char *farm_node;     /* host path of farm-node for the node's architecture */
 	size_t n_charts;
 };
 

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#include "nodeconf.h"
+#include "log.h"
+
+#define F CONF_FIELD
+
+static const struct field subvolume_fields[] = {
+	F("name", FT_STRING, struct nodeconf_subvolume, name, .required = true),
+	F("mount", FT_STRING, struct nodeconf_subvolume, mount, .required = true),
+	F("seed", FT_BOOL, struct nodeconf_subvolume, seed),
+	{ 0 },
+};
+static const struct schema subvolume_schema = { .what = "subvolume", .name_key = "name",
+						.size = sizeof(struct nodeconf_subvolume),
+						.fields = subvolume_fields };
+
+static const char *const roles[] = { "server", "agent", NULL };
+
+static const struct field node_fields[] = {
+	F("cluster", FT_STRING, struct nodeconf, cluster, .required = true),
+	F("node", FT_STRING, struct nodeconf, node, .required = true),
+	F("role", FT_ENUM, struct nodeconf, role, .values = roles, .required = true),
+	F("admin-user", FT_STRING, struct nodeconf, admin_user, .required = true),
+	F("data-partuuid", FT_STRING, struct nodeconf, data_partuuid, .required = true),
+	F("disk", FT_STRING, struct nodeconf, disk),
+	F("ceph-size", FT_SIZE, struct nodeconf, ceph_size),
+	F("subvolumes", FT_LIST, struct nodeconf, subvolumes, .sub = &subvolume_schema,
+	  .required = true),
+	{ 0 },
+};
+static const struct schema node_schema = { .what = "node.yaml", .fields = node_fields };
+
+int nodeconf_load(const char *path, struct nodeconf *n)
+{
+	int r;
+
+	*n = (struct nodeconf){ 0 };
+	r = conf_file_open(path, &n->file);
+	if (r < 0)
+		return r;
+	conf_load(&n->file, &node_schema, n);
+	for (size_t i = 0; i < n->subvolumes.n && !n->file.errors; i++) {
+		const struct nodeconf_subvolume *s = nodeconf_subvolume_at(n, i);
+		if (s->name.v[0] != '@' || strchr(s->name.v, '/') || s->mount.v[0] != '/')
+			conf_error(&n->file, s->m.pos,
+				   "subvolume '%s': a name starts with '@' and has no '/'; a mount is "
+				   "an absolute path",
+				   s->name.v);
+	}
+	return n->file.errors ? -EINVAL : 0;
+}
+
+void nodeconf_free(struct nodeconf *n)
+{
+	conf_free(&node_schema, n);
+	conf_file_close(&n->file);
+	*n = (struct nodeconf){ 0 };
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* /etc/farm/node.yaml: what farm-node needs to know about its node, written
+ * by farm-image into the image and read by farm-node with the same schema
+ * loader. Its format is defined here, in one place. */
+#pragma once
+
+#include "conf.h"
+
+#define NODECONF_PATH "etc/farm/node.yaml"
+
+struct nodeconf_subvolume {
+	struct cmeta m;
+	struct cstr name, mount;
+	struct cbool seed; /* filled from the image's directory at MOUNT when created */
+};
+
+struct nodeconf {
+	struct cmeta m;
+	struct cstr cluster, node, role, admin_user;
+	struct cstr data_partuuid; /* the Btrfs data partition */
+	struct cstr disk;          /* expected disk name, for messages */
+	struct cuint ceph_size;    /* bytes of raw Ceph OSD partition; 0: none */
+	struct clist subvolumes;   /* struct nodeconf_subvolume */
+	struct conf_file file;
+};
+
+static inline const struct nodeconf_subvolume *nodeconf_subvolume_at(const struct nodeconf *n,
+								   size_t i)
+{
+	return &((const struct nodeconf_subvolume *)n->subvolumes.items)[i];
+}
+
+/* Loads PATH; prints FILE:LINE:COL problems. Returns 0 or -errno. */
+int nodeconf_load(const char *path, struct nodeconf *n);
+void nodeconf_free(struct nodeconf *n);
