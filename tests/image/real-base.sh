@@ -59,3 +59,21 @@ for want in "passwordauthentication no" "kbdinteractiveauthentication no" "permi
 done
 check_eq "sshd -T: key exchange leads with ML-KEM" "kexalgorithms mlkem768x25519-sha256" \
 	"$(grep '^kexalgorithms' <<<"$effective" | cut -d, -f1)"
+
+# The aarch64 image's sshd: the same check through qemu-user, when a pi5
+# base has been built (it needs the Raspberry Pi archive) and qemu-user is
+# installed.
+if ! pi_base=$("$FARM_IMAGE" rootfs --board pi5 --config "$cfg" --print-path 2>/dev/null); then
+	skip "sshd -t in the aarch64 image's root" "no cached pi5 base: 'farm-image rootfs --board pi5' needs the Raspberry Pi archive"
+elif ! have qemu-aarch64-static && ! [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+	skip "sshd -t in the aarch64 image's root" "qemu-user is not installed (qemu-user-static, binfmt-support)"
+else
+	build sheep "$pi_base" "$TMP/outpi" >/dev/null 2>&1
+	extract "$TMP/outpi/sheep.img" "$TMP/outpi/sheep.json" 2 "$TMP/pi.ext4"
+	mkdir "$TMP/piroot"
+	dfs "$TMP/pi.ext4" "rdump / $TMP/piroot" >/dev/null
+	mkdir -p "$TMP/piroot/var/lib/farm/ssh" "$TMP/piroot/run/sshd"
+	chroot "$TMP/piroot" /usr/bin/ssh-keygen -q -t ed25519 -N '' -f /var/lib/farm/ssh/ssh_host_ed25519_key
+	chroot "$TMP/piroot" /usr/bin/ssh-keygen -q -t rsa -b 3072 -N '' -f /var/lib/farm/ssh/ssh_host_rsa_key
+	check "sshd -t accepts the drop-in (aarch64, qemu-user)" chroot "$TMP/piroot" /usr/sbin/sshd -t
+fi
