@@ -145,7 +145,7 @@ unit_dev="dev-disk-by\\x2dpartuuid-${data_uuid//-/\\x2d}.device"
 check_eq "storage unit waits for the data partition" "Requires=$unit_dev" \
 	"$(content "$fs" /etc/systemd/system/farm-storage.service | grep '^Requires=')"
 for link in local-fs-pre.target.wants/farm-storage.service multi-user.target.wants/farm-firstboot.service \
-	multi-user.target.wants/farm-startup.service timers.target.wants/farm-shutdown.timer; do
+	timers.target.wants/farm-shutdown.timer; do
 	check_eq "enabled: $link" "Fast link dest: \"/etc/systemd/system/${link#*/}\"" \
 		"$(dfs "$fs" "stat /etc/systemd/system/$link" | grep -o 'Fast link dest: ".*"')"
 done
