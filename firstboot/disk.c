@@ -111,7 +111,7 @@ int disk_grow(const char *disk, unsigned data_partno, uint64_t ceph, struct disk
 		/* The Ceph partition takes the end of the disk: it ends at the
 		 * last whole grain and starts on a grain boundary. */
 		ceph_end = (last + 1) / grain * grain - 1;
-		ceph_start = ceph_end + 1 - ceph_sectors;
+		ceph_start = ceph_sectors < ceph_end + 1 ? ceph_end + 1 - ceph_sectors : 0;
 		want_end = ceph_start - 1;
 		if (ceph_start <= end + 1) {
 			log_warning("%s: no room for the %llu MiB Ceph partition after the data "

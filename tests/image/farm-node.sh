@@ -45,6 +45,16 @@ check_eq "ceph: a bigger disk moves only the backup header" "$p3 | $p4" \
 	"$(part "$TMP/ceph.img" 3) | $(part "$TMP/ceph.img" 4)"
 check "ceph: table valid" bash -c "sgdisk -v '$TMP/ceph.img' | grep -q 'No problems found'"
 
+# A Ceph partition bigger than the disk: warned about, the data partition
+# grows anyway.
+cp --sparse=always "$img" "$TMP/small.img"
+truncate -s +1G "$TMP/small.img"
+out=$("$HELPERS/diskgrow" "$TMP/small.img" 3 200GiB 2>"$TMP/err")
+check_eq "ceph too big: grows the data partition anyway" "changed=1" "${out%% *}"
+check "ceph too big: says so" grep -q "no room for the 204800 MiB Ceph partition" "$TMP/err"
+check_eq "ceph too big: no partition 4" "" "$(part "$TMP/small.img" 4)"
+rm -f "$TMP/small.img"
+
 # --- first boot steps, on a directory -----------------------------------
 root=$TMP/root
 mkdir "$root"
