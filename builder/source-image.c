@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The disk image source: a Raspberry Pi OS (Lite) image, raw or compressed,
  * read without mounting and without root: the MBR through libfdisk, the
- * ext4 root (p2) through libext2fs, the FAT bootfs (p1) through fatread.c.
+ * ext4 root (p2) through ext4read.c, the FAT bootfs (p1) through fatread.c.
  *
  * Entries come in a fixed order, so that builds are reproducible: the ext4
  * tree depth first in byte order of names, each directory before its
@@ -13,11 +13,13 @@
  * system and is not reported; neither is /lost+found, which belongs to the
  * filesystem.
  *
- * The image is untrusted: inode numbers, directory loops, depth, extent
- * maps, symlinks and every FAT chain are checked here; the rest is
+ * The image is untrusted: the ext4 walk (inode numbers, directory loops,
+ * depth, extent maps, symlinks) is checked by ext4read.c, every FAT chain
+ * by fatread.c, the FAT tree's loops and depth here; the rest is
  * rootfs.c's. A compressed image is first decompressed (libarchive, raw
  * format) into an unnamed temporary file in $TMPDIR, zero blocks left as
  * holes. */
+#include "ext4read.h"
 #include "fatread.h"
 #include "log.h"
 #include "pathmap.h"
@@ -25,34 +27,18 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <et/com_err.h>
-#include <ext2fs/ext2_fs.h>
-#include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <libfdisk/libfdisk.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
 #define MAX_DEPTH	64 /* path components, as rootfs.c */
-#define MAX_SYMLINK	4095
-#define MAX_XATTRS	64
 #define MAX_DIR_ENTRIES (1u << 20)
 #define MAX_IMAGE	(64 * GiB)
 #define CHUNK		((size_t)MiB)
 #define ZERO_BLOCK	((size_t)(64 * KiB))
 #define PEEK		((size_t)(64 * KiB))
 #define BOOT_DIR	"boot/firmware"
-
-struct name {
-	char *name;
-	ext2_ino_t ino;
-};
-
-/* A directory being walked: its sorted entries and its path's length. */
-struct level {
-	struct name *v;
-	size_t n, i, len;
-};
 
 struct boot_item {
 	char *path;
@@ -67,14 +53,8 @@ struct image_source {
 	uint64_t hashed;
 	uint8_t *buf;
 
-	ext2_filsys fs;
-	struct level stack[MAX_DEPTH + 1];
-	size_t depth;
-	bool started;
-	char path[MAX_DEPTH * 256 + 2];
-	struct pathmap *seen; /* "d<ino>", "c<cluster>": directories; "f<ino>": files */
-	char **links;	      /* first names of files with more than one */
-	size_t n_links, cap_links;
+	struct ext4r *ext4;
+	struct pathmap *seen; /* "c<cluster>": FAT directories */
 
 	struct fatr *fat;
 	struct boot_item *boot;
@@ -83,21 +63,14 @@ struct image_source {
 
 	/* The current entry and its data. */
 	struct source_entry e;
-	struct ext2_inode_large inode;
-	ext2_ino_t ino;
-	char *target;
-	struct ext2_xattr_handle *xh;
-	struct ext4_xattr xattrs[MAX_XATTRS];
-	struct ext4_region *regions, whole;
-	size_t cap_regions, region;
-	uint64_t pos;
-	ext2_file_t file;
 	struct fatr_file bf;
 	enum { DATA_NONE, DATA_EXT4, DATA_BOOT } data;
 };
 
-static int fail(struct image_source *is, errcode_t e, const char *fmt, ...) _printf_(3, 4);
-static int fail(struct image_source *is, errcode_t e, const char *fmt, ...)
+/* Sets the source's error (with ": strerror(ERR)" when ERR, an errno);
+ * returns -ERR, or -EIO. */
+static int fail(struct image_source *is, int err, const char *fmt, ...) _printf_(3, 4);
+static int fail(struct image_source *is, int err, const char *fmt, ...)
 {
 	size_t n;
 	va_list ap;
@@ -106,9 +79,9 @@ static int fail(struct image_source *is, errcode_t e, const char *fmt, ...)
 	vsnprintf(is->s.error, sizeof(is->s.error), fmt, ap);
 	va_end(ap);
 	n = strlen(is->s.error);
-	if (e)
-		snprintf(is->s.error + n, sizeof(is->s.error) - n, ": %s", error_message(e));
-	return e > 0 && e < 256 ? -(int)e : -EIO;
+	if (err)
+		snprintf(is->s.error + n, sizeof(is->s.error) - n, ": %s", strerror(err));
+	return err > 0 && err < 256 ? -err : -EIO;
 }
 
 /* --- Compressed images ------------------------------------------------ */
@@ -351,375 +324,6 @@ static int read_mbr(struct image_source *is, uint64_t off[2], uint64_t size[2])
 	return 0;
 }
 
-/* --- The ext4 root ------------------------------------------------------ */
-
-static void level_free(struct level *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].name);
-	free(l->v);
-	*l = (struct level){ 0 };
-}
-
-struct listing {
-	struct image_source *is;
-	struct level *l;
-	size_t cap;
-	int r;
-};
-
-static int list_one(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset,
-		    int blocksize, char *buf, void *data)
-{
-	struct listing *ls = data;
-	size_t len = (size_t)ext2fs_dirent_name_len(d);
-	char *name;
-
-	if (entry != DIRENT_OTHER_FILE || (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
-		return 0;
-	if (!len || memchr(d->name, '/', len) || memchr(d->name, 0, len)) {
-		ls->r = fail(ls->is, 0, "directory '%s' holds an entry with an invalid name",
-			     ls->is->path);
-		return DIRENT_ABORT;
-	}
-	if (ls->l->n == MAX_DIR_ENTRIES) {
-		ls->r = fail(ls->is, 0, "directory '%s' holds more than %u entries", ls->is->path,
-			     MAX_DIR_ENTRIES);
-		return DIRENT_ABORT;
-	}
-	name = xmalloc(len + 1);
-	memcpy(name, d->name, len);
-	name[len] = 0;
-	ARRAY_PUSH(ls->l->v, ls->l->n, ls->cap, ((struct name){ name, d->inode }));
-	return 0;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(((const struct name *)a)->name, ((const struct name *)b)->name);
-}
-
-/* Lists directory INO (at the current path) for the walk. */
-static int push_dir(struct image_source *is, ext2_ino_t ino)
-{
-	struct level *l = &is->stack[is->depth];
-	struct listing ls = { .is = is, .l = l };
-	errcode_t e;
-
-	*l = (struct level){ .len = strlen(is->path) };
-	e = ext2fs_dir_iterate2(is->fs, ino, 0, NULL, list_one, &ls);
-	if (e || ls.r < 0) {
-		level_free(l);
-		return ls.r < 0 ? ls.r : fail(is, e, "cannot read directory '%s'", is->path);
-	}
-	if (l->n)
-		qsort(l->v, l->n, sizeof(*l->v), by_name);
-	is->depth++;
-	return 0;
-}
-
-static void add_region(struct image_source *is, size_t *n, uint64_t off, uint64_t len)
-{
-	if (*n && is->regions[*n - 1].offset + is->regions[*n - 1].length == off)
-		is->regions[*n - 1].length += len;
-	else
-		ARRAY_PUSH(is->regions, *n, is->cap_regions, ((struct ext4_region){ off, len }));
-}
-
-/* Data regions from the extent map: unwritten extents and gaps are holes.
- * A hostile tree cannot make this loop: leaves must go forward, and the
- * steps are bounded by the filesystem's size. */
-static int map_extents(struct image_source *is, uint64_t size, size_t *n)
-{
-	ext2_filsys fs = is->fs;
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	uint64_t bs = fs->blocksize, steps = 0, next = 0;
-	uint64_t limit = 2 * ext2fs_blocks_count(fs->super) + 64;
-	int op = EXT2_EXTENT_ROOT;
-	errcode_t e;
-
-	e = ext2fs_extent_open2(fs, is->ino, (struct ext2_inode *)&is->inode, &h);
-	if (e)
-		return fail(is, e, "entry '%s': cannot read its extent map", is->path);
-	for (;; op = EXT2_EXTENT_NEXT) {
-		uint64_t off;
-
-		e = ext2fs_extent_get(h, op, &ex);
-		if (e == EXT2_ET_EXTENT_NO_NEXT || e == EXT2_ET_EXTENT_NO_DOWN) {
-			e = 0;
-			break;
-		}
-		if (!e && ++steps > limit)
-			e = EXT2_ET_EXTENT_HEADER_BAD;
-		if (e)
-			break;
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !ex.e_len)
-			continue;
-		if (ex.e_lblk < next) {
-			ext2fs_extent_free(h);
-			return fail(is, 0, "entry '%s': its extents overlap", is->path);
-		}
-		next = ex.e_lblk + (uint64_t)ex.e_len;
-		off = ex.e_lblk * bs;
-		if (off >= size)
-			break;
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
-			add_region(is, n, off, MIN((uint64_t)ex.e_len * bs, size - off));
-	}
-	ext2fs_extent_free(h);
-	return e ? fail(is, e, "entry '%s': cannot read its extent map", is->path) : 0;
-}
-
-struct blockmap {
-	struct image_source *is;
-	size_t n;
-	uint64_t size;
-};
-
-static int map_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt, blk64_t ref_blk,
-		     int ref_offset, void *data)
-{
-	struct blockmap *bm = data;
-	uint64_t off = (uint64_t)cnt * fs->blocksize;
-
-	if (cnt >= 0 && off < bm->size)
-		add_region(bm->is, &bm->n, off, MIN((uint64_t)fs->blocksize, bm->size - off));
-	return 0;
-}
-
-/* The current file's data regions, so that holes stay holes: from the
- * extent map, or the block map of a file without extents. */
-static int map_file(struct image_source *is, uint64_t size)
-{
-	struct blockmap bm = { .is = is, .size = size };
-	errcode_t e;
-	int r;
-
-	if (!size || (is->inode.i_flags & EXT4_INLINE_DATA_FL))
-		return 0;
-	if (is->inode.i_flags & EXT4_EXTENTS_FL) {
-		r = map_extents(is, size, &bm.n);
-		if (r < 0)
-			return r;
-	} else {
-		e = ext2fs_block_iterate3(is->fs, is->ino,
-					  BLOCK_FLAG_DATA_ONLY | BLOCK_FLAG_READ_ONLY, NULL,
-					  map_block, &bm);
-		if (e)
-			return fail(is, e, "entry '%s': cannot read its block map", is->path);
-	}
-	/* All hole: one empty region at the end, as tar's sparse maps have
-	 * (no regions at all would mean "all data"). */
-	if (!bm.n)
-		add_region(is, &bm.n, size, 0);
-	is->e.regions = is->regions;
-	is->e.n_regions = bm.n;
-	return 0;
-}
-
-static int read_symlink(struct image_source *is)
-{
-	uint64_t size = EXT2_I_SIZE(&is->inode);
-	unsigned got = 0;
-	errcode_t e;
-
-	if (!size || size > MAX_SYMLINK)
-		return fail(is, 0, "entry '%s': symlink target of %llu bytes", is->path,
-			    (unsigned long long)size);
-	is->target = xmalloc(size + 1);
-	if ((is->inode.i_flags & EXT4_INLINE_DATA_FL) ||
-	    ext2fs_inode_data_blocks2(is->fs, (struct ext2_inode *)&is->inode)) {
-		e = ext2fs_file_open2(is->fs, is->ino, (struct ext2_inode *)&is->inode, 0,
-				      &is->file);
-		if (!e)
-			e = ext2fs_file_read(is->file, is->target, (unsigned)size, &got);
-		if (!e && got != size)
-			e = EXT2_ET_SHORT_READ;
-		if (e)
-			return fail(is, e, "entry '%s': cannot read the symlink target", is->path);
-	} else if (size < sizeof(is->inode.i_block)) {
-		memcpy(is->target, is->inode.i_block, size); /* a fast symlink */
-	} else {
-		return fail(is, 0, "entry '%s': a fast symlink longer than the inode", is->path);
-	}
-	is->target[size] = 0;
-	if (strlen(is->target) != size)
-		return fail(is, 0, "entry '%s': symlink target holds a NUL byte", is->path);
-	is->e.symlink = is->target;
-	return 0;
-}
-
-static int add_xattr(char *name, char *value, size_t len, void *data)
-{
-	struct image_source *is = data;
-
-	if (streq(name, "system.data")) /* the inline data, not an attribute */
-		return 0;
-	if (is->e.n_xattrs == MAX_XATTRS)
-		return XATTR_ABORT;
-	is->xattrs[is->e.n_xattrs++] = (struct ext4_xattr){ name, value, len };
-	return 0;
-}
-
-/* The handle stays open until the next entry: the names and values are
- * its. */
-static int read_xattrs(struct image_source *is)
-{
-	errcode_t e = ext2fs_xattrs_open(is->fs, is->ino, &is->xh);
-
-	if (e == EXT2_ET_MISSING_EA_FEATURE)
-		return 0;
-	if (!e)
-		e = ext2fs_xattrs_read(is->xh);
-	if (!e)
-		e = ext2fs_xattrs_iterate(is->xh, add_xattr, is);
-	if (e)
-		return fail(is, e, "entry '%s': cannot read its extended attributes", is->path);
-	if (is->e.n_xattrs == MAX_XATTRS)
-		return fail(is, 0, "entry '%s': more than %d extended attributes", is->path,
-			    MAX_XATTRS - 1);
-	is->e.xattrs = is->xattrs;
-	return 0;
-}
-
-static void device_numbers(struct image_source *is)
-{
-	const uint32_t *b = is->inode.i_block;
-
-	if (b[0]) { /* old encoding: 8-bit major and minor */
-		is->e.rdev_major = (b[0] >> 8) & 0xff;
-		is->e.rdev_minor = b[0] & 0xff;
-	} else {
-		is->e.rdev_major = (b[1] & 0xfff00) >> 8;
-		is->e.rdev_minor = (b[1] & 0xff) | ((b[1] >> 12) & 0xfff00);
-	}
-}
-
-/* Fills the entry for inode INO at the current path: 1, or -errno. */
-static int ext4_entry(struct image_source *is, ext2_ino_t ino)
-{
-	struct ext2_inode_large *in = &is->inode;
-	ext2_filsys fs = is->fs;
-	char key[16];
-	uint64_t v;
-	errcode_t e;
-	int r;
-
-	if (ino < EXT2_ROOT_INO || ino > fs->super->s_inodes_count ||
-	    (ino < EXT2_FIRST_INO(fs->super) && ino != EXT2_ROOT_INO))
-		return fail(is, 0, "entry '%s': inode number %u is out of range", is->path, ino);
-	memset(in, 0, sizeof(*in));
-	e = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)in, sizeof(*in));
-	if (e)
-		return fail(is, e, "entry '%s': cannot read inode %u", is->path, ino);
-	if (!in->i_links_count)
-		return fail(is, 0, "entry '%s': inode %u is not in use", is->path, ino);
-	if (in->i_flags & EXT4_ENCRYPT_FL)
-		return fail(is, 0, "entry '%s': the file is encrypted", is->path);
-	is->ino = ino;
-	is->e = (struct source_entry){
-		.path = ino == EXT2_ROOT_INO ? "." : is->path,
-		.mode = in->i_mode,
-		.uid = inode_uid(*in),
-		.gid = inode_gid(*in),
-		.mtime = (int32_t)in->i_mtime,
-	};
-	/* Times after 2038: two more bits of seconds in the extra field. */
-	if (EXT2_INODE_SIZE(fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
-	    in->i_extra_isize >= offsetof(struct ext2_inode_large, i_mtime_extra) + 4 -
-					 EXT2_GOOD_OLD_INODE_SIZE)
-		is->e.mtime += (int64_t)(in->i_mtime_extra & 3) << 32;
-
-	switch (in->i_mode & S_IFMT) {
-	case S_IFDIR:
-		snprintf(key, sizeof(key), "d%u", ino);
-		if (pathmap_get(is->seen, key, NULL))
-			return fail(is, 0, "entry '%s': directory inode %u has a second name (the "
-					   "tree loops)",
-				    is->path, ino);
-		pathmap_put(is->seen, key, 1);
-		break;
-	case S_IFREG:
-		snprintf(key, sizeof(key), "f%u", ino);
-		if (in->i_links_count > 1 && pathmap_get(is->seen, key, &v)) {
-			is->e.hardlink = is->links[v];
-			return 1;
-		}
-		if (in->i_links_count > 1) {
-			pathmap_put(is->seen, key, is->n_links);
-			ARRAY_PUSH(is->links, is->n_links, is->cap_links, xstrdup(is->path));
-		}
-		is->e.size_known = true;
-		is->e.size = EXT2_I_SIZE(in);
-		r = map_file(is, is->e.size);
-		if (r < 0)
-			return r;
-		is->data = DATA_EXT4;
-		is->region = 0;
-		is->pos = 0;
-		break;
-	case S_IFLNK:
-		r = read_symlink(is);
-		if (r < 0)
-			return r;
-		break;
-	case S_IFCHR:
-	case S_IFBLK:
-		device_numbers(is);
-		break;
-	case S_IFIFO:
-	case S_IFSOCK:
-		break;
-	default:
-		return fail(is, 0, "entry '%s': inode %u has unknown type 0%o", is->path, ino,
-			    in->i_mode & S_IFMT);
-	}
-	r = read_xattrs(is);
-	if (r < 0)
-		return r;
-	/* The bootfs is mounted over boot/firmware: what is below is hidden. */
-	if (S_ISDIR(in->i_mode) && !streq(is->path, BOOT_DIR)) {
-		r = push_dir(is, ino);
-		if (r < 0)
-			return r;
-	}
-	return 1;
-}
-
-/* The next ext4 entry: 1, 0 when the tree is done, or -errno. */
-static int ext4_next(struct image_source *is)
-{
-	if (!is->started) {
-		is->started = true;
-		is->path[0] = 0;
-		return ext4_entry(is, EXT2_ROOT_INO);
-	}
-	while (is->depth) {
-		struct level *l = &is->stack[is->depth - 1];
-		const struct name *nm;
-
-		if (l->i == l->n) {
-			level_free(l);
-			is->depth--;
-			continue;
-		}
-		nm = &l->v[l->i++];
-		is->path[l->len] = 0;
-		/* Level N lists the entries of N components. */
-		if (is->depth > MAX_DEPTH)
-			return fail(is, 0, "entry '%s/%s': path is deeper than %d directories",
-				    is->path, nm->name, MAX_DEPTH);
-		if (is->depth == 1 && streq(nm->name, "lost+found"))
-			continue;
-		snprintf(is->path + l->len, sizeof(is->path) - l->len, "%s%s", l->len ? "/" : "",
-			 nm->name);
-		return ext4_entry(is, nm->ino);
-	}
-	return 0;
-}
-
 /* --- The FAT bootfs ----------------------------------------------------- */
 
 static int by_fat_name(const void *a, const void *b)
@@ -806,16 +410,40 @@ static int boot_next(struct image_source *is)
 
 /* --- Source operations -------------------------------------------------- */
 
-static void end_entry(struct image_source *is)
+/* Sets the source's error from the ext4 reader's; returns R. */
+static int ext4_fail(struct image_source *is, int r)
 {
-	if (is->file)
-		ext2fs_file_close(is->file);
-	is->file = NULL;
-	if (is->xh)
-		ext2fs_xattrs_close(&is->xh);
-	free(is->target);
-	is->target = NULL;
-	is->data = DATA_NONE;
+	snprintf(is->s.error, sizeof(is->s.error), "%s", ext4r_last_error(is->ext4));
+	return r;
+}
+
+/* The next ext4 entry: 1, 0 when the tree is done, or -errno. */
+static int ext4_next(struct image_source *is)
+{
+	const struct ext4r_entry *x;
+	int r = ext4r_next(is->ext4, &x);
+
+	if (r <= 0)
+		return r < 0 ? ext4_fail(is, r) : 0;
+	is->e = (struct source_entry){
+		.path = x->path,
+		.mode = x->mode,
+		.uid = x->uid,
+		.gid = x->gid,
+		.mtime = x->mtime,
+		.size_known = S_ISREG(x->mode) && !x->hardlink,
+		.size = x->size,
+		.symlink = x->symlink,
+		.hardlink = x->hardlink,
+		.rdev_major = x->rdev_major,
+		.rdev_minor = x->rdev_minor,
+		.xattrs = x->xattrs,
+		.n_xattrs = x->n_xattrs,
+		.regions = x->regions,
+		.n_regions = x->n_regions,
+	};
+	is->data = DATA_EXT4;
+	return 1;
 }
 
 static int img_next(struct source *s, struct source_entry **ret)
@@ -823,7 +451,7 @@ static int img_next(struct source *s, struct source_entry **ret)
 	struct image_source *is = (struct image_source *)s;
 	int r;
 
-	end_entry(is);
+	is->data = DATA_NONE;
 	s->warned = false;
 	r = ext4_next(is);
 	if (r == 0)
@@ -850,42 +478,18 @@ static int read_boot(struct image_source *is, const void **buf, size_t *len, uin
 static int img_read(struct source *s, const void **buf, size_t *len, uint64_t *offset)
 {
 	struct image_source *is = (struct image_source *)s;
-	const struct ext4_region *g;
-	unsigned got = 0;
-	errcode_t e;
+	ssize_t n;
 
 	if (is->data == DATA_BOOT)
 		return read_boot(is, buf, len, offset);
 	if (is->data != DATA_EXT4)
 		return 0;
-	is->whole = (struct ext4_region){ 0, is->e.size };
-	for (;; is->region++) {
-		if (is->region >= (is->e.regions ? is->e.n_regions : 1))
-			return 0;
-		g = is->e.regions ? &is->e.regions[is->region] : &is->whole;
-		is->pos = MAX(is->pos, g->offset);
-		if (is->pos < g->offset + g->length)
-			break;
-	}
-	if (!is->file) {
-		e = ext2fs_file_open2(is->fs, is->ino, (struct ext2_inode *)&is->inode, 0,
-				      &is->file);
-		if (e)
-			return fail(is, e, "cannot open the file");
-	}
-	*len = (size_t)MIN((uint64_t)CHUNK, g->offset + g->length - is->pos);
-	e = ext2fs_file_llseek(is->file, is->pos, EXT2_SEEK_SET, NULL);
-	if (!e)
-		e = ext2fs_file_read(is->file, is->buf, (unsigned)*len, &got);
-	if (!e && got != *len)
-		e = EXT2_ET_SHORT_READ;
-	if (e)
-		return fail(is, e, "cannot read the file's data at offset %llu",
-			    (unsigned long long)is->pos);
+	n = ext4r_read(is->ext4, is->buf, CHUNK, offset);
+	if (n <= 0)
+		return n < 0 ? ext4_fail(is, (int)n) : 0;
 	*buf = is->buf;
-	*offset = is->pos;
-	is->pos += got;
-	s->done += got;
+	*len = (size_t)n;
+	s->done += (uint64_t)n;
 	s->expanded = s->done;
 	return 1;
 }
@@ -906,7 +510,7 @@ static int img_finish(struct source *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(is, (errcode_t)errno, "cannot read the disk image to hash it");
+			return fail(is, errno, "cannot read the disk image to hash it");
 		if (n == 0)
 			break;
 		sha256_update(is->sha, is->buf, (size_t)n);
@@ -923,21 +527,13 @@ static void img_free(struct source *s)
 {
 	struct image_source *is = (struct image_source *)s;
 
-	end_entry(is);
-	while (is->depth)
-		level_free(&is->stack[--is->depth]);
-	if (is->fs)
-		ext2fs_free(is->fs);
+	ext4r_free(is->ext4);
 	if (is->fat)
 		fatr_free(is->fat);
 	for (size_t i = 0; i < is->n_boot; i++)
 		free(is->boot[i].path);
 	free(is->boot);
-	for (size_t i = 0; i < is->n_links; i++)
-		free(is->links[i]);
-	free(is->links);
 	pathmap_free(is->seen);
-	free(is->regions);
 	free(is->buf);
 	sha256_free(is->sha);
 	if (is->img >= 0 && is->img != is->fd)
@@ -955,32 +551,24 @@ static const struct source_ops image_ops = {
 
 static int open_ext4(struct image_source *is, uint64_t off, uint64_t size)
 {
-	char opt[64], name[16];
-	int fd;
-	errcode_t e;
+	int r = ext4r_open(is->img, off, size, &is->ext4);
 
-	initialize_ext2_error_table();
-	fd = fcntl(is->img, F_DUPFD_CLOEXEC, 3); /* libext2fs closes the one it gets */
-	if (fd < 0)
-		return log_error_errno(errno, "%s: %m", is->s.path);
-	snprintf(name, sizeof(name), "%d", fd);
-	snprintf(opt, sizeof(opt), "offset=%llu", (unsigned long long)off);
-	e = ext2fs_open2(name, opt, EXT2_FLAG_64BITS, 0, 0, unixfd_io_manager, &is->fs);
-	if (e) {
-		is->fs = NULL;
-		return log_error("%s: cannot read the ext4 filesystem in partition 2: %s",
-				 is->s.path, error_message(e));
-	}
-	if (ext2fs_blocks_count(is->fs->super) * is->fs->blocksize > size)
+	if (r == -EFBIG)
 		return log_error("%s: the ext4 filesystem in partition 2 is larger than the "
 				 "partition",
 				 is->s.path);
-	if (ext2fs_has_feature_journal_needs_recovery(is->fs->super))
+	if (r == -EINVAL)
+		return log_error("%s: cannot read the ext4 filesystem in partition 2: %s",
+				 is->s.path, ext4r_last_error(is->ext4));
+	if (r < 0)
+		return log_error_errno(r, "%s: %m", is->s.path);
+	/* The bootfs is mounted over boot/firmware: what is below is hidden. */
+	ext4r_prune(is->ext4, BOOT_DIR);
+	if (ext4r_needs_recovery(is->ext4))
 		log_warning("%s: the ext4 filesystem in partition 2 was not cleanly unmounted; "
 			    "its journal is not replayed",
 			    is->s.path);
-	is->s.total += (ext2fs_blocks_count(is->fs->super) -
-			ext2fs_free_blocks_count(is->fs->super)) * is->fs->blocksize;
+	is->s.total += ext4r_used_bytes(is->ext4);
 	return 0;
 }
 
