@@ -1,40 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-#include "util.h"
-#include "ext4.h"
-#include "pathmap.h"
+/* Creating the filesystem and writing entries into it (see ext4.h); the cut
+ * to the content's size is in ext4-shrink.c. */
+#include "ext4-internal.h"
 
-#include <et/com_err.h>
-#include <ext2fs/ext2_fs.h>
-#include <ext2fs/ext2fs.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#define BLOCK_SIZE 4096
 #define INODE_SIZE 256
 #define INODE_RATIO 8192 /* bytes per inode: 16384 inodes per 128 MiB group */
 
-struct mapped {
-	blk64_t lblk, pblk, len;
-};
-
-struct ext4_writer {
-	ext2_filsys fs;
-	int fd;
-	uint64_t offset;
-	bool shrink;
-	time_t epoch;
-	struct pathmap *paths; /* path -> ino << 16 | mode >> 12 */
-	char err[512];
-
-	/* The regular file being written. */
-	ext2_ino_t cur_ino;
-	uint64_t cur_size, cur_pos;
-	struct mapped *map;
-	size_t n_map, cap_map;
-};
-
-static int fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...) _printf_(3, 4);
-static int fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
+int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -93,9 +68,9 @@ static int parent_of(struct ext4_writer *w, const char *path, ext2_ino_t *parent
 		if (!dir)
 			return -ENOMEM;
 		if (!pathmap_get(w->paths, dir, &v))
-			return fail(w, 0, "parent directory '%s' does not exist", dir), -ENOENT;
+			return ext4_fail(w, 0, "parent directory '%s' does not exist", dir), -ENOENT;
 		if (((v & 0xffff) << 12) != S_IFDIR)
-			return fail(w, 0, "parent '%s' is not a directory", dir), -ENOTDIR;
+			return ext4_fail(w, 0, "parent '%s' is not a directory", dir), -ENOTDIR;
 	}
 	*parent = (ext2_ino_t)(v >> 16);
 	*name = slash + 1;
@@ -193,7 +168,7 @@ static int set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 		e = ext2fs_xattr_set(h, m->xattrs[i].name, m->xattrs[i].value, m->xattrs[i].size);
 		if (e) {
 			ext2fs_xattrs_close(&h);
-			return fail(w, e, "setting xattr %s on %s", m->xattrs[i].name, path);
+			return ext4_fail(w, e, "setting xattr %s on %s", m->xattrs[i].name, path);
 		}
 	}
 	if (h) {
@@ -201,7 +176,7 @@ static int set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 		if (!e)
 			e = e2;
 	}
-	return e ? fail(w, e, "writing the xattrs of %s", path) : 0;
+	return e ? ext4_fail(w, e, "writing the xattrs of %s", path) : 0;
 }
 
 /* A new inode of any type except directories and symlinks, linked at PATH. */
@@ -218,13 +193,13 @@ static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_
 	if (r < 0)
 		return r;
 	if (lookup_ino(w, path))
-		return fail(w, 0, "%s already exists", path), -EEXIST;
+		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = ext2fs_new_inode(w->fs, parent, (int)m->mode, NULL, &ino);
 	if (e)
-		return fail(w, e, "allocating an inode for %s", path);
+		return ext4_fail(w, e, "allocating an inode for %s", path);
 	e = link_expand(w->fs, parent, name, ino, file_type(m->mode));
 	if (e)
-		return fail(w, e, "linking %s", path);
+		return ext4_fail(w, e, "linking %s", path);
 	ext2fs_inode_alloc_stats2(w->fs, ino, +1, 0);
 	in.i_mode = (uint16_t)m->mode;
 	in.i_links_count = 1;
@@ -233,7 +208,7 @@ static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_
 	if (!e)
 		e = set_meta(w, ino, m, false);
 	if (e)
-		return fail(w, e, "writing the inode of %s", path);
+		return ext4_fail(w, e, "writing the inode of %s", path);
 	pathmap_put(w->paths, path, pack(ino, m->mode));
 	*ret = ino;
 	return 0;
@@ -250,7 +225,7 @@ int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *
 	if (ino) {
 		ext4_lookup(w, path, &mode);
 		if (!S_ISDIR(mode))
-			return fail(w, 0, "%s exists and is not a directory", path), -EEXIST;
+			return ext4_fail(w, 0, "%s exists and is not a directory", path), -EEXIST;
 	} else {
 		r = parent_of(w, path, &parent, &name);
 		if (r < 0)
@@ -264,12 +239,12 @@ int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *
 		if (!e)
 			e = ext2fs_lookup(w->fs, parent, name, (int)strlen(name), NULL, &ino);
 		if (e)
-			return fail(w, e, "creating directory %s", path);
+			return ext4_fail(w, e, "creating directory %s", path);
 		pathmap_put(w->paths, path, pack(ino, S_IFDIR));
 	}
 	e = set_meta(w, ino, m, true);
 	if (e)
-		return fail(w, e, "writing the inode of %s", path);
+		return ext4_fail(w, e, "writing the inode of %s", path);
 	return set_xattrs(w, ino, path, m);
 }
 
@@ -285,9 +260,9 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 	if (r < 0)
 		return r;
 	if (lookup_ino(w, path))
-		return fail(w, 0, "%s already exists", path), -EEXIST;
+		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	if (strlen(target) >= BLOCK_SIZE)
-		return fail(w, 0, "symlink target of %s is too long", path), -ENAMETOOLONG;
+		return ext4_fail(w, 0, "symlink target of %s is too long", path), -ENAMETOOLONG;
 	e = ext2fs_new_inode(w->fs, parent, LINUX_S_IFLNK | 0777, NULL, &ino);
 	if (!e)
 		e = ext2fs_symlink(w->fs, parent, ino, name, target);
@@ -297,10 +272,10 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 			e = ext2fs_symlink(w->fs, parent, ino, name, target);
 	}
 	if (e)
-		return fail(w, e, "creating symlink %s", path);
+		return ext4_fail(w, e, "creating symlink %s", path);
 	e = set_meta(w, ino, m, true);
 	if (e)
-		return fail(w, e, "writing the inode of %s", path);
+		return ext4_fail(w, e, "writing the inode of %s", path);
 	pathmap_put(w->paths, path, pack(ino, S_IFLNK));
 	return set_xattrs(w, ino, path, m);
 }
@@ -323,26 +298,26 @@ int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 	int r;
 
 	if (!ino)
-		return fail(w, 0, "hardlink target %s does not exist", target), -ENOENT;
+		return ext4_fail(w, 0, "hardlink target %s does not exist", target), -ENOENT;
 	ext4_lookup(w, target, &mode);
 	if (!S_ISREG(mode))
-		return fail(w, 0, "hardlink target %s is not a regular file", target), -EPERM;
+		return ext4_fail(w, 0, "hardlink target %s is not a regular file", target), -EPERM;
 	r = parent_of(w, path, &parent, &name);
 	if (r < 0)
 		return r;
 	if (lookup_ino(w, path))
-		return fail(w, 0, "%s already exists", path), -EEXIST;
+		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = link_expand(w->fs, parent, name, ino, EXT2_FT_REG_FILE);
 	if (!e)
 		e = ext2fs_read_inode(w->fs, ino, &in);
 	if (!e) {
 		if (in.i_links_count >= 65000)
-			return fail(w, 0, "too many links to %s", target), -EMLINK;
+			return ext4_fail(w, 0, "too many links to %s", target), -EMLINK;
 		in.i_links_count++;
 		e = ext2fs_write_inode(w->fs, ino, &in);
 	}
 	if (e)
-		return fail(w, e, "linking %s to %s", path, target);
+		return ext4_fail(w, e, "linking %s to %s", path, target);
 	pathmap_put(w->paths, path, pack(ino, S_IFREG));
 	return 0;
 }
@@ -358,7 +333,7 @@ static int read_map(struct ext4_writer *w, struct ext2_inode *in, const char *pa
 	w->n_map = 0;
 	e = ext2fs_extent_open2(w->fs, w->cur_ino, in, &h);
 	if (e)
-		return fail(w, e, "reading the extents of %s", path);
+		return ext4_fail(w, e, "reading the extents of %s", path);
 	for (;;) {
 		e = ext2fs_extent_get(h, op, &ex);
 		op = EXT2_EXTENT_NEXT_LEAF;
@@ -366,7 +341,7 @@ static int read_map(struct ext4_writer *w, struct ext2_inode *in, const char *pa
 			break;
 		if (e) {
 			ext2fs_extent_free(h);
-			return fail(w, e, "reading the extents of %s", path);
+			return ext4_fail(w, e, "reading the extents of %s", path);
 		}
 		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !ex.e_len)
 			continue;
@@ -402,19 +377,19 @@ int ext4_file_begin(struct ext4_writer *w, const char *path, const struct ext4_m
 
 	e = ext2fs_read_inode(w->fs, ino, &in);
 	if (e)
-		return fail(w, e, "reading the inode of %s", path);
+		return ext4_fail(w, e, "reading the inode of %s", path);
 	if (ext2fs_has_feature_extents(w->fs->super)) {
 		ext2_extent_handle_t h;
 		e = ext2fs_extent_open2(w->fs, ino, &in, &h);
 		if (e)
-			return fail(w, e, "creating the extent tree of %s", path);
+			return ext4_fail(w, e, "creating the extent tree of %s", path);
 		ext2fs_extent_free(h);
 	}
 	e = ext2fs_inode_size_set(w->fs, &in, size);
 	if (!e)
 		e = ext2fs_write_inode(w->fs, ino, &in);
 	if (e)
-		return fail(w, e, "writing the inode of %s", path);
+		return ext4_fail(w, e, "writing the inode of %s", path);
 
 	for (size_t i = 0; i < n_regions; i++) {
 		blk64_t start = regions[i].offset / BLOCK_SIZE;
@@ -425,12 +400,12 @@ int ext4_file_begin(struct ext4_writer *w, const char *path, const struct ext4_m
 				     ext2fs_find_inode_goal(w->fs, ino, &in, start), start,
 				     end - start);
 		if (e)
-			return fail(w, e, "allocating %llu blocks for %s",
+			return ext4_fail(w, e, "allocating %llu blocks for %s",
 				    (unsigned long long)(end - start), path);
 	}
 	e = ext2fs_read_inode(w->fs, ino, &in);
 	if (e)
-		return fail(w, e, "reading the inode of %s", path);
+		return ext4_fail(w, e, "reading the inode of %s", path);
 	if (n_regions) {
 		r = read_map(w, &in, path);
 		if (r < 0)
@@ -445,7 +420,7 @@ int ext4_file_write(struct ext4_writer *w, uint64_t offset, const void *buf, siz
 	size_t i = 0;
 
 	if (offset < w->cur_pos || offset + len > w->cur_size)
-		return fail(w, 0, "data at offset %llu is outside the file",
+		return ext4_fail(w, 0, "data at offset %llu is outside the file",
 			    (unsigned long long)offset), -EINVAL;
 	while (len > 0) {
 		blk64_t lblk = offset / BLOCK_SIZE;
@@ -454,14 +429,14 @@ int ext4_file_write(struct ext4_writer *w, uint64_t offset, const void *buf, siz
 		while (i < w->n_map && w->map[i].lblk + w->map[i].len <= lblk)
 			i++;
 		if (i == w->n_map || w->map[i].lblk > lblk)
-			return fail(w, 0, "data at offset %llu is outside the file's data regions",
+			return ext4_fail(w, 0, "data at offset %llu is outside the file's data regions",
 				    (unsigned long long)offset), -EINVAL;
 		within = offset - w->map[i].lblk * BLOCK_SIZE;
 		n = MIN((uint64_t)len, w->map[i].len * BLOCK_SIZE - within);
 		phys = w->offset + w->map[i].pblk * BLOCK_SIZE + within;
 		int r = pwrite_full(w->fd, p, n, phys);
 		if (r < 0)
-			return fail(w, (errcode_t)-r, "writing file data"), r;
+			return ext4_fail(w, (errcode_t)-r, "writing file data"), r;
 		p += n;
 		len -= n;
 		offset += n;
@@ -559,9 +534,9 @@ int ext4_new(const struct ext4_params *p, struct ext4_writer **ret)
 	w->paths = pathmap_new();
 
 	if (p->shrink && p->size > EXT4_MAX_PROVISIONAL)
-		return fail(w, 0, "provisional size above 16 GiB"), -EINVAL;
+		return ext4_fail(w, 0, "provisional size above 16 GiB"), -EINVAL;
 	if (blocks < 8192)
-		return fail(w, 0, "a root filesystem needs at least 32 MiB"), -EINVAL;
+		return ext4_fail(w, 0, "a root filesystem needs at least 32 MiB"), -EINVAL;
 
 	ext2fs_blocks_count_set(&param, blocks);
 	param.s_log_block_size = 2; /* 4 KiB */
@@ -583,12 +558,12 @@ int ext4_new(const struct ext4_params *p, struct ext4_writer **ret)
 	e = ext2fs_initialize(p->path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, &param, unix_io_manager,
 			      &w->fs);
 	if (e)
-		return fail(w, e, "initializing the filesystem");
+		return ext4_fail(w, e, "initializing the filesystem");
 	w->fs->now = p->epoch;
 	snprintf(opt, sizeof(opt), "offset=%llu", (unsigned long long)p->offset);
 	e = io_channel_set_options(w->fs->io, opt);
 	if (e)
-		return fail(w, e, "setting the filesystem offset");
+		return ext4_fail(w, e, "setting the filesystem offset");
 
 	{
 		struct ext2_super_block *s = w->fs->super;
@@ -611,138 +586,12 @@ int ext4_new(const struct ext4_params *p, struct ext4_writer **ret)
 	if (!e)
 		e = ext2fs_convert_subcluster_bitmap(w->fs, &w->fs->block_map);
 	if (e)
-		return fail(w, e, "allocating the group tables");
+		return ext4_fail(w, e, "allocating the group tables");
 	e = create_basics(w);
 	if (e)
-		return fail(w, e, "creating the root directory");
+		return ext4_fail(w, e, "creating the root directory");
 	r = 0;
 	return r;
-}
-
-/* Group metadata: bitmaps and inode table of group G. */
-static void group_tables(ext2_filsys fs, dgrp_t g, blk64_t out[3], blk64_t *itable_len)
-{
-	out[0] = ext2fs_block_bitmap_loc(fs, g);
-	out[1] = ext2fs_inode_bitmap_loc(fs, g);
-	out[2] = ext2fs_inode_table_loc(fs, g);
-	*itable_len = fs->inode_blocks_per_group;
-}
-
-/* The last block in use by content (files, directories, extent blocks):
- * all used blocks minus every group's own metadata. */
-static int content_end(struct ext4_writer *w, blk64_t *end)
-{
-	ext2_filsys fs = w->fs;
-	blk64_t n = ext2fs_blocks_count(fs->super), t[3], len;
-	ext2fs_block_bitmap copy;
-	_cleanup_free_ uint8_t *bits = NULL;
-	errcode_t e;
-
-	e = ext2fs_copy_bitmap(fs->block_map, &copy);
-	if (e)
-		return fail(w, e, "copying the block bitmap");
-	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
-		blk64_t super, old_desc, new_desc;
-		blk_t used;
-		group_tables(fs, g, t, &len);
-		ext2fs_unmark_block_bitmap2(copy, t[0]);
-		ext2fs_unmark_block_bitmap2(copy, t[1]);
-		ext2fs_unmark_block_bitmap_range2(copy, t[2], (unsigned)len);
-		ext2fs_super_and_bgd_loc2(fs, g, &super, &old_desc, &new_desc, &used);
-		if (ext2fs_bg_has_super(fs, g))
-			ext2fs_unmark_block_bitmap_range2(copy, super,
-							  (unsigned)used);
-	}
-	bits = xcalloc(1, n / 8 + 1);
-	e = ext2fs_get_block_bitmap_range2(copy, 0, n, bits);
-	ext2fs_free_block_bitmap(copy);
-	if (e)
-		return fail(w, e, "reading the block bitmap");
-	for (blk64_t i = n / 8 + 1; i-- > 0;)
-		if (bits[i]) {
-			for (int b = 7; b >= 0; b--)
-				if (bits[i] & (1 << b)) {
-					*end = i * 8 + (blk64_t)b + 1;
-					return 0;
-				}
-		}
-	*end = 0;
-	return 0;
-}
-
-/* Cuts the filesystem to NEW_BLOCKS; see ext4.h for why nothing moves. */
-static int shrink_to(struct ext4_writer *w, blk64_t new_blocks)
-{
-	ext2_filsys fs = w->fs;
-	blk64_t old_blocks = ext2fs_blocks_count(fs->super), t[3], len, found;
-	dgrp_t old_groups = fs->group_desc_count;
-	blk_t bpg = fs->super->s_blocks_per_group;
-	dgrp_t new_groups = (dgrp_t)DIV_ROUND_UP(new_blocks, bpg);
-	ext2_ino_t ipg = fs->super->s_inodes_per_group, new_inodes = new_groups * ipg;
-	ext2_ino_t found_ino;
-	uint64_t free_blocks = 0, free_inodes = 0;
-	errcode_t e;
-
-	if (new_blocks >= old_blocks)
-		return 0;
-	/* Give back the tables of the groups that go away. */
-	for (dgrp_t g = new_groups; g < old_groups; g++) {
-		blk64_t super, old_desc, new_desc;
-		blk_t used;
-		group_tables(fs, g, t, &len);
-		for (blk64_t b = 0; b < 2 + len; b++) {
-			blk64_t blk = b < 2 ? t[b] : t[2] + b - 2;
-			if (blk < new_blocks)
-				ext2fs_block_alloc_stats2(fs, blk, -1);
-			else
-				ext2fs_unmark_block_bitmap2(fs->block_map, blk);
-		}
-		ext2fs_super_and_bgd_loc2(fs, g, &super, &old_desc, &new_desc, &used);
-		if (ext2fs_bg_has_super(fs, g))
-			ext2fs_unmark_block_bitmap_range2(fs->block_map, super, (unsigned)used);
-	}
-	if (ext2fs_find_first_set_block_bitmap2(fs->block_map, new_blocks, old_blocks - 1,
-						&found) == 0)
-		return fail(w, 0, "block %llu is in use beyond the cut at %llu",
-			    (unsigned long long)found, (unsigned long long)new_blocks),
-		       -ENOSPC;
-	if (ext2fs_find_first_set_inode_bitmap2(fs->inode_map, new_inodes + 1,
-						fs->super->s_inodes_count, &found_ino) == 0)
-		return fail(w, 0, "inode %u is in use beyond the cut", found_ino), -ENOSPC;
-
-	e = ext2fs_resize_block_bitmap2(new_blocks - 1, (blk64_t)new_groups * bpg - 1,
-					fs->block_map);
-	if (!e)
-		e = ext2fs_resize_inode_bitmap2(new_inodes, new_inodes, fs->inode_map);
-	if (e)
-		return fail(w, e, "resizing the bitmaps");
-	ext2fs_blocks_count_set(fs->super, new_blocks);
-	fs->super->s_inodes_count = new_inodes;
-	fs->group_desc_count = new_groups;
-	fs->desc_blocks = (blk_t)DIV_ROUND_UP(new_groups, EXT2_DESC_PER_BLOCK(fs->super));
-
-	/* Recount every group from the bitmaps. */
-	for (dgrp_t g = 0; g < new_groups; g++) {
-		blk64_t first = ext2fs_group_first_block2(fs, g), last = ext2fs_group_last_block2(fs, g);
-		uint32_t fb = 0, fi = 0;
-		for (blk64_t b = first; b <= last; b++)
-			fb += !ext2fs_test_block_bitmap2(fs->block_map, b);
-		for (ext2_ino_t i = g * ipg + 1; i <= (g + 1) * ipg; i++)
-			fi += !ext2fs_test_inode_bitmap2(fs->inode_map, i);
-		ext2fs_bg_free_blocks_count_set(fs, g, fb);
-		ext2fs_bg_free_inodes_count_set(fs, g, fi);
-		free_blocks += fb;
-		free_inodes += fi;
-	}
-	ext2fs_bg_flags_clear(fs, new_groups - 1, EXT2_BG_BLOCK_UNINIT);
-	ext2fs_free_blocks_count_set(fs->super, free_blocks);
-	fs->super->s_free_inodes_count = (uint32_t)free_inodes;
-	for (dgrp_t g = 0; g < new_groups; g++)
-		ext2fs_group_desc_csum_set(fs, g);
-	ext2fs_mark_super_dirty(fs);
-	ext2fs_mark_bb_dirty(fs);
-	ext2fs_mark_ib_dirty(fs);
-	return 0;
 }
 
 int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
@@ -753,36 +602,7 @@ int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
 	int r;
 
 	if (w->shrink) {
-		blk_t bpg = fs->super->s_blocks_per_group;
-		ext2_ino_t ipg = fs->super->s_inodes_per_group, last_ino = 0;
-		blk64_t end, target, t[3], len, meta_end = 0;
-		dgrp_t groups;
-
-		r = content_end(w, &end);
-		if (r < 0)
-			return r;
-		/* Room for the journal and the headroom. */
-		target = end + DIV_ROUND_UP(headroom, BLOCK_SIZE) + 64 * MiB / BLOCK_SIZE;
-		/* Enough groups for the inodes in use, with 10% to spare. */
-		if (ext2fs_find_first_zero_inode_bitmap2(fs->inode_map, 1, fs->super->s_inodes_count,
-							 &last_ino) == 0) {
-			ext2_ino_t used = fs->super->s_inodes_count - fs->super->s_free_inodes_count;
-			target = MAX(target,
-				     (blk64_t)(DIV_ROUND_UP(used + used / 10, ipg) - 1) * bpg + 1);
-		}
-		/* The retained groups' tables must stay inside. */
-		groups = (dgrp_t)DIV_ROUND_UP(target, bpg);
-		for (dgrp_t g = 0; g < groups; g++) {
-			group_tables(fs, g, t, &len);
-			meta_end = MAX(meta_end, MAX(MAX(t[0], t[1]) + 1, t[2] + len));
-		}
-		target = MAX(target, meta_end + 256);
-		/* A partial last group of at least 1 MiB; whole MiB overall. */
-		if (target % bpg && target % bpg < 256)
-			target += 256;
-		target = ALIGN_UP(target, 256);
-		target = MIN(target, ext2fs_blocks_count(fs->super));
-		r = shrink_to(w, target);
+		r = ext4_shrink_to_content(w, headroom);
 		if (r < 0)
 			return r;
 	}
@@ -791,12 +611,12 @@ int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
 	e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL,
 				      EXT2_MKJOURNAL_NO_MNT_CHECK | EXT2_MKJOURNAL_LAZYINIT);
 	if (e)
-		return fail(w, e, "creating the journal");
+		return ext4_fail(w, e, "creating the journal");
 	fs->super->s_wtime = fs->super->s_mtime = (uint32_t)w->epoch;
 	*size = ext2fs_blocks_count(fs->super) * BLOCK_SIZE;
 	e = ext2fs_close_free(&w->fs);
 	if (e)
-		return fail(w, e, "writing the filesystem metadata");
+		return ext4_fail(w, e, "writing the filesystem metadata");
 	return 0;
 }
 

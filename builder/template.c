@@ -55,7 +55,8 @@ void vars_free(struct vars *v)
 	*v = (struct vars){ 0 };
 }
 
-/* Walks TEXT; for each placeholder calls FN. Returns problems found. */
+/* Walks TEXT, checking each {{name}} (and writing the rendering to OUT when
+ * given). Returns the number of problems found. */
 static unsigned walk(const char *name, const char *text, const struct vars *v, FILE *out)
 {
 	unsigned line = 1, col = 1, problems = 0;
