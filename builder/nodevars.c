@@ -3,6 +3,8 @@
 #include "hash.h"
 #include "log.h"
 
+#include <ctype.h>
+
 static const char *fact_names[] = {
 	"ssh_kex", "ssh_ciphers", "ssh_macs", "ssh_host_key_algorithms", "ssh_rsa_size",
 	"openssh_version",
@@ -109,6 +111,16 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 		snprintf(dns + strlen(dns), sizeof(dns) - strlen(dns), "%s%s", i ? " " : "",
 			 ip_addr_to_string(&lan->dns.v[i], buf, sizeof(buf)));
 	vars_set(v, "dns", dns);
+	/* The NIC that carries the LAN: by MAC when the node names one (a node
+	 * with several ports), else every wired NIC. */
+	if (n->interface.m.set && config_interface_is_mac(n->interface.v)) {
+		char mac[18];
+		for (size_t i = 0; i < sizeof(mac); i++)
+			mac[i] = (char)tolower((unsigned char)n->interface.v[i]);
+		vars_setf(v, "lan_match", "MACAddress=%s", mac);
+	} else {
+		vars_setf(v, "lan_match", "Name=%s", n->interface.m.set ? n->interface.v : "en* eth*");
+	}
 	if (server) {
 		addr(v, "server_ipv4", &server->ipv4.v);
 		addr(v, "server_ipv6", &server->ipv6.v);

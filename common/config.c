@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <libgen.h>
+#include <strings.h>
 
 #define F CONF_FIELD
 
@@ -95,6 +96,7 @@ static const struct field node_fields[] = {
 	F("ipv4", FT_IPV4, struct config_node, ipv4, .required = true),
 	F("ipv6", FT_IPV6, struct config_node, ipv6, .required = true),
 	F("disk", FT_STRING, struct config_node, disk),
+	F("interface", FT_STRING, struct config_node, interface),
 	F("pcie-gen", FT_UINT, struct config_node, pcie_gen, .min = 2, .max = 3),
 	F("root-size", FT_SIZE, struct config_node, root_size),
 	F("labels", FT_STRMAP, struct config_node, labels),
@@ -134,6 +136,31 @@ static bool valid_label(const char *s)
 		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
 			return false;
 	return true;
+}
+
+bool config_interface_is_mac(const char *s)
+{
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return s[17] == 0;
+}
+
+/* An interface name or glob (systemd.link's Name=): one or more
+ * space-separated patterns of at most 15 characters (IFNAMSIZ - 1). */
+static bool valid_interface_name(const char *s)
+{
+	size_t words = 0;
+
+	for (const char *p = s; *p;) {
+		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789_.-*?");
+		if (n == 0 || n > 15 || (p[n] && p[n] != ' ') || (p[n] == ' ' && !p[n + 1]))
+			return false;
+		words++;
+		p += n + (p[n] == ' ');
+	}
+	return words > 0;
 }
 
 static bool valid_domain(const char *s)
@@ -323,6 +350,13 @@ static void check_nodes(struct config *c)
 				     "node '%s': disk '%s' is not a kernel disk name such as "
 				     "nvme0n1 or sda",
 				     n->name.v, n->disk.v);
+		if (n->interface.m.set && !config_interface_is_mac(n->interface.v) &&
+		    !valid_interface_name(n->interface.v))
+			config_error(c, n->interface.m.pos,
+				     "node '%s': interface '%s' is neither a MAC address "
+				     "(aa:bb:cc:dd:ee:ff) nor an interface name or pattern such as "
+				     "enp1s0 or en*",
+				     n->name.v, n->interface.v);
 		check_node_address(c, n, &n->ipv4, &lan->ipv4, &lan->ipv4_gateway,
 				   &c->network.loadbalancer.ipv4);
 		check_node_address(c, n, &n->ipv6, &lan->ipv6, &lan->ipv6_gateway,
@@ -353,6 +387,13 @@ static void check_nodes(struct config *c)
 					     "node '%s': ipv6 %s is already node '%s's (line %u)",
 					     n->name.v, ip_addr_to_string(&n->ipv6.v, a, sizeof(a)),
 					     o->name.v, o->ipv6.m.pos.line);
+			if (n->interface.m.set && o->interface.m.set &&
+			    config_interface_is_mac(n->interface.v) &&
+			    strcasecmp(n->interface.v, o->interface.v) == 0)
+				config_error(c, n->interface.m.pos,
+					     "node '%s': MAC address %s is already node '%s's (line %u)",
+					     n->name.v, n->interface.v, o->name.v,
+					     o->interface.m.pos.line);
 		}
 	}
 	for (size_t i = 0; i < c->nodes.n; i++)

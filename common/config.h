@@ -62,6 +62,7 @@ struct config_storage {
 struct config_node {
 	struct cmeta m;
 	struct cstr name, board, role, disk;
+	struct cstr interface; /* the LAN NIC: a MAC address or a name pattern */
 	struct caddr ipv4, ipv6;
 	struct cuint pcie_gen;
 	struct cuint root_size; /* fixed root filesystem size; 0: from content */
@@ -96,6 +97,10 @@ int config_load(const char *path, struct config *c);
 void config_free(struct config *c);
 
 struct config_node *config_find_node(const struct config *c, const char *name);
+
+/* Whether a node's interface: names its NIC by MAC address (aa:bb:cc:dd:ee:ff)
+ * rather than by name pattern. */
+bool config_interface_is_mac(const char *s);
 
 /* Reports an error at a position of the loaded config file. */
 #define config_error(c, pos, ...) conf_error(&(c)->file, (pos), __VA_ARGS__)

@@ -30,9 +30,9 @@ for want in "192.168.14.11 cow.farm.home.arpa cow" "fd12:3456:789a:14::13 duck.f
 	check_eq "hosts: $want" "$want" "$(tr -s ' ' <<<"$hosts" | grep -x -- "$want")"
 done
 net=$(content "$fs" /etc/systemd/network/10-farm-lan.network)
-for want in "Address=192.168.14.12/26" "Gateway=192.168.14.1" "Address=fd12:3456:789a:14::12/64" \
+for want in "Name=en* eth*" "Address=192.168.14.12/26" "Gateway=192.168.14.1" "Address=fd12:3456:789a:14::12/64" \
 	"Gateway=fd12:3456:789a:14::1" "DNS=192.168.14.1 fd12:3456:789a:14::1" "IPv6AcceptRA=no"; do
-	check_eq "networkd: $want" "$want" "$(grep -x -- "$want" <<<"$net")"
+	check_eq "networkd: $want" "$want" "$(grep -Fx -- "$want" <<<"$net")"
 done
 check_eq "networkd enabled" "/usr/lib/systemd/system/systemd-networkd.service" \
 	"$(dfs "$fs" "stat /etc/systemd/system/multi-user.target.wants/systemd-networkd.service" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')"
