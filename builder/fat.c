@@ -25,11 +25,12 @@
  *
  * A directory holds 32-byte entries: "." and ".." (not in the root), the
  * volume label (root only), then per child in insertion order its VFAT
- * long-name entries (highest ordinal first) followed by its 8.3 entry. */
-#include "fat.h"
+ * long-name entries (highest ordinal first) followed by its 8.3 entry.
+ * The names, the 8.3 aliases and the long-name entries are made by
+ * fat-names.c. */
+#include "fat-internal.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "util.h"
@@ -46,16 +47,7 @@
 #define FAT32_MIN_CLUSTERS (65525u + 64u)
 #define FAT32_MAX_CLUSTERS 0x0FFFFFF5u
 #define FAT_EOC		   0x0FFFFFFFu
-#define DIR_ENTRY	   32u
 #define DIR_MAX_ENTRIES	   65536u /* FAT limit on 32-byte entries per directory */
-#define LFN_MAX		   255u
-#define LFN_CHARS	   13u /* UCS-2 characters per long-name entry */
-#define ATTR_VOLUME	   0x08u
-#define ATTR_DIR	   0x10u
-#define ATTR_ARCHIVE	   0x20u
-#define ATTR_LFN	   0x0Fu
-#define CASE_LOWER_BASE	   0x08u
-#define CASE_LOWER_EXT	   0x10u
 #define IO_CHUNK	   ((size_t)MiB)
 #define FAT_TIME_MIN	   INT64_C(315532800)  /* 1980-01-01 00:00:00 UTC */
 #define FAT_TIME_MAX	   INT64_C(4354819199) /* 2107-12-31 23:59:59 UTC */
@@ -63,22 +55,6 @@
 /* A contiguous run of clusters; the last one links to NEXT (or EOC). */
 struct run {
 	uint32_t start, len, next;
-};
-
-struct fat_node {
-	struct fat_node *parent;
-	struct fat_node **kids; /* directories: children in insertion order */
-	size_t nkids, capkids;
-	uint16_t *uname; /* long name, UCS-2 */
-	size_t ulen;
-	uint8_t sname[11]; /* 8.3 name, space padded, upper case */
-	uint8_t ncase;	   /* CASE_LOWER_* flags of a short-only name */
-	uint8_t nlfn;	   /* long-name entries; 0 = short entry only */
-	bool dir;
-	uint32_t cluster; /* first cluster, 0 for an empty file */
-	uint32_t entries; /* directories: 32-byte entries used */
-	uint64_t size;
-	time_t mtime;
 };
 
 struct fat_writer {
@@ -106,25 +82,6 @@ struct fat_file {
 };
 
 static const uint8_t zeros[MAX_CLUSTER_BYTES];
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v & 0xFF;
-	p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v & 0xFFFF);
-	put16(p + 2, v >> 16);
-}
-
-/* Names compare case-insensitively in ASCII only, as Linux vfat does with
- * iocharset=utf8. */
-static uint16_t fold(uint16_t c)
-{
-	return c >= 'a' && c <= 'z' ? c - 32 : c;
-}
 
 /* FAT date and time in UTC, clamped to the representable range
  * 1980-01-01..2107-12-31. CS: creation time in 10 ms units, which carries
@@ -161,173 +118,6 @@ static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr, uint8_t
 	put16(e + 24, date); /* write date */
 	put16(e + 26, cluster & 0xFFFF);
 	put32(e + 28, size);
-}
-
-/* Characters allowed in an 8.3 name besides A-Z and 0-9. */
-static bool short_char_ok(uint16_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c > ' ' && c < 0x80 && strchr("$%'-_@~`!(){}^#&", c));
-}
-
-/* UTF-8 (BMP only, no overlongs or surrogates) to UCS-2, refusing what a
- * FAT long name cannot hold. */
-static int utf8_to_ucs2(const char *s, size_t len, uint16_t *out, size_t *ret)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len;) {
-		uint8_t c = s[i++];
-		/* sequence length - 1; 4-byte sequences are beyond the BMP */
-		int k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : -1;
-		uint32_t cp, min;
-
-		if (k < 0)
-			return -EINVAL;
-		cp = c & (0x7F >> k);
-		min = k == 2 ? 0x800 : k == 1 ? 0x80 : 0; /* below: overlong */
-		for (; k > 0; k--, i++) {
-			if (i >= len || ((uint8_t)s[i] & 0xC0) != 0x80)
-				return -EINVAL;
-			cp = cp << 6 | ((uint8_t)s[i] & 0x3F);
-		}
-		if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF))
-			return -EINVAL;
-		if (cp < 0x20 || cp == 0x7F || (cp < 0x80 && strchr("\"*/:<>?\\|", cp)))
-			return -EINVAL;
-		if (n == LFN_MAX)
-			return -EINVAL;
-		out[n++] = cp;
-	}
-	/* Empty, "." and "..", and trailing dots or spaces (which Windows and
-	 * Linux strip) cannot be stored faithfully. */
-	if (n == 0 || out[n - 1] == '.' || out[n - 1] == ' ')
-		return -EINVAL;
-	*ret = n;
-	return 0;
-}
-
-/* The child of D named U (case-insensitively), or NULL. Directories are
- * searched linearly: they hold at most 65536 entries, and a boot partition's
- * a few hundred. */
-static struct fat_node *find_child(const struct fat_node *d, const uint16_t *u, size_t ulen)
-{
-	for (size_t i = 0; i < d->nkids; i++) {
-		const struct fat_node *k = d->kids[i];
-		size_t j = 0;
-
-		while (k->ulen == ulen && j < ulen && fold(k->uname[j]) == fold(u[j]))
-			j++;
-		if (k->ulen == ulen && j == ulen)
-			return d->kids[i];
-	}
-	return NULL;
-}
-
-static bool short_taken(const struct fat_node *d, const uint8_t s[11])
-{
-	for (size_t i = 0; i < d->nkids; i++)
-		if (memcmp(d->kids[i]->sname, s, 11) == 0)
-			return true;
-	return false;
-}
-
-/* The smallest N for which BASE~N.EXT is free in D, in one pass over D:
- * with at most nkids names taken, it is at most nkids + 1. */
-static uint32_t free_tail(const struct fat_node *d, const uint8_t *base, size_t nb,
-			  const uint8_t ext[3])
-{
-	_cleanup_free_ bool *used = xcalloc(d->nkids + 2, sizeof(bool));
-	uint32_t tail = 1;
-
-	for (size_t i = 0; i < d->nkids; i++) {
-		const uint8_t *s = d->kids[i]->sname, *t = memrchr(s, '~', 8);
-		size_t keep = t ? (size_t)(t - s) : 0, k = keep + 1;
-		uint32_t v = 0;
-
-		if (!t || memcmp(s + 8, ext, 3) != 0 || s[k] == '0')
-			continue;
-		for (; k < 8 && s[k] >= '0' && s[k] <= '9' && v <= d->nkids; k++)
-			v = v * 10 + s[k] - '0';
-		if (k == keep + 1 || (k < 8 && s[k] != ' ') || v > d->nkids + 1 ||
-		    keep != MIN(nb, 8 - (k - keep)) || memcmp(s, base, keep) != 0)
-			continue;
-		used[v] = true;
-	}
-	while (used[tail])
-		tail++;
-	return tail;
-}
-
-/* Picks N's 8.3 name in D. The basis is made the Windows way: upper case,
- * spaces and leading dots dropped, other characters invalid in 8.3 as '_',
- * base cut to 8 and extension (after the last dot) to 3 characters. If
- * nothing was lost and the basis is free, it is used as is: without a long
- * name when base and extension are each in one case (lower case recorded
- * in the case flags), else with one ("Config.txt"). Otherwise the alias
- * gets the smallest free numeric tail, "KERNEL~1.IMG". */
-static void make_short_name(const struct fat_node *d, struct fat_node *n)
-{
-	uint8_t base[8], ext[3] = "   ";
-	size_t nb = 0, ne = 0, start = 0, dot = n->ulen, keep;
-	unsigned lower[2] = {0}, upper[2] = {0};
-	char t[8];
-	bool lossy;
-
-	while (start < n->ulen && (n->uname[start] == '.' || n->uname[start] == ' '))
-		start++;
-	lossy = start > 0;
-	for (size_t i = start; i < n->ulen; i++)
-		if (n->uname[i] == '.')
-			dot = i;
-	for (size_t i = start; i < n->ulen; i++) {
-		uint16_t c = n->uname[i];
-		bool in_ext = i > dot;
-
-		if (i == dot)
-			continue;
-		if (c == ' ' || c == '.') {
-			lossy = true;
-			continue;
-		}
-		lower[in_ext] += c >= 'a' && c <= 'z';
-		upper[in_ext] += c >= 'A' && c <= 'Z';
-		c = fold(c);
-		if (!short_char_ok(c)) {
-			c = '_';
-			lossy = true;
-		}
-		if (in_ext ? ne == 3 : nb == 8)
-			lossy = true;
-		else if (in_ext)
-			ext[ne++] = c;
-		else
-			base[nb++] = c;
-	}
-	if (nb == 0) {
-		base[nb++] = '_';
-		lossy = true;
-	}
-
-	n->nlfn = DIV_ROUND_UP(n->ulen, LFN_CHARS);
-	memset(n->sname, ' ', 11);
-	memcpy(n->sname + 8, ext, 3);
-	if (!lossy) {
-		memcpy(n->sname, base, nb);
-		if (!short_taken(d, n->sname)) {
-			if (!(lower[0] && upper[0]) && !(lower[1] && upper[1])) {
-				n->nlfn = 0;
-				n->ncase = (lower[0] ? CASE_LOWER_BASE : 0) |
-					   (lower[1] ? CASE_LOWER_EXT : 0);
-			}
-			return;
-		}
-	}
-	snprintf(t, sizeof(t), "~%u", free_tail(d, base, nb, ext));
-	keep = MIN(nb, 8 - strlen(t));
-	memset(n->sname, ' ', 8);
-	memcpy(n->sname, base, keep);
-	memcpy(n->sname + keep, t, strlen(t));
 }
 
 /* Clusters a directory with ENTRIES 32-byte entries takes. */
@@ -369,13 +159,13 @@ static int add_child(struct fat_writer *w, struct fat_node *d, const uint16_t *u
 
 	if (size > UINT32_MAX)
 		return -EFBIG;
-	if (find_child(d, u, ulen))
+	if (fat_find_child(d, u, ulen))
 		return -EEXIST;
 	n = xcalloc(1, sizeof(*n));
 	n->uname = xmalloc(ulen * sizeof(*u));
 	memcpy(n->uname, u, ulen * sizeof(*u));
 	n->ulen = ulen;
-	make_short_name(d, n);
+	fat_make_short_name(d, n);
 	entries = d->entries + 1 + n->nlfn;
 	data = DIV_ROUND_UP(size, w->cluster_bytes);
 	grow = dir_clusters(w, entries) - dir_clusters(w, d->entries) + is_dir;
@@ -414,10 +204,10 @@ static int walk(struct fat_writer *w, const char *path, size_t len, time_t mtime
 		n = strcspn(path + i, "/");
 		if (n == 0)
 			continue;
-		r = utf8_to_ucs2(path + i, n, u, &ulen);
+		r = fat_utf8_to_ucs2(path + i, n, u, &ulen);
 		if (r < 0)
 			return r;
-		c = find_child(d, u, ulen);
+		c = fat_find_child(d, u, ulen);
 		if (!c) {
 			r = add_child(w, d, u, ulen, true, 0, mtime, &c);
 			if (r < 0)
@@ -449,7 +239,7 @@ int fat_file_open(struct fat_writer *w, const char *path, uint64_t size, time_t 
 	leaf = leaf ? leaf + 1 : path;
 	r = walk(w, path, dir_len, mtime, &d);
 	if (r >= 0)
-		r = utf8_to_ucs2(leaf, strlen(leaf), u, &ulen);
+		r = fat_utf8_to_ucs2(leaf, strlen(leaf), u, &ulen);
 	if (r >= 0)
 		r = add_child(w, d, u, ulen, false, size, mtime, &n);
 	if (r < 0)
@@ -521,23 +311,7 @@ uint64_t fat_free_bytes(const struct fat_writer *w)
 /* Long-name entries for N, last part first, then its 8.3 entry. */
 static uint8_t *put_child(uint8_t *e, const struct fat_node *n)
 {
-	/* Byte offsets of the 13 characters inside a long-name entry. */
-	static const uint8_t pos[LFN_CHARS] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
-	uint8_t sum = 0;
-
-	for (int i = 0; i < 11; i++)
-		sum = ((sum & 1) << 7) + (sum >> 1) + n->sname[i];
-	for (unsigned i = n->nlfn; i > 0; i--, e += DIR_ENTRY) {
-		e[0] = i | (i == n->nlfn ? 0x40 : 0); /* ordinal, 0x40 = last */
-		e[11] = ATTR_LFN;
-		e[13] = sum;
-		for (unsigned j = 0; j < LFN_CHARS; j++) {
-			size_t k = (i - 1) * LFN_CHARS + j;
-
-			/* NUL-terminated unless full, then 0xFFFF padding */
-			put16(e + pos[j], k < n->ulen ? n->uname[k] : k == n->ulen ? 0 : 0xFFFF);
-		}
-	}
+	e = fat_put_lfn(e, n);
 	put_dirent(e, n->sname, n->dir ? ATTR_DIR : ATTR_ARCHIVE, n->ncase, n->cluster,
 		   n->dir ? 0 : n->size, n->mtime);
 	return e + DIR_ENTRY;
@@ -716,23 +490,6 @@ static bool geometry(uint32_t sectors, uint32_t spc, uint32_t *fat_sectors, uint
 	return true;
 }
 
-static int parse_label(const char *label, uint8_t out[11])
-{
-	size_t len = label ? strlen(label) : 0;
-
-	memset(out, ' ', 11);
-	if (len > 11 || (len && label[0] == ' '))
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		uint16_t c = fold((uint8_t)label[i]);
-
-		if (c != ' ' && !short_char_ok(c))
-			return -EINVAL;
-		out[i] = c;
-	}
-	return 0;
-}
-
 int fat_new(int fd, const struct fat_params *params, struct fat_writer **ret)
 {
 	uint64_t sectors = params->size / SECTOR;
@@ -741,7 +498,7 @@ int fat_new(int fd, const struct fat_params *params, struct fat_writer **ret)
 	uint8_t label[11];
 
 	if (fd < 0 || params->offset % SECTOR || params->offset / SECTOR > UINT32_MAX ||
-	    sectors > UINT32_MAX || parse_label(params->label, label) < 0)
+	    sectors > UINT32_MAX || fat_parse_label(params->label, label) < 0)
 		return -EINVAL;
 	/* Largest cluster up to 4 KiB that still gives a FAT32 cluster count. */
 	for (spc = MAX_CLUSTER_BYTES / SECTOR; spc > 0; spc /= 2)
