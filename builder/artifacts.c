@@ -339,22 +339,33 @@ int artifact_verify_fd(const struct artifact *art, int fd, char actual_hex[SHA25
 	return streq(actual_hex, art->sha256) ? 0 : -EBADMSG;
 }
 
-/* 1 when PATH holds the artifact, 0 when PATH does not exist, else a
- * negative errno after one message. IN_CACHE words the advice. */
-static int try_file(const struct artifact *art, const char *desc, const char *path, bool in_cache)
+int artifact_verify_file(const struct artifact *art, const char *desc, const char *path,
+			 int flags, char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char actual[SHA256_HEX_LEN];
-	uint64_t size = 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	int r;
 
+	actual_hex[0] = 0;
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)
 		return log_error_errno(errno, "%s: cannot open %s: %m", desc, path);
-	r = artifact_verify_fd(art, fd, actual, &size);
+	r = artifact_verify_fd(art, fd, actual_hex, actual_size);
 	if (r == 0)
 		return 1;
+	if (r == -EFBIG || r == -EBADMSG || r == -EINVAL)
+		return r;
+	return log_error_errno(r, "%s: cannot read %s: %m", desc, path);
+}
+
+/* 1 when PATH holds the artifact, 0 when PATH does not exist, else a
+ * negative errno after one message. IN_CACHE words the advice. */
+static int try_file(const struct artifact *art, const char *desc, const char *path, bool in_cache)
+{
+	char actual[SHA256_HEX_LEN];
+	uint64_t size = 0;
+	int r = artifact_verify_file(art, desc, path, 0, actual, &size);
+
 	if (r == -EFBIG)
 		log_error("%s: %s has %" PRIu64 " bytes, but the lock pins %" PRIu64
 			  " bytes (sha256 %s)%s",
@@ -367,7 +378,7 @@ static int try_file(const struct artifact *art, const char *desc, const char *pa
 	else if (r == -EINVAL)
 		return log_error("%s: %s is not a regular file", desc, path);
 	else
-		return log_error_errno(r, "%s: cannot read %s: %m", desc, path);
+		return r; /* there (1), absent (0) or reported */
 	return -EBADMSG;
 }
 

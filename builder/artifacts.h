@@ -51,6 +51,16 @@ char *artifact_file_name(const struct artifact *art);
 int artifact_verify_fd(const struct artifact *art, int fd, char actual_hex[SHA256_HEX_LEN],
 		       uint64_t *actual_size);
 
+/* Opens PATH (O_RDONLY | O_CLOEXEC | FLAGS) and checks it as
+ * artifact_verify_fd() does. Returns 1 when PATH holds the artifact, 0 when
+ * it does not exist, and -EFBIG, -EBADMSG or -EINVAL (not a regular file)
+ * when it holds something else, which is the caller's to report, as what to
+ * do about it depends on where PATH is. Any other failure is -errno after
+ * one message: "DESC: cannot open PATH: ..." or "DESC: cannot read PATH:
+ * ...". */
+int artifact_verify_file(const struct artifact *art, const char *desc, const char *path,
+			 int flags, char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size);
+
 /* Path of a verified artifact (NAME, ARCH or NULL), from DIR (an artifacts
  * directory the user gives: files named like the URL's last component) or
  * the cache. Verifies size and sha256 (full read). Returns 0, -ENOENT after

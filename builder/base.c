@@ -6,6 +6,7 @@
 #include "board.h"
 #include "hash.h"
 #include "log.h"
+#include "usage.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -473,13 +474,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int bad_usage(const char *what, const char *arg)
-{
-	fprintf(stderr, "farm-image rootfs: %s%s%s%s\nTry 'farm-image rootfs --help'.\n", what,
-		arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-	return 2;
-}
-
 int cmd_rootfs(int argc, char **argv)
 {
 	enum { O_CACHE = 0x100, O_RECIPE, O_PRINT_PATH, O_PRINT_KEY, O_REBUILD };
@@ -534,18 +528,19 @@ int cmd_rootfs(int argc, char **argv)
 		case 'h':
 			return usage(stdout, 0);
 		default:
-			return bad_usage("unknown option", NULL);
+			return usage_error("rootfs", "unknown option", NULL);
 		}
 	}
 	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
+		return usage_error("rootfs", "unexpected argument", argv[optind]);
 	if (!board)
-		return bad_usage("--board BOARD is required (boards: pi5, x86)", NULL);
+		return usage_error("rootfs", "--board BOARD is required (boards: pi5, x86)", NULL);
 	if (print_path + print_key + rebuild > 1)
-		return bad_usage("give at most one of --print-path, --print-key and --rebuild",
-				 NULL);
+		return usage_error("rootfs",
+				   "give at most one of --print-path, --print-key and --rebuild",
+				   NULL);
 	if (suite && !word_ok(suite, "-._"))
-		return bad_usage("--suite: not a suite name", suite);
+		return usage_error("rootfs", "--suite: not a suite name", suite);
 
 	if (recipe_arg)
 		recipe = xstrdup(recipe_arg);

@@ -3,6 +3,7 @@
 #include "artifacts.h"
 #include "log.h"
 #include "progress.h"
+#include "usage.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -386,20 +387,12 @@ static int import(struct fetch *f, const struct artifact *art, const char *desc,
 /* 1 when FINAL holds the artifact; a damaged copy is removed (0). */
 static int cached(const struct artifact *art, const char *desc, const char *final)
 {
-	_cleanup_close_ int fd = open(final, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char actual[SHA256_HEX_LEN];
 	uint64_t size = 0;
-	int r;
+	int r = artifact_verify_file(art, desc, final, O_NOFOLLOW, actual, &size);
 
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0)
-		return log_error_errno(errno, "%s: cannot open %s: %m", desc, final);
-	r = artifact_verify_fd(art, fd, actual, &size);
-	if (r == 0)
-		return 1;
 	if (r != -EBADMSG && r != -EFBIG && r != -EINVAL)
-		return log_error_errno(r, "%s: cannot read %s: %m", desc, final);
+		return r;
 	log_warning("%s: the cached %s is damaged (%" PRIu64 " bytes, sha256 %s); replacing it",
 		    desc, final, size, *actual ? actual : "?");
 	if (unlink(final) < 0)
@@ -445,14 +438,6 @@ static bool wanted(const struct artifact *art, char **archs, size_t n_archs)
 	return false;
 }
 
-static int usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, "farm-image fetch: %s%s%s%s\n", what, arg ? " '" : "", arg ? arg : "",
-		arg ? "'" : "");
-	fprintf(stderr, "Try 'farm-image fetch --help'.\n");
-	return 2;
-}
-
 /* --check: report, through artifact_path_in(), what a build would miss. */
 static int check_all(struct fetch *f, char **archs, size_t n_archs)
 {
@@ -485,7 +470,8 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 		for (size_t j = 0; j < f->lock->n; j++)
 			known |= streq_ptr(f->lock->v[j].arch, archs[i]);
 		if (!known)
-			return usage_error("the lock file has no artifact for the architecture",
+			return usage_error("fetch",
+					   "the lock file has no artifact for the architecture",
 					   archs[i]);
 	}
 	if (check)
@@ -557,11 +543,11 @@ int cmd_fetch(int argc, char **argv)
 			printf("Usage: farm-image " FETCH_USAGE "\n\n" FETCH_SUMMARY "\n");
 			return 0;
 		default:
-			return usage_error("unknown option", NULL);
+			return usage_error("fetch", "unknown option", NULL);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument", argv[optind]);
+		return usage_error("fetch", "unexpected argument", argv[optind]);
 	if (!f.cache) {
 		f.cache = cache_default = artifacts_cache_dir();
 		if (!f.cache) {

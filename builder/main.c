@@ -8,13 +8,13 @@
 #include "fetch.h"
 #include "log.h"
 #include "secrets.h"
+#include "usage.h"
 
 #include <getopt.h>
 #include <locale.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-#define DEFAULT_CONFIG "configs/cluster.yaml"
 #define DEFAULT_OUT "out"
 
 static volatile sig_atomic_t interrupted;
@@ -33,14 +33,6 @@ static const struct command commands[];
 static void usage_of(const struct command *c, FILE *f)
 {
 	fprintf(f, "Usage: farm-image %s\n\n%s\n", c->usage, c->summary);
-}
-
-static int bad_usage(const char *cmd, const char *what, const char *arg)
-{
-	fprintf(stderr, "farm-image %s: %s%s%s%s\n", cmd, what, arg ? " '" : "", arg ? arg : "",
-		arg ? "'" : "");
-	fprintf(stderr, "Try 'farm-image %s --help'.\n", cmd);
-	return 2;
 }
 
 /* Loads the config and every node's board profile, reporting all problems. */
@@ -95,11 +87,11 @@ static int cmd_validate(int argc, char **argv)
 			usage_of(&commands[0], stdout);
 			return 0;
 		default:
-			return bad_usage("validate", "unknown option", NULL);
+			return usage_error("validate", "unknown option", NULL);
 		}
 	}
 	if (optind < argc)
-		return bad_usage("validate", "unexpected argument", argv[optind]);
+		return usage_error("validate", "unexpected argument", argv[optind]);
 	r = load_all(config, &c, &boards);
 	if (r == 0) {
 		printf("%s: %zu nodes:", config, c.nodes.n);
@@ -269,13 +261,13 @@ static int cmd_build(int argc, char **argv)
 			usage_of(&commands[1], stdout);
 			return 0;
 		default:
-			return bad_usage("build", "unknown option", NULL);
+			return usage_error("build", "unknown option", NULL);
 		}
 	}
 	if (optind < argc)
-		return bad_usage("build", "unexpected argument", argv[optind]);
+		return usage_error("build", "unexpected argument", argv[optind]);
 	if (!!node == all)
-		return bad_usage("build", "give exactly one of --node NAME and --all", NULL);
+		return usage_error("build", "give exactly one of --node NAME and --all", NULL);
 
 	bo.epoch = source_date_epoch(&r);
 	if (r < 0)
@@ -407,7 +399,7 @@ static int cmd_help(int argc, char **argv)
 			usage_of(&commands[i], stdout);
 			return 0;
 		}
-	return bad_usage("help", "unknown command", argv[1]);
+	return usage_error("help", "unknown command", argv[1]);
 }
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@
 #include "secrets.h"
 #include "hash.h"
 #include "log.h"
+#include "usage.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,7 +35,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#define DEFAULT_CONFIG "configs/cluster.yaml"
 #define TLS "k3s/tls/"
 #define SECRET_MAX (1 << 20)
 #define SECRET_HEX (2 * 32 + 1) /* 32 random bytes: token secret, node passwords */
@@ -640,14 +640,6 @@ static int init(struct ctx *s, const struct config *c)
 	return r;
 }
 
-static int bad_usage(const char *what, const char *arg)
-{
-	fprintf(stderr, "farm-image secrets: %s%s%s%s\n", what, arg ? " '" : "", arg ? arg : "",
-		arg ? "'" : "");
-	fprintf(stderr, "Try 'farm-image secrets --help'.\n");
-	return 2;
-}
-
 int cmd_secrets(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -680,17 +672,17 @@ int cmd_secrets(int argc, char **argv)
 			       "passwords in DIR (${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER).\n");
 			return 0;
 		default:
-			return bad_usage("unknown option", NULL);
+			return usage_error("secrets", "unknown option", NULL);
 		}
 	}
 	if (optind >= argc)
-		return bad_usage("missing command 'init'", NULL);
+		return usage_error("secrets", "missing command 'init'", NULL);
 	if (!streq(argv[optind], "init"))
-		return bad_usage("unknown command", argv[optind]);
+		return usage_error("secrets", "unknown command", argv[optind]);
 	if (optind + 1 < argc)
-		return bad_usage("unexpected argument", argv[optind + 1]);
+		return usage_error("secrets", "unexpected argument", argv[optind + 1]);
 	if (dir && !*dir)
-		return bad_usage("--dir is empty", NULL);
+		return usage_error("secrets", "--dir is empty", NULL);
 	if (config_load(config, &c) < 0) {
 		config_free(&c);
 		return 1;
