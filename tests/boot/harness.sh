@@ -119,6 +119,8 @@ if [ $guests -eq 1 ]; then
 		fail arm-start "$(tail -3 "$TMP/start.log")"
 	extra=(--ssh-port none --timeout 12)
 	arm_boot sleeper farm.mode=sleep >/dev/null || fail sleeper-start "$(tail -3 "$TMP/start.log")"
+	extra=(--ssh-port none --timeout 90)
+	arm_boot counter farm.mode=count >/dev/null || fail counter-start "$(tail -3 "$TMP/start.log")"
 fi
 
 if [ -n "$ovmf_vars" ] && [ -f "$FARM_VM_DIR/uefi/vm.env" ]; then
@@ -188,6 +190,32 @@ if [ $guests -eq 1 ]; then
 	else
 		fail stop-powers-down-aarch64 "status '$status'"
 		show_log arm
+	fi
+
+	# --- kill-at: the cut falls at the line, not up to a poll later ----------
+	# The counter prints a line every 10 ms (every 20 ms or so under TCG).
+	# Without its line, kill-at fails and leaves the VM running; killed at a
+	# line still to come, the log must end within a few lines of it.
+	"$VM" wait-serial counter 'FARM-COUNT 1\b' --timeout 60 >/dev/null 2>&1 ||
+		fail counter-boot "FARM-COUNT never showed"
+	if ! "$VM" kill-at counter 'FARM-NEVER' --timeout 2 >/dev/null 2>"$TMP/err" &&
+		grep -q "not seen" "$TMP/err" && "$VM" status counter >/dev/null; then
+		pass kill-at-without-the-line
+	else
+		fail kill-at-without-the-line "$(head -3 "$TMP/err")"
+	fi
+	now=$(grep -a -o 'FARM-COUNT [0-9]*' "$FARM_VM_DIR/counter/serial.log" | tail -1 | awk '{print $2}')
+	want=$((${now:-0} + 100))
+	line=$("$VM" kill-at counter "FARM-COUNT $want\\b" --timeout 60 2>"$TMP/err")
+	rc=$?
+	last=$(grep -a -o 'FARM-COUNT [0-9]*' "$FARM_VM_DIR/counter/serial.log" | tail -1 | awk '{print $2}')
+	if [ $rc -eq 0 ] && [ "$line" = "FARM-COUNT $want" ] && [ "${last:-0}" -ge "$want" ] &&
+		[ "$last" -le $((want + 5)) ] && [[ $("$VM" status counter) == killed* ]]; then
+		pass kill-at-the-line
+		echo "# kill-at 'FARM-COUNT $want': the log ends at FARM-COUNT $last"
+	else
+		fail kill-at-the-line "rc $rc, line '$line', the log ends at '$last'"
+		sed 's/^/    /' "$TMP/err"
 	fi
 
 	# --- the hard timeout ---------------------------------------------------
