@@ -98,6 +98,7 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 				 s->name.v);
 	/* A leftover of an interrupted first boot. */
 	if (btrfs_util_is_subvolume(tmp) == BTRFS_UTIL_OK) {
+		log_notice("Removing %s.new, left by an interrupted first boot", s->name.v);
 		e = btrfs_util_delete_subvolume(tmp, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 		if (e)
 			return log_error("Cannot remove the unfinished %s: %s", tmp,
@@ -107,6 +108,7 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	if (e)
 		return log_error("Cannot create subvolume %s: %s", s->name.v, btrfs_util_strerror(e));
 	if (s->seed.v) {
+		log_info("Seeding subvolume %s from the image's %s", s->name.v, s->mount.v);
 		r = seed(src, tmp);
 		if (r < 0)
 			return r;
@@ -117,6 +119,7 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	r = fsync_dir(MOUNT_DIR);
 	if (r < 0)
 		return log_error_errno(r, "Cannot sync %s: %m", MOUNT_DIR);
+	log_info("Created subvolume %s", s->name.v);
 	*created = true;
 	return 0;
 }
