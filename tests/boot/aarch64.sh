@@ -1,9 +1,16 @@
-# Boot the aarch64 node (sheep, pi5 board) in QEMU's virt machine with a
-# Cortex-A76 (the Pi 5's core): the image's own root partition, booted with
-# the base's Debian arm64 kernel and initrd (a Pi 5 boots Raspberry Pi's
-# kernel, which virt cannot run; the image's structure is checked by the image
-# tests). The base is Debian arm64 (tests/boot/arm64-virt.yaml, built under
-# qemu-user, cached) with a synthesized Pi boot file set.
+# Boot the Raspberry Pi 5 nodes, cow (server) and sheep (agent), together in
+# QEMU's virt machine with a Cortex-A76 (the Pi 5's core): the images' own
+# root partitions, booted with the base's Debian arm64 kernel and initrd (a
+# Pi 5 boots Raspberry Pi's kernel, which virt cannot run; the image's
+# structure is checked by the image tests). The base is Debian arm64
+# (tests/boot/arm64-virt.yaml, built under qemu-user, cached) with a
+# synthesized Pi boot file set.
+#
+# The two nodes share one virtual LAN (QEMU socket networking on loopback
+# multicast) on which each has its static addresses, on the NIC the config
+# names by MAC; a second NIC (QEMU user networking) is the test's way in
+# over SSH, configured by a test overlay. Each node must reach the other
+# over both families. Then sheep boots a second time: nothing changes.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../image/image.lib"
 source "$(dirname "$0")/boot.lib"
@@ -34,52 +41,114 @@ head -c 1024 /dev/urandom >"$TMP/pi/boot/firmware/overlays/bcm2712d0.dtbo"
 bsdtar -cf "$TMP/base.tar" @"$base" -C "$TMP/pi" ./boot/firmware/kernel_2712.img \
 	./boot/firmware/bcm2712-rpi-5-b.dtb ./boot/firmware/overlays/bcm2712d0.dtbo
 boot_cluster
-boot_artifacts
-aarch64-linux-gnu-gcc -O2 -o "$TMP/artifacts/k3s-arm64" "$TOP/tests/helpers/k3s-standin.c"
-python3 - "$TMP/artifacts.lock" "$TMP/artifacts/k3s-arm64" <<'PY'
-import hashlib, re, sys
-lock, path = sys.argv[1], sys.argv[2]
-digest = hashlib.sha256(open(path, 'rb').read()).hexdigest()
-text = open(lock).read()
-text = re.sub(r'(  - name: k3s\n    arch: arm64\n(?:    .*\n)*?    sha256: )\S+', r'\g<1>' + digest, text)
-open(lock, 'w').write(text)
-PY
-check "build sheep" boot_build sheep "$TMP/base.tar" "$TMP/out"
-[ -f "$TMP/out/sheep.img" ] || { sed 's/^/    /' "$TMP/out.log"; exit 0; }
+# The LAN NICs by MAC, as a node with several ports would name its own.
+mac_cow=52:54:00:14:00:11
+mac_sheep=52:54:00:14:00:12
+awk -v cow=$mac_cow -v sheep=$mac_sheep '
+	{print}
+	/^  - name: cow$/ {print "    interface: " cow}
+	/^  - name: sheep$/ {print "    interface: " sheep}' "$TMP/cluster.yaml" >"$TMP/cluster.new" &&
+	mv "$TMP/cluster.new" "$TMP/cluster.yaml"
+boot_artifacts arm64 || { fail "k3s stand-in for arm64" "see above"; exit 0; }
+# The test's management NIC (QEMU user networking, 10.0.2.15): every wired
+# NIC the LAN file leaves.
+cp -r "$TOP/overlays" "$TMP/overlays"
+cat >"$TMP/overlays/common/etc/systemd/network/90-test-mgmt.network" <<'EOF'
+# Boot tests only: the NIC QEMU's user networking forwards SSH to.
+[Match]
+Name=en* eth*
+
+[Network]
+Address=10.0.2.15/24
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+EOF
+export BOOT_OVERLAYS=$TMP/overlays
+for node in cow sheep; do
+	check "build $node" boot_build $node "$TMP/base.tar" "$TMP/out"
+	[ -f "$TMP/out/$node.img" ] || { sed 's/^/    /' "$TMP/out.log"; exit 0; }
+done
 rm -f "$TMP/base.tar"
-img=$TMP/out/sheep.img
-extract "$img" "$TMP/out/sheep.json" 2 "$TMP/root.ext4"
+extract "$TMP/out/sheep.img" "$TMP/out/sheep.json" 2 "$TMP/root.ext4"
+check_eq "sheep: the LAN file matches its MAC" "MACAddress=$mac_sheep" \
+	"$(dfs "$TMP/root.ext4" "cat /etc/systemd/network/10-farm-lan.network" | grep '^MACAddress=')"
 kver=$(dfs "$TMP/root.ext4" "ls /boot" | tr -s ' ' '\n' | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
 dfs "$TMP/root.ext4" "dump /boot/vmlinuz-$kver $TMP/vmlinuz"
 dfs "$TMP/root.ext4" "dump /boot/initrd.img-$kver $TMP/initrd"
 rm -f "$TMP/root.ext4"
-root_uuid=$(manifest_get "$TMP/out/sheep.json" "m['partitions'][1]['uuid']")
-net=(--user-net 192.168.14.0/26 --user-host 192.168.14.1 --guest-ip 192.168.14.12)
-trap '"$VM" kill sheep >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+trap '"$VM" kill cow >/dev/null 2>&1; "$VM" kill sheep >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+
+# boot NODE [START OPTIONS]: starts NODE's VM, its LAN NIC on the segment.
+lan=socket-mcast:230.0.14.$((RANDOM % 250 + 1)):$((20000 + RANDOM % 30000))
+boot() {
+	local node=$1 mac uuid
+	shift
+	mac=mac_$node
+	uuid=$(manifest_get "$TMP/out/$node.json" "m['partitions'][1]['uuid']")
+	"$VM" start $node --image "$TMP/out/$node.img" --arch aarch64 --disk-size 6G --mem 2048 \
+		--net "$lan" --mac "${!mac}" --timeout 1200 --kernel "$TMP/vmlinuz" --initrd "$TMP/initrd" \
+		--append "root=PARTUUID=$uuid rootfstype=ext4 ro rootwait console=ttyAMA0 cgroup_enable=memory" \
+		"$@" >"$TMP/start-$node.log" 2>&1
+}
 
 start=$SECONDS
-"$VM" start sheep --image "$img" --arch aarch64 --disk-size 6G --mem 2048 "${net[@]}" --timeout 900 \
-	--kernel "$TMP/vmlinuz" --initrd "$TMP/initrd" \
-	--append "root=PARTUUID=$root_uuid rootfstype=ext4 ro rootwait console=ttyAMA0 cgroup_enable=memory" \
-	>"$TMP/start.log" 2>&1 || { fail "start sheep" "$(cat "$TMP/start.log")"; exit 0; }
+for node in cow sheep; do
+	boot $node || { fail "start $node" "$(cat "$TMP/start-$node.log")"; exit 0; }
+done
 echo "    accelerator: $("$VM" accel --arch aarch64)"
-if ! "$VM" wait-ssh sheep --key "$TMP/key" --user k3s --timeout 700 >"$TMP/wait.log" 2>&1; then
-	fail "sheep reachable over SSH" "$(tail -30 "$TMP/wait.log")"
-	exit 0
-fi
-pass "sheep reachable over SSH as the admin user ($((SECONDS - start)) s)"
+for node in cow sheep; do
+	if ! "$VM" wait-ssh $node --key "$TMP/key" --user k3s --timeout 900 >"$TMP/wait.log" 2>&1; then
+		fail "$node reachable over SSH" "$(tail -30 "$TMP/wait.log")"
+		exit 0
+	fi
+	pass "$node reachable over SSH as the admin user ($((SECONDS - start)) s, both booting at once)"
+done
 check_eq "sheep: aarch64" "aarch64" "$(on sheep uname -m)"
-assert_node sheep vda 192.168.14.12/26 fd12:3456:789a:14::12/64 192.168.14.1 fd12:3456:789a:14::1
+assert_node cow vda 192.168.14.11/26 fd12:3456:789a:14::11/64 192.168.14.1 fd12:3456:789a:14::1 \
+	"$(image_file "$TMP/out/cow.img" /etc/machine-id)"
+assert_node sheep vda 192.168.14.12/26 fd12:3456:789a:14::12/64 192.168.14.1 fd12:3456:789a:14::1 \
+	"$(image_file "$TMP/out/sheep.img" /etc/machine-id)"
+check_eq "cow: k3s (the stand-in) active" "active" "$(on cow systemctl is-active k3s.service)"
+check_eq "sheep: k3s-agent (the stand-in) active" "active" "$(on sheep systemctl is-active k3s-agent.service)"
+
+# The LAN: the static addresses on the NIC named by MAC and on no other;
+# each node reaches the other's sshd over both families and is shown the
+# other's own host key.
+for node in cow sheep; do
+	mac=mac_$node
+	dev=$(on $node ip -o link | awk -v m="${!mac}" '$0 ~ "link/ether " m {sub(":$", "", $2); print $2}')
+	check "$node: the LAN NIC (${!mac}) is there" test -n "$dev"
+	check_eq "$node: the LAN addresses are on $dev only" "$dev $dev" \
+		"$(on $node ip -o addr show | awk '$4 ~ /^(192\.168\.14\.|fd12:3456:789a:14::)/ {print $2}' | tr '\n' ' ' | sed 's/ $//')"
+done
+# reach FROM TO ADDRESS: FROM's ssh-keyscan of ADDRESS returns TO's key.
+reach() {
+	local from=$1 to=$2 addr=$3 want got i
+	want=$(on $to sudo cat /var/lib/farm/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
+	for i in 1 2 3 4 5 6; do
+		got=$(on $from ssh-keyscan -T 5 -t ed25519 "$addr" 2>/dev/null | awk '!/^#/ {print $3}')
+		[ -n "$got" ] && break
+		sleep 2 # duplicate address detection may still hold an IPv6 address
+	done
+	check_eq "$from reaches $to at $addr (and is shown $to's host key)" "$want" "$got"
+}
+reach cow sheep 192.168.14.12
+reach cow sheep fd12:3456:789a:14::12
+reach sheep cow 192.168.14.11
+reach sheep cow fd12:3456:789a:14::11
+"$VM" stop cow >/dev/null 2>&1
+
+# Second boot of sheep: storage is a no-op, nothing changes.
 table=$(parts sheep vda)
 subvols=$(subvolumes sheep)
 "$VM" stop sheep >/dev/null 2>&1
-"$VM" start sheep --image "$img" --arch aarch64 --disk-size 6G --mem 2048 "${net[@]}" --timeout 900 \
-	--kernel "$TMP/vmlinuz" --initrd "$TMP/initrd" --reuse-disk \
-	--append "root=PARTUUID=$root_uuid rootfstype=ext4 ro rootwait console=ttyAMA0 cgroup_enable=memory" \
-	>"$TMP/start2.log" 2>&1
+boot sheep --reuse-disk || fail "sheep: second start" "$(cat "$TMP/start-sheep.log")"
 if "$VM" wait-ssh sheep --key "$TMP/key" --user k3s --timeout 700 >/dev/null 2>&1; then
 	check_eq "sheep, second boot: partition table unchanged" "$table" "$(parts sheep vda)"
 	check_eq "sheep, second boot: subvolumes unchanged" "$subvols" "$(subvolumes sheep)"
+	check_eq "sheep, second boot: machine-id kept" "$(image_file "$TMP/out/sheep.img" /etc/machine-id)" \
+		"$(on sheep cat /etc/machine-id)"
+	check "sheep, second boot: storage ran and kept everything" grep -q "btrfs kept, 0 subvolumes created" <<<"$(on sheep sudo farm-node status)"
 	check_eq "sheep, second boot: no failed units" "" "$(on sheep systemctl --failed --no-legend --plain)"
 else
 	fail "sheep: second boot reachable" "no SSH"
