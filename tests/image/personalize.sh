@@ -200,3 +200,22 @@ check_eq "manifest: secrets flagged, not hashed" "True False" \
 	"$(manifest_get "$json" "[f for f in m['files'] if f['path'] == '/etc/rancher/k3s/token'][0].get('secret'), 'sha256' in [f for f in m['files'] if f['path'] == '/etc/rancher/k3s/token'][0]" | tr -d '(),')"
 check_eq "manifest: a rendered file's hash" "$(content "$TMP/cow.ext4" /etc/hosts | sha256sum | cut -d' ' -f1)" \
 	"$(manifest_get "$json" "[f['sha256'] for f in m['files'] if f['path'] == '/etc/hosts'][0]")"
+
+# interface: the LAN file matches the NIC a node names, by MAC (written in
+# lower case) or by name pattern.
+mkdir -p "$TMP/iface"
+ln -s "$TOP/configs/boards" "$TMP/iface/boards"
+awk '{print} /^  - name: duck$/ {print "    interface: 58:47:CA:00:00:13"}
+	/^  - name: sheep$/ {print "    interface: enp1s0 end0"}' "$TOP/configs/cluster.yaml" >"$TMP/iface/cluster.yaml"
+for want in "duck MACAddress=58:47:ca:00:00:13" "sheep Name=enp1s0 end0"; do
+	node=${want%% *}
+	# shellcheck disable=SC2046
+	if "$FARM_IMAGE" build --node "$node" --config "$TMP/iface/cluster.yaml" --secrets "$sec" \
+		$(artifacts) --overlays "$TOP/overlays" --base "$TMP/full.tar" --out "$TMP/iface/out" >"$TMP/iface/out.log" 2>&1; then
+		extract "$TMP/iface/out/$node.img" "$TMP/iface/out/$node.json" 2 "$TMP/iface/$node.ext4"
+		check_eq "$node: interface: -> ${want#* }" "${want#* }" \
+			"$(content "$TMP/iface/$node.ext4" /etc/systemd/network/10-farm-lan.network | grep -E '^(Name|MACAddress)=')"
+	else
+		fail "$node: build with interface:" "$(tail -3 "$TMP/iface/out.log")"
+	fi
+done
