@@ -5,25 +5,6 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 mktmp
 
-# refused NAME ARCHIVE EXPECTED-MESSAGE [BUILD ARGS...]
-refused() {
-	local name=$1 archive=$2 expected=$3 out=$TMP/out-$1
-	shift 3
-	build sheep "$archive" "$out" "$@"
-	local rc=$?
-	if [ $rc -ne 1 ]; then
-		fail "$name" "exit status $rc, expected 1"
-		sed 's/^/    /' "$out.log"
-	elif [ "$(cat "$out.log")" != "$expected" ]; then
-		fail "$name" "message differs"
-		diff <(echo "$expected") "$out.log" | sed 's/^/    /'
-	elif [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-		fail "$name" "left files behind: $(ls -A "$out" | tr '\n' ' ')"
-	else
-		pass "$name"
-	fi
-}
-
 while IFS='|' read -r kind message; do
 	fixture "$kind" "$TMP/$kind.tar" || { fail "$kind" "no fixture"; continue; }
 	refused "$kind" "$TMP/$kind.tar" "farm-image: $TMP/$kind.tar: $message"
