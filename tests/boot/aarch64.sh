@@ -75,7 +75,9 @@ check_eq "sheep: the LAN file matches its MAC" "MACAddress=$mac_sheep" \
 kver=$(dfs "$TMP/root.ext4" "ls /boot" | tr -s ' ' '\n' | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
 dfs "$TMP/root.ext4" "dump /boot/vmlinuz-$kver $TMP/vmlinuz"
 dfs "$TMP/root.ext4" "dump /boot/initrd.img-$kver $TMP/initrd"
+mid_sheep=$(dfs "$TMP/root.ext4" "cat /etc/machine-id")
 rm -f "$TMP/root.ext4"
+mid_cow=$(image_file "$TMP/out/cow.img" /etc/machine-id)
 trap '"$VM" kill cow >/dev/null 2>&1; "$VM" kill sheep >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
 # boot NODE [START OPTIONS]: starts NODE's VM, its LAN NIC on the segment.
@@ -105,9 +107,9 @@ for node in cow sheep; do
 done
 check_eq "sheep: aarch64" "aarch64" "$(on sheep uname -m)"
 assert_node cow vda 192.168.14.11/26 fd12:3456:789a:14::11/64 192.168.14.1 fd12:3456:789a:14::1 \
-	"$(image_file "$TMP/out/cow.img" /etc/machine-id)"
+	"$mid_cow"
 assert_node sheep vda 192.168.14.12/26 fd12:3456:789a:14::12/64 192.168.14.1 fd12:3456:789a:14::1 \
-	"$(image_file "$TMP/out/sheep.img" /etc/machine-id)"
+	"$mid_sheep"
 check_eq "cow: k3s (the stand-in) active" "active" "$(on cow systemctl is-active k3s.service)"
 check_eq "sheep: k3s-agent (the stand-in) active" "active" "$(on sheep systemctl is-active k3s-agent.service)"
 
@@ -146,8 +148,7 @@ boot sheep --reuse-disk || fail "sheep: second start" "$(cat "$TMP/start-sheep.l
 if "$VM" wait-ssh sheep --key "$TMP/key" --user k3s --timeout 700 >/dev/null 2>&1; then
 	check_eq "sheep, second boot: partition table unchanged" "$table" "$(parts sheep vda)"
 	check_eq "sheep, second boot: subvolumes unchanged" "$subvols" "$(subvolumes sheep)"
-	check_eq "sheep, second boot: machine-id kept" "$(image_file "$TMP/out/sheep.img" /etc/machine-id)" \
-		"$(on sheep cat /etc/machine-id)"
+	check_eq "sheep, second boot: machine-id kept" "$mid_sheep" "$(on sheep cat /etc/machine-id)"
 	check "sheep, second boot: storage ran and kept everything" grep -q "btrfs kept, 0 subvolumes created" <<<"$(on sheep sudo farm-node status)"
 	check_eq "sheep, second boot: no failed units" "" "$(on sheep systemctl --failed --no-legend --plain)"
 else

@@ -31,8 +31,8 @@ if ! "$VM" wait-ssh duck --key "$TMP/key" --user k3s --timeout 600 >"$TMP/wait.l
 fi
 pass "duck reachable over SSH as the admin user ($((SECONDS - start)) s)"
 
-assert_node duck vda 192.168.14.13/26 fd12:3456:789a:14::13/64 192.168.14.1 fd12:3456:789a:14::1 \
-	"$(image_file "$img" /etc/machine-id)"
+mid=$(image_file "$img" /etc/machine-id)
+assert_node duck vda 192.168.14.13/26 fd12:3456:789a:14::13/64 192.168.14.1 fd12:3456:789a:14::1 "$mid"
 table=$(parts duck vda)
 subvols=$(subvolumes duck)
 check_eq "partition table read back" "vda1 vda2 vda3" "$(awk '{print $1}' <<<"$table" | tr '\n' ' ' | sed 's/ $//')"
@@ -47,7 +47,7 @@ if "$VM" wait-ssh duck --key "$TMP/key" --user k3s --timeout 600 >/dev/null 2>&1
 	check_eq "second boot: subvolumes unchanged" "$subvols" "$(subvolumes duck)"
 	check "second boot: storage ran and kept everything" grep -q "btrfs kept, 0 subvolumes created" <<<"$(on duck sudo farm-node status)"
 	check_eq "second boot: host key kept" "$fp" "$(on duck sudo ssh-keygen -l -f /var/lib/farm/ssh/ssh_host_ed25519_key)"
-	check_eq "second boot: machine-id kept" "$(image_file "$img" /etc/machine-id)" "$(on duck cat /etc/machine-id)"
+	check_eq "second boot: machine-id kept" "$mid" "$(on duck cat /etc/machine-id)"
 	check_eq "second boot: no failed units" "" "$(on duck systemctl --failed --no-legend --plain)"
 else
 	fail "second boot reachable" "no SSH"
