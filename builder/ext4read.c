@@ -55,6 +55,7 @@ struct ext4r {
 	char *target;
 	struct ext2_xattr_handle *xh;
 	struct ext4_xattr xattrs[MAX_XATTRS];
+	void *acls[2]; /* ACL values converted to the xattr form, ours */
 	struct ext4_region *regions, whole;
 	size_t cap_regions, region;
 	uint64_t pos;
@@ -314,11 +315,45 @@ static int add_xattr(char *name, char *value, size_t len, void *data)
 	return 0;
 }
 
+static bool is_acl(const char *name)
+{
+	return streq(name, "system.posix_acl_access") || streq(name, "system.posix_acl_default");
+}
+
+/* An ACL as ext4 stores it (version 1: a 4-byte header, then 4-byte
+ * entries for the owner, owning group, mask and others and 8-byte ones,
+ * with an id, for named users and groups), checked before libext2fs
+ * converts it: its converter trusts the lengths. */
+static bool acl_disk_ok(const uint8_t *v, size_t len)
+{
+	size_t i = 4;
+
+	if (len < 4 || v[0] != 1 || v[1] || v[2] || v[3])
+		return false;
+	while (i < len) {
+		unsigned tag;
+
+		if (len - i < 4)
+			return false;
+		tag = v[i] | (unsigned)v[i + 1] << 8;
+		if (tag == 0x02 || tag == 0x08) /* ACL_USER, ACL_GROUP */
+			i += 8;
+		else if (tag == 0x01 || tag == 0x04 || tag == 0x10 || tag == 0x20)
+			i += 4;
+		else
+			return false;
+	}
+	return i == len && len > 4;
+}
+
 /* The handle stays open until the next entry: the names and values are
- * its. */
+ * its. POSIX ACLs are passed on in the form getxattr(2) and tar give them
+ * (version 2), which is what the ext4 writer takes: libext2fs's iteration
+ * shows ext4's own form, ext2fs_xattr_get() converts. */
 static int read_xattrs(struct ext4r *er)
 {
 	errcode_t e = ext2fs_xattrs_open(er->fs, er->ino, &er->xh);
+	size_t n_acls = 0;
 
 	if (e == EXT2_ET_MISSING_EA_FEATURE)
 		return 0;
@@ -331,6 +366,23 @@ static int read_xattrs(struct ext4r *er)
 	if (er->e.n_xattrs == MAX_XATTRS)
 		return fail(er, 0, "entry '%s': more than %d extended attributes", er->path,
 			    MAX_XATTRS - 1);
+	for (size_t i = 0; i < er->e.n_xattrs; i++) {
+		struct ext4_xattr *x = &er->xattrs[i];
+		void *v = NULL;
+		size_t len = 0;
+
+		if (!is_acl(x->name))
+			continue;
+		if (n_acls == ELEMENTSOF(er->acls) || !acl_disk_ok(x->value, x->size))
+			return fail(er, 0, "entry '%s': its %s is not a valid ext4 ACL", er->path,
+				    x->name);
+		e = ext2fs_xattr_get(er->xh, x->name, &v, &len);
+		if (e)
+			return fail(er, e, "entry '%s': cannot read its %s", er->path, x->name);
+		er->acls[n_acls++] = v;
+		x->value = v;
+		x->size = len;
+	}
 	er->e.xattrs = er->xattrs;
 	return 0;
 }
@@ -446,6 +498,10 @@ static void end_entry(struct ext4r *er)
 	er->file = NULL;
 	if (er->xh)
 		ext2fs_xattrs_close(&er->xh);
+	for (size_t i = 0; i < ELEMENTSOF(er->acls); i++) {
+		if (er->acls[i])
+			ext2fs_free_mem(&er->acls[i]);
+	}
 	free(er->target);
 	er->target = NULL;
 	er->data = false;

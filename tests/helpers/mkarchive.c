@@ -250,6 +250,21 @@ static const uint8_t cap_net_raw[20] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 
+/* The POSIX ACL systemd-tmpfiles gives /var/log/journal on Debian
+ * (tmpfiles.d/systemd.conf: group adm may read the journal), in the form
+ * getxattr(2) and GNU tar --xattrs give (version 2; the owner, group, mask
+ * and other entries carry the undefined id), once as the access ACL and
+ * once as the default one: user::rwx group::r-x group:adm:r-x mask::r-x
+ * other::r-x. */
+static const uint8_t journal_acl[44] = {
+    0x02, 0x00, 0x00, 0x00,                         /* version 2 */
+    0x01, 0x00, 0x07, 0x00, 0xff, 0xff, 0xff, 0xff, /* user:: rwx */
+    0x04, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* group:: r-x */
+    0x08, 0x00, 0x05, 0x00, 0x04, 0x00, 0x00, 0x00, /* group:adm: r-x */
+    0x10, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* mask:: r-x */
+    0x20, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* other:: r-x */
+};
+
 static const char os_release[] = "PRETTY_NAME=\"Farm Fixture 1\"\n"
 				 "NAME=\"Farm Fixture\"\n"
 				 "ID=farm-fixture\n"
@@ -328,6 +343,14 @@ static void kind_full(struct ctx *c)
 		write_sparse(c, "./var/sparse.img", 0644, 64 * MiB, map, ELEMENTSOF(map));
 	}
 	add_file(c, "./var/empty", 0644, NULL, 0);
+	add_dir(c, "./var/log/", 0755);
+	entry_begin(c, "./var/log/journal/", AE_IFDIR, 02755);
+	archive_entry_set_gid(c->e, 999);
+	archive_entry_xattr_add_entry(c->e, "system.posix_acl_access", journal_acl,
+				      sizeof(journal_acl));
+	archive_entry_xattr_add_entry(c->e, "system.posix_acl_default", journal_acl,
+				      sizeof(journal_acl));
+	entry_write(c, NULL, 0);
 	add_dir(c, "./var/lib/", 0755);
 	add_dir(c, "./var/lib/dpkg/", 0755);
 	add_text(c, "./var/lib/dpkg/status", 0644,
@@ -368,6 +391,13 @@ static void kind_full(struct ctx *c)
 	entry_begin(c, "./etc/user.xattr", AE_IFREG, 0644);
 	archive_entry_xattr_add_entry(c->e, "user.comment", "hello", 5);
 	entry_write(c, "user xattr\n", 11);
+	/* Too large for the inode: ext4 puts it in a block of its own. */
+	{
+		_cleanup_free_ uint8_t *big = random_bytes("user.big", 0, 3000);
+		entry_begin(c, "./etc/big.xattr", AE_IFREG, 0644);
+		archive_entry_xattr_add_entry(c->e, "user.big", big, 3000);
+		entry_write(c, "big xattr\n", 10);
+	}
 
 	add_dir(c, "./boot/", 0755);
 	add_dir(c, "./boot/firmware/", 0755);

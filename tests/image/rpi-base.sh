@@ -63,6 +63,19 @@ if [ -f "$TMP/a/sheep.img" ] && [ -f "$TMP/b/sheep.img" ]; then
 		head -40 "$TMP/tree.diff" | sed 's/^/    /'
 	fi
 	check "e2fsck clean (root from the .img)" e2fsck -fn "$TMP/b/root.ext4"
+	# Every kind of xattr a Debian root carries, as debugfs shows them (the
+	# bytes on disk: ACLs in ext4's own form): the same in the Pi OS
+	# image's root and in the node's. An ACL read in one form and written
+	# as the other would differ, or be refused.
+	dd if="$img" of="$TMP/src.ext4" bs=1M skip=516 count=256 status=none
+	for p in /var/log/journal /usr/bin/ping /etc/user.xattr /etc/big.xattr; do
+		src=$(dfs "$TMP/src.ext4" "ea_list $p")
+		check_eq "xattrs of $p: the .img's and the node's" "$src" "$(dfs "$TMP/b/root.ext4" "ea_list $p")"
+	done
+	check_eq "the .img's /var/log/journal has both ACLs" \
+		"system.posix_acl_access (28) system.posix_acl_default (28)" \
+		"$(dfs "$TMP/src.ext4" "ea_list /var/log/journal" | grep -o 'system.posix_acl_[a-z]* ([0-9]*)' | tr '\n' ' ' | sed 's/ $//')"
+	rm -f "$TMP/src.ext4"
 	for x in a b; do
 		extract "$TMP/$x/sheep.img" "$TMP/$x/sheep.json" 1 "$TMP/$x/boot.vfat"
 		mdir -i "$TMP/$x/boot.vfat" -/ -b :: 2>/dev/null | sed 's|^::/||' | sort >"$TMP/$x.boot"
@@ -172,6 +185,12 @@ if have debugfs; then
 	debugfs_damage "$TMP/overlap.img" "sif /var/sparse.img block[6] 0"
 	refused_image "ext4 overlapping extents" "$TMP/overlap.img" \
 		"the disk image is damaged or truncated after * entries: entry 'var/sparse.img': its extents overlap"
+	# An ACL whose last entry is cut short (libext2fs's converter would read
+	# past it): refused, naming the entry.
+	printf '\001\000\000\000\001\000\007\000\004\000' >"$TMP/acl.bin"
+	debugfs_damage "$TMP/badacl.img" "ea_set -r -f $TMP/acl.bin /var/log/journal system.posix_acl_access"
+	refused_image "ext4 ACL cut short" "$TMP/badacl.img" \
+		"the disk image is damaged or truncated after * entries: entry 'var/log/journal': its system.posix_acl_access is not a valid ext4 ACL"
 else
 	skip "hostile ext4 roots" "debugfs is missing (install e2fsprogs)"
 fi
