@@ -150,13 +150,15 @@ static int write_plan_files(const struct plan *p, struct ext4_writer *w)
 				r = ext4_file_write(w, pos, buf, (size_t)n);
 				pos += (uint64_t)n;
 			}
-			ext4_file_end(w);
+			if (r >= 0)
+				r = ext4_file_end(w);
 		} else {
 			m.mode = S_IFREG | f->mode;
 			r = ext4_file_begin(w, f->path, &m, f->size, NULL, 0);
 			if (r >= 0 && f->size)
 				r = ext4_file_write(w, 0, f->data, f->size);
-			ext4_file_end(w);
+			if (r >= 0)
+				r = ext4_file_end(w);
 		}
 		if (r < 0)
 			return log_error_errno(r, "%s: cannot add /%s to the root filesystem: %s",

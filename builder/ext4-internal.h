@@ -13,10 +13,6 @@
 
 #define BLOCK_SIZE 4096
 
-struct mapped {
-	blk64_t lblk, pblk, len;
-};
-
 struct ext4_writer {
 	ext2_filsys fs;
 	int fd;
@@ -26,15 +22,39 @@ struct ext4_writer {
 	struct pathmap *paths; /* path -> ino << 16 | mode >> 12 */
 	char err[512];
 
-	/* The regular file being written. */
+	/* The regular file being written (ext4-file.c). */
 	ext2_ino_t cur_ino;
+	char *cur_path;
+	const struct ext4_meta *cur_meta; /* its xattrs are set at the end */
+	struct ext2_inode cur_in;
+	ext2_extent_handle_t cur_h;
+	struct ext2fs_extent cur_last; /* its last extent */
+	bool cur_has_last;
 	uint64_t cur_size, cur_pos;
-	struct mapped *map;
-	size_t n_map, cap_map;
+	blk64_t cur_goal;             /* where its next block goes */
+	struct ext4_region *cur_regions; /* the data regions it declared */
+	size_t cur_n_regions, cur_region;
+	uint8_t *pend;                /* a block that arrives in pieces */
+	blk64_t pend_lblk;
+	bool pend_valid;
 };
 
 /* Records a message (with libext2fs's text for E) and returns -errno. */
 int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...) _printf_(3, 4);
+
+/* What ext4.c provides to the other parts of the writer. */
+ext2_ino_t ext4_lookup_ino(struct ext4_writer *w, const char *path);
+/* A new inode of any type except directories and symlinks, linked at PATH. */
+int ext4_new_inode(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
+		   ext2_ino_t *ret);
+/* Owner, mode (only the permission bits with KEEP_TYPE), times, device
+ * numbers. */
+errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4_meta *m,
+			bool keep_type);
+int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
+		    const struct ext4_meta *m);
+/* Frees the state of the file being written (ext4-file.c). */
+void ext4_file_free(struct ext4_writer *w);
 
 /* Cuts a filesystem created with shrink to its content plus HEADROOM
  * bytes (ext4-shrink.c). */

@@ -43,7 +43,7 @@ int ext4_lookup(struct ext4_writer *w, const char *path, uint32_t *mode)
 	return 0;
 }
 
-static ext2_ino_t lookup_ino(struct ext4_writer *w, const char *path)
+ext2_ino_t ext4_lookup_ino(struct ext4_writer *w, const char *path)
 {
 	uint64_t v;
 
@@ -114,7 +114,7 @@ static errcode_t link_expand(ext2_filsys fs, ext2_ino_t dir, const char *name, e
 
 /* Applies owner, mode, times and (for devices) numbers to an inode, and
  * writes it as a full 256-byte inode, so nothing depends on the clock. */
-static errcode_t set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4_meta *m,
+errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4_meta *m,
 			  bool keep_type)
 {
 	union {
@@ -153,7 +153,7 @@ static errcode_t set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ex
 	return ext2fs_write_inode_full(w->fs, ino, (struct ext2_inode *)in, INODE_SIZE);
 }
 
-static int set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
+int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 		      const struct ext4_meta *m)
 {
 	struct ext2_xattr_handle *h = NULL;
@@ -180,7 +180,7 @@ static int set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 }
 
 /* A new inode of any type except directories and symlinks, linked at PATH. */
-static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
+int ext4_new_inode(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
 		     ext2_ino_t *ret)
 {
 	struct ext2_inode_large in = { 0 };
@@ -192,7 +192,7 @@ static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_
 	r = parent_of(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (lookup_ino(w, path))
+	if (ext4_lookup_ino(w, path))
 		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = ext2fs_new_inode(w->fs, parent, (int)m->mode, NULL, &ino);
 	if (e)
@@ -206,7 +206,7 @@ static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_
 	in.i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
 	e = ext2fs_write_inode_full(w->fs, ino, (struct ext2_inode *)&in, sizeof(in));
 	if (!e)
-		e = set_meta(w, ino, m, false);
+		e = ext4_set_meta(w, ino, m, false);
 	if (e)
 		return ext4_fail(w, e, "writing the inode of %s", path);
 	pathmap_put(w->paths, path, pack(ino, m->mode));
@@ -216,7 +216,7 @@ static int new_inode(struct ext4_writer *w, const char *path, const struct ext4_
 
 int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *m)
 {
-	ext2_ino_t parent, ino = lookup_ino(w, path);
+	ext2_ino_t parent, ino = ext4_lookup_ino(w, path);
 	const char *name;
 	uint32_t mode;
 	errcode_t e;
@@ -242,10 +242,10 @@ int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *
 			return ext4_fail(w, e, "creating directory %s", path);
 		pathmap_put(w->paths, path, pack(ino, S_IFDIR));
 	}
-	e = set_meta(w, ino, m, true);
+	e = ext4_set_meta(w, ino, m, true);
 	if (e)
 		return ext4_fail(w, e, "writing the inode of %s", path);
-	return set_xattrs(w, ino, path, m);
+	return ext4_set_xattrs(w, ino, path, m);
 }
 
 int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
@@ -259,7 +259,7 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 	r = parent_of(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (lookup_ino(w, path))
+	if (ext4_lookup_ino(w, path))
 		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	if (strlen(target) >= BLOCK_SIZE)
 		return ext4_fail(w, 0, "symlink target of %s is too long", path), -ENAMETOOLONG;
@@ -273,25 +273,25 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 	}
 	if (e)
 		return ext4_fail(w, e, "creating symlink %s", path);
-	e = set_meta(w, ino, m, true);
+	e = ext4_set_meta(w, ino, m, true);
 	if (e)
 		return ext4_fail(w, e, "writing the inode of %s", path);
 	pathmap_put(w->paths, path, pack(ino, S_IFLNK));
-	return set_xattrs(w, ino, path, m);
+	return ext4_set_xattrs(w, ino, path, m);
 }
 
 int ext4_mknod(struct ext4_writer *w, const char *path, const struct ext4_meta *m)
 {
 	ext2_ino_t ino;
-	int r = new_inode(w, path, m, &ino);
+	int r = ext4_new_inode(w, path, m, &ino);
 
-	return r < 0 ? r : set_xattrs(w, ino, path, m);
+	return r < 0 ? r : ext4_set_xattrs(w, ino, path, m);
 }
 
 int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 {
 	struct ext2_inode in;
-	ext2_ino_t parent, ino = lookup_ino(w, target);
+	ext2_ino_t parent, ino = ext4_lookup_ino(w, target);
 	const char *name;
 	uint32_t mode = 0;
 	errcode_t e;
@@ -305,7 +305,7 @@ int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 	r = parent_of(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (lookup_ino(w, path))
+	if (ext4_lookup_ino(w, path))
 		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = link_expand(w->fs, parent, name, ino, EXT2_FT_REG_FILE);
 	if (!e)
@@ -319,136 +319,6 @@ int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 	if (e)
 		return ext4_fail(w, e, "linking %s to %s", path, target);
 	pathmap_put(w->paths, path, pack(ino, S_IFREG));
-	return 0;
-}
-
-/* Reads the file's extent map (logical -> physical) after allocation. */
-static int read_map(struct ext4_writer *w, struct ext2_inode *in, const char *path)
-{
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	errcode_t e;
-	int op = EXT2_EXTENT_ROOT;
-
-	w->n_map = 0;
-	e = ext2fs_extent_open2(w->fs, w->cur_ino, in, &h);
-	if (e)
-		return ext4_fail(w, e, "reading the extents of %s", path);
-	for (;;) {
-		e = ext2fs_extent_get(h, op, &ex);
-		op = EXT2_EXTENT_NEXT_LEAF;
-		if (e == EXT2_ET_EXTENT_NO_NEXT || e == EXT2_ET_EXTENT_NO_DOWN)
-			break;
-		if (e) {
-			ext2fs_extent_free(h);
-			return ext4_fail(w, e, "reading the extents of %s", path);
-		}
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !ex.e_len)
-			continue;
-		if (w->n_map && w->map[w->n_map - 1].lblk >= ex.e_lblk)
-			break; /* NEXT_LEAF wrapped around */
-		ARRAY_PUSH(w->map, w->n_map, w->cap_map,
-			   ((struct mapped){ ex.e_lblk, ex.e_pblk, ex.e_len }));
-	}
-	ext2fs_extent_free(h);
-	return 0;
-}
-
-int ext4_file_begin(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
-		    uint64_t size, const struct ext4_region *regions, size_t n_regions)
-{
-	struct ext4_region whole = { 0, size };
-	struct ext2_inode in;
-	ext2_ino_t ino;
-	errcode_t e;
-	int r;
-
-	if (!regions || !n_regions) {
-		regions = &whole;
-		n_regions = size ? 1 : 0;
-	}
-	r = new_inode(w, path, m, &ino);
-	if (r < 0)
-		return r;
-	w->cur_ino = ino;
-	w->cur_size = size;
-	w->cur_pos = 0;
-	w->n_map = 0;
-
-	e = ext2fs_read_inode(w->fs, ino, &in);
-	if (e)
-		return ext4_fail(w, e, "reading the inode of %s", path);
-	if (ext2fs_has_feature_extents(w->fs->super)) {
-		ext2_extent_handle_t h;
-		e = ext2fs_extent_open2(w->fs, ino, &in, &h);
-		if (e)
-			return ext4_fail(w, e, "creating the extent tree of %s", path);
-		ext2fs_extent_free(h);
-	}
-	e = ext2fs_inode_size_set(w->fs, &in, size);
-	if (!e)
-		e = ext2fs_write_inode(w->fs, ino, &in);
-	if (e)
-		return ext4_fail(w, e, "writing the inode of %s", path);
-
-	for (size_t i = 0; i < n_regions; i++) {
-		blk64_t start = regions[i].offset / BLOCK_SIZE;
-		blk64_t end = DIV_ROUND_UP(regions[i].offset + regions[i].length, BLOCK_SIZE);
-		if (regions[i].length == 0)
-			continue;
-		e = ext2fs_fallocate(w->fs, EXT2_FALLOCATE_FORCE_INIT, ino, &in,
-				     ext2fs_find_inode_goal(w->fs, ino, &in, start), start,
-				     end - start);
-		if (e)
-			return ext4_fail(w, e, "allocating %llu blocks for %s",
-				    (unsigned long long)(end - start), path);
-	}
-	e = ext2fs_read_inode(w->fs, ino, &in);
-	if (e)
-		return ext4_fail(w, e, "reading the inode of %s", path);
-	if (n_regions) {
-		r = read_map(w, &in, path);
-		if (r < 0)
-			return r;
-	}
-	return set_xattrs(w, ino, path, m);
-}
-
-int ext4_file_write(struct ext4_writer *w, uint64_t offset, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	size_t i = 0;
-
-	if (offset < w->cur_pos || offset + len > w->cur_size)
-		return ext4_fail(w, 0, "data at offset %llu is outside the file",
-			    (unsigned long long)offset), -EINVAL;
-	while (len > 0) {
-		blk64_t lblk = offset / BLOCK_SIZE;
-		uint64_t within, n, phys;
-		/* Chunks arrive in order; the map is sorted. */
-		while (i < w->n_map && w->map[i].lblk + w->map[i].len <= lblk)
-			i++;
-		if (i == w->n_map || w->map[i].lblk > lblk)
-			return ext4_fail(w, 0, "data at offset %llu is outside the file's data regions",
-				    (unsigned long long)offset), -EINVAL;
-		within = offset - w->map[i].lblk * BLOCK_SIZE;
-		n = MIN((uint64_t)len, w->map[i].len * BLOCK_SIZE - within);
-		phys = w->offset + w->map[i].pblk * BLOCK_SIZE + within;
-		int r = pwrite_full(w->fd, p, n, phys);
-		if (r < 0)
-			return ext4_fail(w, (errcode_t)-r, "writing file data"), r;
-		p += n;
-		len -= n;
-		offset += n;
-	}
-	w->cur_pos = offset;
-	return 0;
-}
-
-int ext4_file_end(struct ext4_writer *w)
-{
-	w->cur_ino = 0;
-	w->n_map = 0;
 	return 0;
 }
 
@@ -484,7 +354,7 @@ static errcode_t create_basics(struct ext4_writer *w)
 	if (e)
 		return e;
 	pathmap_put(w->paths, "", pack(EXT2_ROOT_INO, S_IFDIR));
-	e = set_meta(w, EXT2_ROOT_INO, &root, true);
+	e = ext4_set_meta(w, EXT2_ROOT_INO, &root, true);
 	if (e)
 		return e;
 	e = ext2fs_mkdir(fs, EXT2_ROOT_INO, 0, "lost+found");
@@ -499,7 +369,7 @@ static errcode_t create_basics(struct ext4_writer *w)
 			return e;
 	}
 	pathmap_put(w->paths, "lost+found", pack(ino, S_IFDIR));
-	e = set_meta(w, ino, &lpf, true);
+	e = ext4_set_meta(w, ino, &lpf, true);
 	if (e)
 		return e;
 	for (ext2_ino_t i = EXT2_ROOT_INO + 1; i < EXT2_FIRST_INODE(fs->super); i++)
@@ -627,6 +497,6 @@ void ext4_free(struct ext4_writer *w)
 	if (w->fs)
 		ext2fs_free(w->fs); /* abandon: nothing more is written */
 	pathmap_free(w->paths);
-	free(w->map);
+	ext4_file_free(w);
 	free(w);
 }

@@ -12,9 +12,9 @@
  * the superblock, group descriptors and bitmaps change. The journal is added
  * after the cut.
  *
- * File data is written straight to its final blocks with pwrite(): blocks
- * are allocated per data region (holes stay holes), the extent map is read
- * back once, and each chunk goes to its place.
+ * File data is written straight to its final blocks with pwrite(), the
+ * blocks taken as the data arrives, in order and from the start (holes and
+ * blocks of zeros stay holes; ext4-file.c).
  *
  * This module enforces the mechanics (parents exist and are directories, a
  * name is not used twice); the policy for untrusted archives lives in
@@ -79,11 +79,17 @@ int ext4_mknod(struct ext4_writer *w, const char *path, const struct ext4_meta *
 /* A second name for the regular file TARGET. */
 int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target);
 
-/* Regular files: begin with the size and data regions (NULL/0 means one
- * region covering the whole file), write chunks in increasing offset order
- * within the regions, end. */
+/* Regular files: begin with the size and the data regions the source
+ * declares (NULL/0: the whole file), write chunks in increasing offset
+ * order within the regions, end (which writes what is pending and can
+ * fail). M must stay valid until the end. Blocks of zeros become holes. */
 int ext4_file_begin(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
 		    uint64_t size, const struct ext4_region *regions, size_t n_regions);
+/* The same for the existing regular file PATH, whose content is replaced
+ * (as open(O_TRUNC) does) and whose owner, mode and time become M's: a
+ * hardlink entry that carries the file's data (cpio, pax). */
+int ext4_file_rewrite(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
+		      uint64_t size, const struct ext4_region *regions, size_t n_regions);
 int ext4_file_write(struct ext4_writer *w, uint64_t offset, const void *buf, size_t len);
 int ext4_file_end(struct ext4_writer *w);
 

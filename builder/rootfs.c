@@ -250,7 +250,8 @@ static int capture_file(struct stream *s, const char *path, const struct source_
 	r = ext4_file_begin(s->sink->ext4, path, m, size, NULL, 0);
 	if (r >= 0 && size)
 		r = ext4_file_write(s->sink->ext4, 0, c->data, (size_t)size);
-	ext4_file_end(s->sink->ext4);
+	if (r >= 0)
+		r = ext4_file_end(s->sink->ext4);
 	return r < 0 ? write_error(s, path, r) : 0;
 }
 
@@ -262,8 +263,10 @@ static struct capture *find_capture(struct stream *s, const char *path)
 	return NULL;
 }
 
+/* A regular file's data, into the root (TO_ROOT; REWRITE: into the file
+ * already at PATH) and the boot partition (BOOT_REL). */
 static int regular_file(struct stream *s, const char *path, const struct source_entry *e,
-			struct ext4_meta *m, bool to_root, const char *boot_rel)
+			struct ext4_meta *m, bool to_root, const char *boot_rel, bool rewrite)
 {
 	uint64_t size = e->size, end = 0;
 	struct fat_file *boot = NULL;
@@ -299,7 +302,12 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 			pathmap_put(s->sink->boot_files, boot_rel, 1);
 	}
 	if (to_root) {
-		r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions, e->n_regions);
+		if (rewrite)
+			r = ext4_file_rewrite(s->sink->ext4, path, m, size, e->regions,
+					      e->n_regions);
+		else
+			r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions,
+					    e->n_regions);
 		if (r < 0)
 			return write_error(s, path, r);
 	}
@@ -310,9 +318,13 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 			r = log_error_errno(r2, "%s: entry '%s': boot partition copy is incomplete: %m",
 					    s->archive, path);
 	}
-	if (to_root)
-		ext4_file_end(s->sink->ext4);
-	s->stats->files++;
+	if (to_root && r >= 0) {
+		r = ext4_file_end(s->sink->ext4);
+		if (r < 0)
+			return write_error(s, path, r);
+	}
+	if (!rewrite)
+		s->stats->files++;
 	return r;
 }
 
@@ -422,6 +434,11 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		if (r < 0)
 			return write_error(s, path, r);
 		s->stats->links++;
+		/* cpio's newc puts a file's data on its last name, and pax
+		 * may put it on any: such an entry replaces the content (and
+		 * owner and mode), as libarchive's own extraction does. */
+		if (e->size_known && e->size > 0)
+			return regular_file(s, path, e, &m, true, NULL, true);
 		return 0;
 	}
 
@@ -431,7 +448,7 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		s->stats->dirs++;
 		break;
 	case S_IFREG:
-		return regular_file(s, path, e, &m, to_root, boot_rel);
+		return regular_file(s, path, e, &m, to_root, boot_rel, false);
 	case S_IFLNK: {
 		const char *t = e->symlink;
 		if (!t || !*t)

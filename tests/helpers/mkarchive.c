@@ -538,6 +538,41 @@ static void kind_bomb_count(struct ctx *c)
 	}
 }
 
+/* Data with whole blocks of zeros in it (which the build leaves as holes):
+ * ./var/zeros is 512 MiB of zeros, ./var/mixed random bytes around 3 MiB
+ * of zeros, neither block-aligned. Not sparse in the tar: the zeros are
+ * data there. */
+static void kind_zeros(struct ctx *c)
+{
+	static const size_t head = 5000, zeros = 3 * MiB, tail = 100;
+	_cleanup_free_ uint8_t *buf = xcalloc(1, head + zeros + tail);
+	_cleanup_free_ uint8_t *h = random_bytes("./var/mixed", 0, head);
+	_cleanup_free_ uint8_t *t = random_bytes("./var/mixed", 1, tail);
+
+	kind_full(c);
+	entry_begin(c, "./var/zeros", AE_IFREG, 0644);
+	archive_entry_set_size(c->e, (la_int64_t)(512 * MiB));
+	if (archive_write_header(c->a, c->e) != ARCHIVE_OK)
+		die_archive(c, "writing header of");
+	feed_hole(c, 512 * MiB);
+	memcpy(buf, h, head);
+	memcpy(buf + head + zeros, t, tail);
+	add_file(c, "./var/mixed", 0644, buf, head + zeros + tail);
+}
+
+/* A sparse ./var/log/lastlog of 15 GiB whose only data is its last block,
+ * as a base with a few thousand uids has one. */
+static void kind_sparse_end(struct ctx *c)
+{
+	static const struct region map[] = {
+	    {15 * GiB - 4096, 4096},
+	};
+
+	kind_full(c);
+	add_dir(c, "./var/log/", 0755);
+	write_sparse(c, "./var/log/lastlog", 0664, 15 * GiB, map, ELEMENTSOF(map));
+}
+
 static const struct kind {
 	const char *name;
 	void (*build)(struct ctx *c);
@@ -558,6 +593,8 @@ static const struct kind {
     {"file-over-dir", kind_file_over_dir},
     {"overflow", kind_overflow},
     {"bomb-count", kind_bomb_count},
+    {"zeros", kind_zeros},
+    {"sparse-end", kind_sparse_end},
 };
 
 static bool endswith(const char *s, const char *suffix)

@@ -157,7 +157,8 @@ static void root_file(struct archive *a, struct ext4_writer *w, const char *path
 			    n > 0 ? (size_t)n : 0);
 	while (r >= 0 && (r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
 		r = len ? ext4_file_write(w, (uint64_t)off, buf, len) : 0;
-	ext4_file_end(w);
+	if (r == ARCHIVE_EOF && ext4_file_end(w) < 0)
+		r = -EIO;
 	if (r != ARCHIVE_EOF)
 		die("%s: %s", path, r < 0 ? ext4_last_error(w) : archive_error_string(a));
 }
