@@ -53,6 +53,10 @@ errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4
 			bool keep_type);
 int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 		    const struct ext4_meta *m);
+/* Adds NAME -> INO (of FILE_TYPE) to directory DIR, which does not hold
+ * NAME yet (ext4-dir.c). */
+errcode_t ext4_dir_link(struct ext4_writer *w, ext2_ino_t dir, const char *name, ext2_ino_t ino,
+			int file_type);
 /* Frees the state of the file being written (ext4-file.c). */
 void ext4_file_free(struct ext4_writer *w);
 

@@ -98,20 +98,6 @@ static int file_type(uint32_t mode)
 	return EXT2_FT_UNKNOWN;
 }
 
-/* ext2fs_link, growing the directory when its blocks are full. */
-static errcode_t link_expand(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino,
-			     int ft)
-{
-	errcode_t e = ext2fs_link(fs, dir, name, ino, ft);
-
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(fs, dir);
-		if (!e)
-			e = ext2fs_link(fs, dir, name, ino, ft);
-	}
-	return e;
-}
-
 /* Applies owner, mode, times and (for devices) numbers to an inode, and
  * writes it as a full 256-byte inode, so nothing depends on the clock. */
 errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4_meta *m,
@@ -197,7 +183,7 @@ int ext4_new_inode(struct ext4_writer *w, const char *path, const struct ext4_me
 	e = ext2fs_new_inode(w->fs, parent, (int)m->mode, NULL, &ino);
 	if (e)
 		return ext4_fail(w, e, "allocating an inode for %s", path);
-	e = link_expand(w->fs, parent, name, ino, file_type(m->mode));
+	e = ext4_dir_link(w, parent, name, ino, file_type(m->mode));
 	if (e)
 		return ext4_fail(w, e, "linking %s", path);
 	ext2fs_inode_alloc_stats2(w->fs, ino, +1, 0);
@@ -230,14 +216,13 @@ int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *
 		r = parent_of(w, path, &parent, &name);
 		if (r < 0)
 			return r;
-		e = ext2fs_mkdir(w->fs, parent, 0, name);
-		if (e == EXT2_ET_DIR_NO_SPACE) {
-			e = ext2fs_expand_dir(w->fs, parent);
-			if (!e)
-				e = ext2fs_mkdir(w->fs, parent, 0, name);
-		}
+		/* Made unnamed, then linked: ext2fs_mkdir() would look the
+		 * name up first, a scan of the whole parent. */
+		e = ext2fs_new_inode(w->fs, parent, LINUX_S_IFDIR | 0755, NULL, &ino);
 		if (!e)
-			e = ext2fs_lookup(w->fs, parent, name, (int)strlen(name), NULL, &ino);
+			e = ext2fs_mkdir(w->fs, parent, ino, NULL);
+		if (!e)
+			e = ext4_dir_link(w, parent, name, ino, EXT2_FT_DIR);
 		if (e)
 			return ext4_fail(w, e, "creating directory %s", path);
 		pathmap_put(w->paths, path, pack(ino, S_IFDIR));
@@ -265,12 +250,9 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 		return ext4_fail(w, 0, "symlink target of %s is too long", path), -ENAMETOOLONG;
 	e = ext2fs_new_inode(w->fs, parent, LINUX_S_IFLNK | 0777, NULL, &ino);
 	if (!e)
-		e = ext2fs_symlink(w->fs, parent, ino, name, target);
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(w->fs, parent);
-		if (!e)
-			e = ext2fs_symlink(w->fs, parent, ino, name, target);
-	}
+		e = ext2fs_symlink(w->fs, parent, ino, NULL, target);
+	if (!e)
+		e = ext4_dir_link(w, parent, name, ino, EXT2_FT_SYMLINK);
 	if (e)
 		return ext4_fail(w, e, "creating symlink %s", path);
 	e = ext4_set_meta(w, ino, m, true);
@@ -307,7 +289,7 @@ int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 		return r;
 	if (ext4_lookup_ino(w, path))
 		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
-	e = link_expand(w->fs, parent, name, ino, EXT2_FT_REG_FILE);
+	e = ext4_dir_link(w, parent, name, ino, EXT2_FT_REG_FILE);
 	if (!e)
 		e = ext2fs_read_inode(w->fs, ino, &in);
 	if (!e) {
