@@ -171,7 +171,7 @@ static int add_child(struct fat_writer *w, struct fat_node *d, const uint16_t *u
 	grow = dir_clusters(w, entries) - dir_clusters(w, d->entries) + is_dir;
 	if (entries > DIR_MAX_ENTRIES || (uint64_t)data + grow > avail_clusters(w)) {
 		node_free(n);
-		return -ENOSPC;
+		return entries > DIR_MAX_ENTRIES ? -EMLINK : -ENOSPC;
 	}
 
 	n->parent = d;

@@ -39,7 +39,8 @@ int fat_new(int fd, const struct fat_params *params, struct fat_writer **ret);
 int fat_mkdir(struct fat_writer *w, const char *path, time_t mtime);
 
 /* Adds file PATH of SIZE bytes (parents created as needed); -EEXIST if the
- * path exists, -ENOSPC if the clusters do not fit, -EINVAL for a name FAT
+ * path exists, -ENOSPC if the clusters do not fit, -EMLINK if the directory
+ * has no room for its entries (FAT's 65536 a directory), -EINVAL for a name FAT
  * cannot hold. Then call fat_file_write() with consecutive chunks covering
  * exactly [0, SIZE), then fat_file_close(), which returns -EIO if fewer or
  * more than SIZE bytes were written. */

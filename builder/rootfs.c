@@ -12,8 +12,21 @@
 
 #define MAX_SYMLINK 4095
 #define MAX_CAPTURE (32 * MiB)
-/* No rootfs expands to this much; an archive that does is a bomb. */
+/* No rootfs expands to this much, has this many entries, or this many in
+ * one directory (Debian's largest, /var/lib/dpkg/info of a full desktop,
+ * holds some 20,000); an archive that does is a bomb. */
 #define MAX_EXPANDED (64 * GiB)
+#define MAX_ENTRIES 2000000
+#define MAX_DIR_ENTRIES 250000
+/* What ext4 and Linux hold: xattrs per entry (bsdtar and GNU tar archive a
+ * handful), a name (XATTR_NAME_MAX), a value in one block (our limit),
+ * device numbers (12 and 20 bits), owners ((uid_t)-1 means none). */
+#define MAX_XATTRS 64
+#define MAX_XATTR_NAME 255
+#define MAX_XATTR_VALUE 4000
+#define MAX_DEV_MAJOR 4095
+#define MAX_DEV_MINOR 1048575
+#define MAX_ID (UINT32_MAX - 1)
 
 int rootfs_normalize_path(const char *in, char **out, const char **why)
 {
@@ -65,6 +78,8 @@ struct stream {
 	struct rootfs_stats *stats;
 	struct source *src;
 	char *boot_source, *boot_mount; /* relative, "" for / */
+	struct pathmap *seen;           /* every path of the archive -> its type */
+	struct pathmap *dir_entries;    /* directory -> how many entries it has */
 };
 
 static int entry_error(struct stream *s, const char *path, const char *fmt, ...) _printf_(3, 4);
@@ -294,6 +309,14 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 					       s->archive, path,
 					       (unsigned long long)(s->sink->board->boot.size.v / MiB),
 					       s->sink->board->path);
+		if (r == -EMLINK) {
+			_cleanup_free_ char *dir = xstrdup(boot_rel);
+			*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = 0;
+			return log_error_errno(r, "%s: entry '%s': directory '/%s' of the boot "
+						  "partition is full: FAT holds 65536 entries in a "
+						  "directory (a long name takes several)",
+					       s->archive, path, dir);
+		}
 		if (r < 0)
 			return log_error_errno(r, "%s: entry '%s': cannot add it to the boot partition: %m",
 					       s->archive, path);
@@ -328,6 +351,68 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 	return r;
 }
 
+/* A path given twice is refused: which of the two the image should hold
+ * is not for the writer to guess (a directory may repeat: its last owner
+ * and mode win, as in tar's extraction). And no directory holds more
+ * entries than any rootfs has. */
+static int note_path(struct stream *s, const char *path, unsigned type)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path)) : xstrdup("");
+	uint64_t v;
+
+	if (pathmap_get(s->seen, path, &v)) {
+		if (v == S_IFDIR && type == S_IFDIR)
+			return 0;
+		return entry_error(s, path, "the archive holds this path twice");
+	}
+	pathmap_put(s->seen, path, type);
+	if (!*path)
+		return 0;
+	v = 0;
+	pathmap_get(s->dir_entries, dir, &v);
+	if (++v > MAX_DIR_ENTRIES)
+		return entry_error(s, path, "directory '/%s' has more than %d entries; no rootfs "
+					    "has that many, refusing the archive",
+				   dir, MAX_DIR_ENTRIES);
+	pathmap_put(s->dir_entries, dir, v);
+	return 0;
+}
+
+/* What ext4 and Linux can hold of an entry's metadata, checked rather than
+ * cut to fit. */
+static int check_meta(struct stream *s, const char *path, const struct source_entry *e,
+		      unsigned type)
+{
+	if (e->uid < 0 || e->uid > MAX_ID || e->gid < 0 || e->gid > MAX_ID)
+		return entry_error(s, path, "owner %lld:%lld is out of range (uids and gids go "
+					    "from 0 to %llu)",
+				   (long long)e->uid, (long long)e->gid,
+				   (unsigned long long)MAX_ID);
+	if (e->n_xattrs > MAX_XATTRS)
+		return entry_error(s, path, "more than %d extended attributes (%zu)", MAX_XATTRS,
+				   e->n_xattrs);
+	for (size_t i = 0; i < e->n_xattrs; i++) {
+		const char *name = e->xattrs[i].name;
+		if (!name || !*name)
+			return entry_error(s, path, "an extended attribute without a name");
+		if (strlen(name) > MAX_XATTR_NAME)
+			return entry_error(s, path, "extended attribute name '%.40s...' is longer than "
+						    "%d bytes (%zu)",
+					   name, MAX_XATTR_NAME, strlen(name));
+		if (e->xattrs[i].size > MAX_XATTR_VALUE)
+			return entry_error(s, path, "extended attribute %s is larger than %d bytes",
+					   name, MAX_XATTR_VALUE);
+	}
+	if ((type == S_IFCHR || type == S_IFBLK) &&
+	    (e->rdev_major > MAX_DEV_MAJOR || e->rdev_minor > MAX_DEV_MINOR))
+		return entry_error(s, path, "device number %llu:%llu is out of range (majors go to "
+					    "%d, minors to %d)",
+				   (unsigned long long)e->rdev_major,
+				   (unsigned long long)e->rdev_minor, MAX_DEV_MAJOR, MAX_DEV_MINOR);
+	return 0;
+}
+
 static int one_entry(struct stream *s, const struct source_entry *e)
 {
 	_cleanup_free_ char *path = NULL, *target = NULL;
@@ -343,19 +428,20 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 	if (rootfs_normalize_path(name, &path, &why) < 0)
 		return log_error("%s: entry '%s': %s", s->archive, name ? name : "?", why);
 	s->stats->entries++;
+	r = note_path(s, path, type);
+	if (r >= 0)
+		r = check_meta(s, path, e, type);
+	if (r < 0)
+		return r;
 
 	m.mode = e->mode;
-	m.uid = e->uid;
-	m.gid = e->gid;
+	m.uid = (uint32_t)e->uid;
+	m.gid = (uint32_t)e->gid;
 	m.mtime = e->mtime;
 	if (m.mtime > s->sink->epoch)
 		m.mtime = s->sink->epoch;
 	if (m.mtime < 0)
 		m.mtime = 0;
-	for (size_t i = 0; i < e->n_xattrs; i++)
-		if (e->xattrs[i].size > 4000)
-			return entry_error(s, path, "extended attribute %s is larger than 4000 bytes",
-					   e->xattrs[i].name);
 	m.xattrs = e->xattrs;
 	m.n_xattrs = e->n_xattrs;
 
@@ -464,8 +550,8 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		if (!below(path, "dev"))
 			return entry_error(s, path, "device node outside /dev; a rootfs has no "
 						    "reason to carry one");
-		m.rdev_major = e->rdev_major;
-		m.rdev_minor = e->rdev_minor;
+		m.rdev_major = (uint32_t)e->rdev_major;
+		m.rdev_minor = (uint32_t)e->rdev_minor;
 		r = ext4_mknod(s->sink->ext4, path, &m);
 		break;
 	case S_IFIFO:
@@ -495,6 +581,8 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 		goto out;
 	s.boot_source = relative(sink->board->boot.source.v);
 	s.boot_mount = relative(sink->board->boot.mount.v);
+	s.seen = pathmap_new();
+	s.dir_entries = pathmap_new();
 
 	for (;;) {
 		r = s.src->ops->next(s.src, &e);
@@ -513,6 +601,12 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 		}
 		if (sink->interrupted && *sink->interrupted) {
 			r = -EINTR;
+			goto out;
+		}
+		if (stats->entries >= MAX_ENTRIES) {
+			r = log_error("%s: the %s holds more than %d entries; no rootfs has that "
+				      "many, refusing it",
+				      archive, s.src->kind, MAX_ENTRIES);
 			goto out;
 		}
 		if (s.src->expanded > MAX_EXPANDED) {
@@ -545,5 +639,7 @@ out:
 	source_free(s.src);
 	free(s.boot_source);
 	free(s.boot_mount);
+	pathmap_free(s.seen);
+	pathmap_free(s.dir_entries);
 	return r;
 }

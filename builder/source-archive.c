@@ -8,7 +8,6 @@
 #include <archive_entry.h>
 
 #define READ_CHUNK (1 << 20)
-#define MAX_XATTRS 64
 
 struct archive_source {
 	struct source s;
@@ -17,7 +16,8 @@ struct archive_source {
 	struct sha256_ctx *sha;
 	struct archive *a;
 	struct source_entry e;
-	struct ext4_xattr xattrs[MAX_XATTRS];
+	struct ext4_xattr *xattrs; /* rootfs.c bounds how many */
+	size_t cap_xattrs;
 	struct ext4_region *regions;
 	size_t cap_regions;
 	bool eof;
@@ -76,17 +76,11 @@ static int tar_next(struct source *s, struct source_entry **ret)
 		.size = (uint64_t)archive_entry_size(ae),
 		.symlink = archive_entry_symlink(ae),
 		.hardlink = archive_entry_hardlink(ae),
-		.rdev_major = (uint32_t)archive_entry_rdevmajor(ae),
-		.rdev_minor = (uint32_t)archive_entry_rdevminor(ae),
+		.rdev_major = (uint64_t)archive_entry_rdevmajor(ae),
+		.rdev_minor = (uint64_t)archive_entry_rdevminor(ae),
 	};
-	if (archive_entry_uid(ae) < 0 || archive_entry_uid(ae) > UINT32_MAX - 1 ||
-	    archive_entry_gid(ae) < 0 || archive_entry_gid(ae) > UINT32_MAX - 1) {
-		snprintf(s->error, sizeof(s->error), "entry '%s': owner is out of range",
-			 as->e.path ? as->e.path : "?");
-		return -ERANGE;
-	}
-	as->e.uid = (uint32_t)archive_entry_uid(ae);
-	as->e.gid = (uint32_t)archive_entry_gid(ae);
+	as->e.uid = archive_entry_uid(ae);
+	as->e.gid = archive_entry_gid(ae);
 
 	/* bsdtar stores each xattr twice (LIBARCHIVE. and SCHILY.): the last
 	 * one of a name wins. */
@@ -96,15 +90,11 @@ static int tar_next(struct source *s, struct source_entry **ret)
 		for (i = 0; i < n; i++)
 			if (streq(as->xattrs[i].name, name))
 				break;
-		if (i == MAX_XATTRS) {
-			snprintf(s->error, sizeof(s->error),
-				 "entry '%s': more than %d extended attributes", as->e.path,
-				 MAX_XATTRS);
-			return -E2BIG;
-		}
-		as->xattrs[i] = (struct ext4_xattr){ name, value, size };
 		if (i == n)
-			n++;
+			ARRAY_PUSH(as->xattrs, n, as->cap_xattrs,
+				   ((struct ext4_xattr){ name, value, size }));
+		else
+			as->xattrs[i] = (struct ext4_xattr){ name, value, size };
 	}
 	as->e.xattrs = as->xattrs;
 	as->e.n_xattrs = n;
@@ -180,6 +170,7 @@ static void tar_free(struct source *s)
 	sha256_free(as->sha);
 	free(as->buf);
 	free(as->regions);
+	free(as->xattrs);
 	if (as->fd >= 0)
 		close(as->fd);
 }

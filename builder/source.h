@@ -15,14 +15,14 @@
 struct source_entry {
 	const char *path;     /* as the source names it; rootfs.c normalizes it */
 	uint32_t mode;        /* st_mode: type and permission bits */
-	uint32_t uid, gid;
+	int64_t uid, gid;     /* as the source gives them: rootfs.c checks the range */
 	int64_t mtime;
 	bool size_known;
 	uint64_t size;
 	const char *symlink;  /* target of a symlink */
 	const char *hardlink; /* for a second name: the earlier path it links to */
-	uint32_t rdev_major, rdev_minor;
-	const struct ext4_xattr *xattrs;
+	uint64_t rdev_major, rdev_minor;
+	const struct ext4_xattr *xattrs; /* names and sizes unchecked */
 	size_t n_xattrs;
 	const struct ext4_region *regions; /* data regions; NULL: the whole file */
 	size_t n_regions;

@@ -73,3 +73,95 @@ rc=$?
 check_eq "interrupt: exit status and message" "1 farm-image: sheep: interrupted; no output was written" \
 	"$rc $(cat "$TMP/out-int.log")"
 check_eq "interrupt leaves nothing" "0" "$(ls -A "$TMP/out-int" | wc -l)"
+
+# Bases that mean something the image cannot hold, refused rather than
+# changed to fit: a variant of the full fixture (as Python's tarfile writes
+# it, its sparse file left out) with one entry added.
+fixture full "$TMP/full.tar"
+variant() {
+	python3 - "$TMP/full.tar" "$TMP/$1.tar" "$1" <<'PY'
+import io, sys, tarfile
+src, out, kind = sys.argv[1:4]
+def entry(name, data=b"", **kw):
+    ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = 0o644; ti.mtime = 1600000000
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    return ti, io.BytesIO(data)
+with tarfile.open(src) as s, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
+    for m in s:
+        if not m.issparse():
+            t.addfile(m, s.extractfile(m) if m.isreg() else None)
+    extra = {
+        "twice-captured": [entry("./etc/passwd", b"root:x:0:0::/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n")],
+        "twice-replaced": [entry("./etc/hostname", b"evil\n")],
+        "twice-boot": [entry("./boot/firmware/config.txt", b"# second\n")],
+        "twice-hostkey": [entry("./etc/ssh/ssh_host_ed25519_key", b"second\n")],
+        "xattr-name": [entry("./etc/longx", b"x\n", pax_headers={"SCHILY.xattr.user." + "n" * 300: "v"})],
+        "xattr-count": [entry("./etc/manyx", b"x\n",
+                              pax_headers={"SCHILY.xattr.user.x%02d" % i: "v" for i in range(65)})],
+        "dev-major": [entry("./dev/big2", type=tarfile.CHRTYPE, devmajor=5000, devminor=1)],
+        "dev-minor": [entry("./dev/big3", type=tarfile.BLKTYPE, devmajor=8, devminor=2000000)],
+        "uid-wrap": [entry("./etc/owned", b"x\n", uid=4294967296)],
+        "gid-none": [entry("./etc/owned", b"x\n", gid=4294967295)],
+    }[kind]
+    for ti, f in extra:
+        t.addfile(ti, f if ti.isreg() else None)
+PY
+}
+while IFS='|' read -r kind message; do
+	variant "$kind" || { fail "$kind" "no fixture"; continue; }
+	refused "$kind" "$TMP/$kind.tar" "farm-image: $TMP/$kind.tar: $message"
+done <<LIST
+twice-captured|entry 'etc/passwd': the archive holds this path twice
+twice-replaced|entry 'etc/hostname': the archive holds this path twice
+twice-boot|entry 'boot/firmware/config.txt': the archive holds this path twice
+twice-hostkey|entry 'etc/ssh/ssh_host_ed25519_key': the archive holds this path twice
+xattr-name|entry 'etc/longx': extended attribute name 'user.nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is longer than 255 bytes (305)
+xattr-count|entry 'etc/manyx': more than 64 extended attributes (65)
+dev-major|entry 'dev/big2': device number 5000:1 is out of range (majors go to 4095, minors to 1048575)
+dev-minor|entry 'dev/big3': device number 8:2000000 is out of range (majors go to 4095, minors to 1048575)
+uid-wrap|entry 'etc/owned': owner 4294967296:0 is out of range (uids and gids go from 0 to 4294967294)
+gid-none|entry 'etc/owned': owner 0:4294967295 is out of range (uids and gids go from 0 to 4294967294)
+LIST
+
+# A directory may be given again (its last owner and mode win, as tar's
+# extraction does); a file may not.
+python3 - "$TMP/full.tar" "$TMP/dir-twice.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as s, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
+    for m in s:
+        if not m.issparse():
+            t.addfile(m, s.extractfile(m) if m.isreg() else None)
+    d = tarfile.TarInfo("./usr/share/"); d.type = tarfile.DIRTYPE; d.mode = 0o700; d.uid = 3
+    t.addfile(d)
+PY
+if build sheep "$TMP/dir-twice.tar" "$TMP/out-dir-twice"; then
+	extract "$TMP/out-dir-twice/sheep.img" "$TMP/out-dir-twice/sheep.json" 2 "$TMP/dir-twice.root"
+	check_eq "directory given twice: the last owner and mode" "0700 3" \
+		"$(dfs "$TMP/dir-twice.root" "stat /usr/share" | grep -o -m1 'Mode: *[0-7]*' | grep -o '[0-7]*$') $(stat_line "$TMP/dir-twice.root" /usr/share 'User: *[0-9]*' | grep -o '[0-9]*')"
+else
+	fail "directory given twice builds" "$(cat "$TMP/out-dir-twice.log")"
+fi
+
+# No rootfs has a quarter of a million names in one directory; FAT has room
+# for 65536 entries in one (a long name takes two or more).
+python3 - "$TMP/dir-bomb.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+    d = tarfile.TarInfo("./f/"); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    for i in range(250001):
+        t.addfile(tarfile.TarInfo("./f/%06u" % i))
+PY
+refused dir-bomb "$TMP/dir-bomb.tar" \
+	"farm-image: $TMP/dir-bomb.tar: entry 'f/250000': directory '/f' has more than 250000 entries; no rootfs has that many, refusing the archive"
+python3 - "$TMP/full.tar" "$TMP/fat-dir.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as s, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
+    for m in s:
+        if not m.issparse():
+            t.addfile(m, s.extractfile(m) if m.isreg() else None)
+    for i in range(33000):
+        t.addfile(tarfile.TarInfo("./boot/firmware/overlays/o%05u.dtbo" % i))
+PY
+refused fat-dir "$TMP/fat-dir.tar" \
+	"farm-image: $TMP/fat-dir.tar: entry 'boot/firmware/overlays/o32765.dtbo': directory '/overlays' of the boot partition is full: FAT holds 65536 entries in a directory (a long name takes several)"
