@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "artifacts.h"
 #include "log.h"
 
@@ -342,14 +343,14 @@ int artifact_verify_fd(const struct artifact *art, int fd, char actual_hex[SHA25
 int artifact_verify_file(const struct artifact *art, const char *desc, const char *path,
 			 int flags, char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	_cleanup_close_ int fd = open_regular(AT_FDCWD, path, flags, false);
 	int r;
 
 	actual_hex[0] = 0;
-	if (fd < 0 && errno == ENOENT)
+	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
-		return log_error_errno(errno, "%s: cannot open %s: %m", desc, path);
+		return log_error_errno(fd, "%s: cannot open %s: %s", desc, path, open_error(fd));
 	r = artifact_verify_fd(art, fd, actual_hex, actual_size);
 	if (r == 0)
 		return 1;

@@ -2,6 +2,7 @@
 /* The base rootfs recipe, what mmdebstrap is given for it (arguments, the
  * node's sources.list), its cache key and cache, and `farm-image rootfs`.
  * Running mmdebstrap (host checks, progress, log) is in base-run.c. */
+#include "fileio.h"
 #include "base.h"
 #include "board.h"
 #include "hash.h"
@@ -366,15 +367,15 @@ int base_write_sources(const struct base_recipe *r, const char *board, const cha
 /* Reads a whole (small) file. Returns 0 or -errno. */
 static int read_small(const char *path, char **ret, size_t *len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_regular(AT_FDCWD, path, 0, false);
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	int r;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
 	if (st.st_size > (off_t)MAX_KEY_FILE * 4)
 		return -EFBIG;
 	buf = xmalloc((size_t)st.st_size + 1);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "build.h"
 #include "artifacts.h"
 #include "base.h"
@@ -135,10 +136,13 @@ static int write_plan_files(const struct plan *p, struct ext4_writer *w)
 			m.mode = S_IFLNK | 0777;
 			r = ext4_symlink(w, f->path, f->target, &m);
 		} else if (f->source) {
-			_cleanup_close_ int fd = open(f->source, O_RDONLY | O_CLOEXEC);
+			_cleanup_close_ int fd = open_regular(AT_FDCWD, f->source, 0, false);
 			struct stat st;
 			uint64_t pos = 0;
-			if (fd < 0 || fstat(fd, &st) < 0)
+			if (fd < 0)
+				return log_error_errno(fd, "Cannot read %s: %s", f->source,
+						       open_error(fd));
+			if (fstat(fd, &st) < 0)
 				return log_error_errno(errno, "Cannot read %s: %m", f->source);
 			m.mode = S_IFREG | f->mode;
 			r = ext4_file_begin(w, f->path, &m, (uint64_t)st.st_size, NULL, 0);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "fetch.h"
 #include "artifacts.h"
 #include "log.h"
@@ -38,23 +39,6 @@ struct transfer {
 	struct sha256_ctx *sha;
 	struct progress prog;
 };
-
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *copy = xstrdup(path);
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* Makes FINAL appear atomically and durably. */
 static int commit_part(int fd, const char *part, const char *final, const char *cache)
@@ -346,13 +330,15 @@ static int import(struct fetch *f, const struct artifact *art, const char *desc,
 	int r;
 
 	src = xasprintf("%s/%s", f->from, file);
-	sfd = open(src, O_RDONLY | O_CLOEXEC);
-	if (sfd < 0 && errno == ENOENT)
+	sfd = open_regular(AT_FDCWD, src, 0, false);
+	if (sfd == -ENOENT)
 		return log_error("%s: %s holds no %s", desc, f->from, file);
-	if (sfd < 0 || fstat(sfd, &st) < 0)
-		return log_error_errno(errno, "%s: cannot read %s: %m", desc, src);
-	if (!S_ISREG(st.st_mode))
+	if (sfd == -EINVAL)
 		return log_error("%s: %s is not a regular file", desc, src);
+	if (sfd < 0)
+		return log_error_errno(sfd, "%s: cannot read %s: %m", desc, src);
+	if (fstat(sfd, &st) < 0)
+		return log_error_errno(errno, "%s: cannot read %s: %m", desc, src);
 	if (art->size && (uint64_t)st.st_size != art->size)
 		return log_error("%s: %s has %" PRIu64 " bytes, but the lock pins %" PRIu64
 				 " bytes; nothing was kept",
@@ -476,7 +462,7 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 	}
 	if (check)
 		return check_all(f, archs, n_archs);
-	r = mkdir_p(f->cache);
+	r = mkdir_p(f->cache, 0755);
 	if (r < 0) {
 		log_error_errno(r, "Cannot create the cache %s: %m", f->cache);
 		return 1;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "overlay.h"
 #include "log.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 struct scan {
@@ -16,15 +18,32 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* fopen() through open_regular(): NULL and errno set (EINVAL: not a
+ * regular file). */
+static FILE *fopen_regular(const char *path)
+{
+	int fd = open_regular(AT_FDCWD, path, 0, false);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static int read_text(const char *path, char **ret)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_fclose_ FILE *f = fopen_regular(path);
 	char *buf = NULL;
 	size_t len = 0, n;
 	char chunk[4096];
 
 	if (!f)
-		return log_error_errno(errno, "Cannot read %s: %m", path);
+		return log_error_errno(errno, "Cannot read %s: %s", path, open_error(-errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (len + n > 1 * MiB) {
 			free(buf);
@@ -161,7 +180,7 @@ void overlay_free(struct overlay_entry *v, size_t n)
 int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n)
 {
 	_cleanup_free_ char *path = xasprintf("%s/modes", root);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_fclose_ FILE *f = fopen_regular(path);
 	struct overlay_mode *v = NULL;
 	size_t cap = 0, count = 0;
 	char line[1024];
@@ -170,7 +189,9 @@ int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n)
 	*ret = NULL;
 	*n = 0;
 	if (!f)
-		return errno == ENOENT ? 0 : log_error_errno(errno, "Cannot read %s: %m", path);
+		return errno == ENOENT ? 0
+				       : log_error_errno(errno, "Cannot read %s: %s", path,
+							 open_error(-errno));
 	while (fgets(line, sizeof(line), f)) {
 		unsigned mode, uid, gid;
 		char file[900];

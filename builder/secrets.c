@@ -19,6 +19,7 @@
  *
  * Helpers return -errno and keep the first failure as a message in struct
  * ctx; the command, or secrets_load(), prints it once. */
+#include "fileio.h"
 #include "secrets.h"
 #include "hash.h"
 #include "log.h"
@@ -216,10 +217,12 @@ static int write_secret(int dfd, const char *rel, const struct buf *b)
  * else can read; the data is NUL-terminated. */
 static int load_file(struct ctx *s, const char *rel, struct buf *b)
 {
-	_cleanup_close_ int fd = openat(s->dfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-						     O_NOCTTY | O_CLOEXEC);
+	int r = open_regular(s->dfd, rel, O_NOFOLLOW, false);
+	_cleanup_close_ int fd = r;
 	struct stat st;
-	int r = fd < 0 || fstat(fd, &st) < 0 ? -errno : 0;
+
+	if (r >= 0)
+		r = fstat(fd, &st) < 0 ? -errno : 0;
 
 	/* A new node's password is expected to be missing; the rest are lost. */
 	if (r == -ENOENT)
@@ -227,10 +230,10 @@ static int load_file(struct ctx *s, const char *rel, struct buf *b)
 			    ? "run 'farm-image secrets init' to create it"
 			    : "restore it from your backup (for a cluster that never ran, "
 			      "'farm-image secrets init' makes a new one)");
-	if (r < 0 || !S_ISREG(st.st_mode))
-		return fail(s, r < 0 ? r : -EINVAL, "Cannot read %s/%s: %s", s->dir, rel,
+	if (r < 0)
+		return fail(s, r, "Cannot read %s/%s: %s", s->dir, rel,
 			    r == -ELOOP ? "it is a symlink; put the file itself there"
-			    : r < 0 ? strerror(-r) : "not a regular file");
+					: open_error(r));
 	if (st.st_uid != geteuid())
 		return fail(s, -EPERM, "%s/%s belongs to uid %u, not to you: run 'chown %u %s/%s'",
 			    s->dir, rel, (unsigned)st.st_uid, (unsigned)geteuid(), s->dir, rel);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "log.h"
 #include "source.h"
 
@@ -11,12 +12,13 @@ int source_open(const char *path, struct source **ret)
 	int fd, r;
 
 	*ret = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(AT_FDCWD, path, 0, false);
 	if (fd < 0)
-		return log_error_errno(errno, "Cannot open the base rootfs %s: %m", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return log_error_errno(fd, "Cannot read the base rootfs %s: %s", path, open_error(fd));
+	if (fstat(fd, &st) < 0) {
+		r = log_error_errno(errno, "Cannot read the base rootfs %s: %m", path);
 		close(fd);
-		return log_error("Cannot read the base rootfs %s: not a regular file", path);
+		return r;
 	}
 	/* The image source counts its own progress: the bytes of content it
 	 * reads, not of the file. */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "conf.h"
 #include "log.h"
 
@@ -74,13 +75,11 @@ int conf_file_open(const char *path, struct conf_file *f)
 	ssize_t n;
 
 	*f = (struct conf_file){ .path = xstrdup(path) };
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(AT_FDCWD, path, 0, false);
 	if (fd < 0)
-		return log_error_errno(errno, "Cannot read config %s: %m", path);
+		return log_error_errno(fd, "Cannot read config %s: %s", path, open_error(fd));
 	if (fstat(fd, &st) < 0)
 		return log_error_errno(errno, "Cannot read config %s: %m", path);
-	if (!S_ISREG(st.st_mode))
-		return log_error("Cannot read config %s: not a regular file", path);
 	if (st.st_size > (off_t)MAX_CONF_SIZE)
 		return log_error("Config %s is larger than 4 MiB; refusing to load it", path);
 	f->text = xmalloc((size_t)st.st_size + 1);

@@ -40,15 +40,41 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return fsync_dir(dir);
 }
 
+int open_regular(int dfd, const char *path, int flags, bool block_ok)
+{
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) && !(block_ok && S_ISBLK(st.st_mode))) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+const char *open_error(int r) { return r == -EINVAL ? "not a regular file" : strerror(-r); }
+
 int read_file(const char *path, char **ret, size_t *len, size_t max)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_regular(AT_FDCWD, path, 0, false);
 	char *buf = NULL;
 	size_t got = 0, cap = 0;
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Until EOF: sysfs and procfs files do not know their size. */
 	for (;;) {
 		if (got == cap) {

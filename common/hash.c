@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "hash.h"
 #include "util.h"
 
@@ -63,13 +64,13 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 
 int sha256_file(const char *path, char out[SHA256_HEX_LEN])
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_regular(AT_FDCWD, path, 0, false);
 	uint8_t buf[1 << 16], digest[SHA256_LEN];
 	struct sha256_ctx *c;
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	c = sha256_new();
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
