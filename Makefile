@@ -5,6 +5,8 @@
 #   make test       build, then run the whole test suite (tests/run)
 #   make image      build the example node's image (README, first command)
 #   make bench      run the side-by-side build benchmark (bench/)
+#   make fuzz       build the fuzzing targets (clang, libFuzzer, ASan+UBSan,
+#                   into build-fuzz/) and run each for FUZZ_TIME seconds
 #   make format     reformat the C sources with clang-format
 #   make clean      remove build/
 #   make help       this text
@@ -14,6 +16,7 @@
 #   V=1             show the full compiler command lines
 #   TEST=GLOB       run only tests whose path matches GLOB (make test TEST='*fat*')
 #   NODE=NAME       node for `make image` (default: see README)
+#   FUZZ_TIME=S     seconds each fuzzing target runs in `make fuzz` (default 30)
 #   CROSS=0         do not build farm-node for aarch64 (needs gcc-aarch64-linux-gnu
 #                   and the arm64 -dev packages that scripts/install-deps installs)
 
@@ -83,7 +86,7 @@ ifeq ($(HAVE_CROSS),1)
 PROGRAMS += $(O)/aarch64/farm-node
 endif
 
-.PHONY: all test image bench format clean help
+.PHONY: all test image bench fuzz format clean help
 .SECONDARY:
 all: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN)
 ifneq ($(HAVE_CROSS),1)
@@ -140,13 +143,40 @@ image:
 bench: all
 	@FARM_BUILD=$(O) bench/build-vs-standard
 
+# Fuzzing (tests/fuzz/): the builder and common/ again, with clang and the
+# fuzzer's coverage instrumentation, plus one libFuzzer target each.
+FUZZ_CC ?= clang
+FUZZ_O := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-unknown-warning-option -Wno-format-nonliteral -O1 -g $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link $(PKG_CFLAGS)
+FUZZ_TIME ?= 30
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_LIB_OBJ := $(BUILDER_SRC:%.c=$(FUZZ_O)/%.o) $(COMMON_SRC:%.c=$(FUZZ_O)/%.o)
+
+$(FUZZ_O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests -MMD -MP -c -o $@ $<
+
+$(FUZZ_O)/fuzz-%: $(FUZZ_O)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJ)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BIN) $(O)/tests/helpers/mkarchive
+	@FARM_BUILD=$(O) FUZZ_BUILD=$(FUZZ_O) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
+
 format:
 	clang-format -i $(wildcard common/*.[ch] builder/*.[ch] tests/*/*.[ch])
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_O) -name '*.d' 2>/dev/null)
+endif
