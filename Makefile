@@ -26,7 +26,7 @@ TEST ?=
 
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
-PKGS := fdisk ext2fs com_err libarchive yaml-0.1 libzstd libcrypto libcurl
+PKGS := fdisk blkid ext2fs com_err libarchive yaml-0.1 libzstd libcrypto libcurl expat
 
 ifeq ($(D),asan)
 O := build-asan
@@ -67,6 +67,8 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
 BUILDER_OBJ := $(BUILDER_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(O)/tests/helpers/%)
+# LD_PRELOAD libraries of the tests (tests/helpers/preload/NAME.c -> libNAME.so).
+PRELOAD_SO := $(patsubst tests/helpers/preload/%.c,$(O)/tests/helpers/lib%.so,$(wildcard tests/helpers/preload/*.c))
 
 # farm-node links only what it uses of common/ (no OpenSSL, no libarchive:
 # the node's base provides libfdisk, libblkid, libbtrfsutil and libyaml).
@@ -88,7 +90,7 @@ endif
 
 .PHONY: all test image bench fuzz format clean help
 .SECONDARY:
-all: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN)
+all: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN) $(PRELOAD_SO)
 ifneq ($(HAVE_CROSS),1)
 	@echo "  note    farm-node for aarch64 not built: no $(CROSS_CC) or arm64 -dev packages (scripts/install-deps)"
 endif
@@ -128,6 +130,13 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(BUILDER_OBJ) $(COMMON_OBJ)
 $(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(BUILDER_OBJ) $(COMMON_OBJ) $(O)/firstboot/disk.o
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# No sanitizers, no _FILE_OFFSET_BITS (it defines both pwrite and pwrite64):
+# the library is preloaded into other programs.
+$(O)/tests/helpers/lib%.so: tests/helpers/preload/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  CC      $< (shared)")
+	$(Q)$(CC) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -O2 -g -fPIC -shared -o $@ $< -ldl
 
 $(O)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)

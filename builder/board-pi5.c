@@ -67,9 +67,28 @@ static int pi5_finish(struct board_finish *f)
 	return r;
 }
 
+/* The bootloader in the Pi 5's EEPROM reads 512-byte sectors ("nvme: error
+ * 10", unsupported block size) before the 2025-10-08 release, whose note
+ * calls its 4 KiB-sector NVMe support preliminary and keeps USB boot at 512
+ * bytes; 2025-10-17 fixed its reading of a 4Kn GPT, the default release
+ * since 2025-11-09 has both (rpi-eeprom firmware-2712/release-notes.md,
+ * issue #577). farm's pi5 images are laid out in 512-byte sectors, so it
+ * refuses anything else. */
+static const char *pi5_sector_size_problem(unsigned lss)
+{
+	if (lss == 512)
+		return NULL;
+	return "the Raspberry Pi 5 boots from 512-byte sectors (its bootloader reads 4 KiB-sector "
+	       "NVMe drives only since its 2025-10 releases, as a preliminary feature, and never "
+	       "over USB) and farm lays pi5 images out in 512-byte sectors; reformat the "
+	       "drive to 512-byte sectors (nvme format --lbaf=N, N a 512-byte format of "
+	       "'nvme id-ns -H')";
+}
+
 const struct board_ops board_pi5 = {
 	.name = "pi5",
 	.arch = "arm64",
 	.qemu_arch = "aarch64",
 	.finish = pi5_finish,
+	.sector_size_problem = pi5_sector_size_problem,
 };

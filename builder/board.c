@@ -15,6 +15,22 @@ const struct board_ops *board_ops_find(const char *name)
 
 const char *board_names(void) { return "pi5, x86"; }
 
+const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
+				      unsigned image_ss)
+{
+	const char *why = ops->sector_size_problem ? ops->sector_size_problem(lss) : NULL;
+
+	if (why)
+		return why;
+	if (lss != image_ss)
+		return image_ss == 512 ? "the image is laid out in 512-byte sectors, so its GPT is "
+					 "not where such a disk has it; reformat the drive to "
+					 "512-byte sectors (nvme format --lbaf=N, N a 512-byte "
+					 "format of 'nvme id-ns -H')"
+				       : "the image is laid out in other sectors than the disk's";
+	return NULL;
+}
+
 static const struct {
 	const char *name, *guid;
 } part_types[] = {

@@ -67,6 +67,9 @@ struct board_ops {
 	/* Checks that the base gave what the board boots with and writes the
 	 * generated boot files. Returns 0 or -errno after one message. */
 	int (*finish)(struct board_finish *f);
+	/* Why the board cannot boot from a disk of LSS-byte logical sectors,
+	 * or NULL when it can (see board_sector_size_problem()). */
+	const char *(*sector_size_problem)(unsigned lss);
 };
 
 extern const struct board_ops board_pi5, board_x86;
@@ -82,6 +85,14 @@ static inline const struct board_copy *board_copy_at(const struct board *b, size
 {
 	return &((const struct board_copy *)b->boot.copy.items)[i];
 }
+
+/* The one rule for the logical sector size of a board's disk, which
+ * 'farm-image flash' enforces and the README states: NULL when a disk of
+ * LSS-byte logical sectors can hold and boot an image laid out in
+ * IMAGE_SS-byte sectors, else why not (words that follow "DISK has
+ * LSS-byte logical sectors: "). */
+const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
+				      unsigned image_ss);
 
 /* Comma-separated list of known boards, for messages. */
 const char *board_names(void);

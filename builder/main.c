@@ -6,6 +6,7 @@
 #include "build.h"
 #include "config.h"
 #include "fetch.h"
+#include "flash.h"
 #include "log.h"
 #include "secrets.h"
 #include "usage.h"
@@ -377,6 +378,7 @@ static const struct command commands[] = {
 	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")",
 	  "secrets init [--dir DIR] [--config FILE]" },
 	{ "fetch", cmd_fetch, FETCH_SUMMARY, FETCH_USAGE },
+	{ "flash", cmd_flash, FLASH_SUMMARY, FLASH_USAGE },
 	{ "help", cmd_help, "Show help for a command.", "help [COMMAND]" },
 };
 

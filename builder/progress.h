@@ -16,4 +16,6 @@ void progress_init(struct progress *p, const char *what);
 /* DONE of TOTAL bytes (TOTAL 0 when unknown), ENTRIES so far, WRITTEN bytes. */
 void progress_update(struct progress *p, uint64_t done, uint64_t total, uint64_t entries,
 		     uint64_t written);
+/* Any line: "WHAT: " and the formatted text, at most a few times a second. */
+void progress_line(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_done(struct progress *p);
