@@ -4,7 +4,7 @@
 #   make            build build/farm-image
 #   make test       build, then run the whole test suite (tests/run)
 #   make image      build the example node's image (README, first command)
-#   make bench      run the side-by-side build benchmark (bench/)
+#   make bench      run the side-by-side benchmarks (bench/): build, flash
 #   make fuzz       build the fuzzing targets (clang, libFuzzer, ASan+UBSan,
 #                   into build-fuzz/) and run each for FUZZ_TIME seconds
 #   make format     reformat the C sources with clang-format
@@ -151,6 +151,7 @@ image:
 
 bench: all
 	@FARM_BUILD=$(O) bench/build-vs-standard
+	@FARM_BUILD=$(O) bench/flash-vs-standard
 
 # Fuzzing (tests/fuzz/): the builder and common/ again, with clang and the
 # fuzzer's coverage instrumentation, plus one libFuzzer target each.
