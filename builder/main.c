@@ -123,22 +123,36 @@ static time_t source_date_epoch(int *r)
 	return (time_t)v;
 }
 
-/* --all: every node in its own process, as many at once as there are CPUs;
- * they share the loaded config, and the base and artifacts through the page
- * cache. One line per node at the end; non-zero if any failed. */
-static int build_all(const struct build_opts *bo, const struct config *c, struct board *boards)
+#define NOT_ASKED (-2) /* a node of another board than --board's */
+
+/* --all: every node (of BOARD, unless NULL) in its own process, as many at
+ * once as there are CPUs; they share the loaded config, and the base and
+ * artifacts through the page cache. One line per node at the end; non-zero
+ * if any failed. */
+static int build_all(const struct build_opts *bo, const struct config *c, struct board *boards,
+		     const char *board)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t running = 0, next = 0, failed = 0, n = c->nodes.n;
+	size_t running = 0, next = 0, failed = 0, n = c->nodes.n, asked = 0;
 	pid_t *pids = xcalloc(n, sizeof(pid_t));
 	int *status = xcalloc(n, sizeof(int));
 
+	for (size_t i = 0; i < n; i++) {
+		if (board && !streq(config_node_at(c, i)->board.v, board))
+			status[i] = NOT_ASKED;
+		else
+			asked++;
+	}
 	if (cpus < 1)
 		cpus = 1;
-	if (n > 1)
+	if (asked > 1)
 		setenv("FARM_NO_PROGRESS", "1", 1); /* one progress line per terminal */
 	fflush(NULL);
 	while (next < n || running > 0) {
+		if (next < n && status[next] == NOT_ASKED) {
+			next++;
+			continue;
+		}
 		if (next < n && running < (size_t)cpus && !*bo->interrupted) {
 			pid_t pid = fork();
 			if (pid < 0) {
@@ -160,7 +174,8 @@ static int build_all(const struct build_opts *bo, const struct config *c, struct
 		}
 		if (next < n && *bo->interrupted) {
 			for (; next < n; next++)
-				status[next] = -1; /* never started */
+				if (status[next] != NOT_ASKED)
+					status[next] = -1; /* never started */
 			continue;
 		}
 		{
@@ -182,9 +197,9 @@ static int build_all(const struct build_opts *bo, const struct config *c, struct
 	for (size_t i = 0; i < n; i++)
 		if (status[i] == -1)
 			failed++;
-	printf("%zu of %zu images built", n - failed, n);
+	printf("%zu of %zu images built", asked - failed, asked);
 	for (size_t i = 0, first = 1; i < n; i++)
-		if (status[i] != 0) {
+		if (status[i] != 0 && status[i] != NOT_ASKED) {
 			printf("%s%s", first ? "; failed: " : ", ", config_node_at(c, i)->name.v);
 			first = 0;
 		}
@@ -320,9 +335,20 @@ static int cmd_build(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	for (size_t i = 0; i < c.nodes.n; i++) {
+	/* --board checks --node's board, and selects --all's nodes. */
+	if (all && board) {
+		size_t of_board = 0;
+		for (size_t i = 0; i < c.nodes.n; i++)
+			of_board += streq(board, config_node_at(&c, i)->board.v);
+		if (!of_board) {
+			log_error("%s: no node has board '%s' (--board)", config, board);
+			free_all(&c, boards);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < c.nodes.n && node; i++) {
 		struct config_node *n = config_node_at(&c, i);
-		if (node && !streq(n->name.v, node))
+		if (!streq(n->name.v, node))
 			continue;
 		if (board && !streq(board, n->board.v)) {
 			config_error(&c, n->board.m.pos,
@@ -334,7 +360,7 @@ static int cmd_build(int argc, char **argv)
 	}
 	r = node ? build_node(&bo, &c, config_find_node(&c, node),
 			      &boards[config_find_node(&c, node) - config_node_at(&c, 0)])
-		 : build_all(&bo, &c, boards);
+		 : build_all(&bo, &c, boards, board);
 	free_all(&c, boards);
 	return r < 0 ? 1 : 0;
 }
@@ -352,7 +378,8 @@ static const struct command commands[] = {
 	  "NAME.img.bmap, NAME.img.zst and NAME.json (manifest).\n\n"
 	  "  -n, --node NAME       the node to build\n"
 	  "  -a, --all             every node in the config\n"
-	  "  -b, --board BOARD     check that the node has this board\n"
+	  "  -b, --board BOARD     check that the node has this board; with --all,\n"
+	  "                        build only the nodes of this board\n"
 	  "  -c, --config FILE     the cluster config (default " DEFAULT_CONFIG ")\n"
 	  "  -B, --base ARCHIVE    the base rootfs: a tar archive (any compression) or a\n"
 	  "                        Raspberry Pi OS Lite image (default: the board's base\n"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "rootfs.h"
+#include "arch.h"
 #include "personalize.h"
 #include "board.h"
 #include "log.h"
@@ -80,6 +81,9 @@ struct stream {
 	char *boot_source, *boot_mount; /* relative, "" for / */
 	struct pathmap *seen;           /* every path of the archive -> its type */
 	struct pathmap *dir_entries;    /* directory -> how many entries it has */
+	char *arch_from;                /* the entry that showed the base's architecture */
+	bool want_head;                 /* the current file's start is read (arch.h) */
+	uint8_t head[ARCH_ELF_HEADER];
 };
 
 static int entry_error(struct stream *s, const char *path, const char *fmt, ...) _printf_(3, 4);
@@ -192,6 +196,8 @@ static int copy_data(struct stream *s, const char *path, uint64_t size, struct f
 		if (off < pos || off + len > size || off + len < off)
 			return entry_error(s, path, "data at offset %llu is outside the entry's size %llu",
 					   (unsigned long long)off, (unsigned long long)size);
+		if (s->want_head && off < sizeof(s->head))
+			memcpy(s->head + off, buf, MIN(len, sizeof(s->head) - (size_t)off));
 		if (boot) {
 			/* FAT has no holes: fill the gap with zeros. */
 			while (pos < off) {
@@ -278,6 +284,46 @@ static struct capture *find_capture(struct stream *s, const char *path)
 	return NULL;
 }
 
+/* The base's architecture as entry PATH shows it (ARCH; NULL: not a
+ * Debian one): the board's, or the build is refused here, before the rest
+ * of the base is streamed. WHAT says how PATH shows it. */
+static int arch_seen(struct stream *s, const char *path, const char *arch, const char *what)
+{
+	const struct board *b = s->sink->board;
+
+	if (arch && streq(arch, b->arch.v)) {
+		if (!s->arch_from)
+			s->arch_from = xstrdup(path);
+		return 0;
+	}
+	return entry_error(s, path, "%s, but board %s runs %s programs: pass a base for %s",
+			   what, b->name.v, b->arch.v, b->arch.v);
+}
+
+static int check_elf(struct stream *s, const char *path)
+{
+	_cleanup_free_ char *what = NULL;
+	struct elf_arch a;
+
+	if (!arch_of_elf(s->head, sizeof(s->head), &a))
+		return 0; /* not a program: no evidence */
+	what = a.arch ? xasprintf("an ELF program for %s, so the base is for %s", a.machine, a.arch)
+		      : xasprintf("a program for ELF machine %s, which is no Debian architecture",
+				  a.machine);
+	return arch_seen(s, path, a.arch, what);
+}
+
+static int check_dpkg_status(struct stream *s, const char *path, const struct capture *c)
+{
+	_cleanup_free_ char *arch = NULL, *what = NULL;
+	const char *package;
+
+	if (arch_of_dpkg_status((const char *)c->data, c->size, &arch, &package) == 0)
+		return 0;
+	what = xasprintf("the base is for %s (its %s package is)", arch, package);
+	return arch_seen(s, path, arch, what);
+}
+
 /* A regular file's data, into the root (TO_ROOT; REWRITE: into the file
  * already at PATH) and the boot partition (BOOT_REL). */
 static int regular_file(struct stream *s, const char *path, const struct source_entry *e,
@@ -334,7 +380,12 @@ static int regular_file(struct stream *s, const char *path, const struct source_
 		if (r < 0)
 			return write_error(s, path, r);
 	}
+	s->want_head = to_root && arch_program(path);
+	memset(s->head, 0, sizeof(s->head));
 	r = copy_data(s, path, size, boot, to_root);
+	if (r >= 0 && s->want_head)
+		r = check_elf(s, path);
+	s->want_head = false;
 	if (boot) {
 		int r2 = fat_file_close(boot);
 		if (r >= 0 && r2 < 0)
@@ -465,7 +516,11 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 			if (type != S_IFREG || hl)
 				return entry_error(s, path, "expected a regular file here");
 			r = ensure_parents(s, path);
-			return r < 0 ? r : capture_file(s, path, e, &m, c);
+			if (r >= 0)
+				r = capture_file(s, path, e, &m, c);
+			if (r >= 0 && streq(path, "var/lib/dpkg/status"))
+				r = check_dpkg_status(s, path, c);
+			return r;
 		}
 	}
 	if (pathmap_get(s->sink->replaced_paths, path, NULL) && type != S_IFDIR) {
@@ -626,6 +681,17 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 		r = log_error("%s: the %s holds no entries", archive, s.src->kind);
 		goto out;
 	}
+	/* A base that shows no architecture is refused too: the image would
+	 * boot only by luck, and every Debian-based base shows it. */
+	if (!s.arch_from) {
+		const struct board *b = sink->board;
+		r = log_error("%s: nothing in the base tells its architecture (no dpkg or libc6 in "
+			      "/var/lib/dpkg/status, no ELF /usr/bin/dpkg, /usr/lib/systemd/systemd "
+			      "or /usr/sbin/sshd), and board %s runs only %s programs: pass a "
+			      "Debian-based base for %s",
+			      archive, b->name.v, b->arch.v, b->arch.v);
+		goto out;
+	}
 	r = s.src->ops->finish(s.src);
 	if (r < 0) {
 		r = log_error("%s: %s", archive, source_error(s.src));
@@ -641,5 +707,6 @@ out:
 	free(s.boot_mount);
 	pathmap_free(s.seen);
 	pathmap_free(s.dir_entries);
+	free(s.arch_from);
 	return r;
 }

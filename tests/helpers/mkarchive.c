@@ -52,6 +52,8 @@
 #define ZERO_CHUNK    (4 * MiB)
 
 static const char *arg_output;
+/* The Debian architecture `full` is for: arm64, that of the pi5 nodes. */
+static const char *full_arch = "arm64";
 static bool output_created;
 
 static _Noreturn _printf_(1, 2) void die(const char *fmt, ...)
@@ -353,11 +355,18 @@ static void kind_full(struct ctx *c)
 	entry_write(c, NULL, 0);
 	add_dir(c, "./var/lib/", 0755);
 	add_dir(c, "./var/lib/dpkg/", 0755);
-	add_text(c, "./var/lib/dpkg/status", 0644,
-		 "Package: bash\nStatus: install ok installed\nVersion: 5.2.37-2\n\n"
-		 "Package: openssh-server\nStatus: install ok installed\nPriority: optional\n"
-		 "Architecture: amd64\nVersion: 1:10.0p1-7\n\n"
-		 "Package: sudo\nStatus: install ok installed\nVersion: 1.9.16p2-3\n");
+	{
+		/* dpkg's own record is what tells the base's architecture. */
+		_cleanup_free_ char *status = xasprintf(
+			"Package: bash\nStatus: install ok installed\nVersion: 5.2.37-2\n\n"
+			"Package: dpkg\nEssential: yes\nStatus: install ok installed\n"
+			"Architecture: %s\nVersion: 1.22.21\n\n"
+			"Package: openssh-server\nStatus: install ok installed\nPriority: optional\n"
+			"Architecture: %s\nVersion: 1:10.0p1-7\n\n"
+			"Package: sudo\nStatus: install ok installed\nVersion: 1.9.16p2-3\n",
+			full_arch, full_arch);
+		add_text(c, "./var/lib/dpkg/status", 0644, status);
+	}
 
 	add_dir(c, "./home/", 0755);
 	entry_begin(c, "./home/user/", AE_IFDIR, 0700);
@@ -421,6 +430,13 @@ static void kind_full(struct ctx *c)
 	add_dir(c, "./usr/lib/systemd/boot/", 0755);
 	add_dir(c, "./usr/lib/systemd/boot/efi/", 0755);
 	add_random(c, "./usr/lib/systemd/boot/efi/systemd-bootx64.efi", 0644, 16 * KiB);
+}
+
+/* The same base for x86 nodes: only dpkg's record differs. */
+static void kind_full_amd64(struct ctx *c)
+{
+	full_arch = "amd64";
+	kind_full(c);
 }
 
 static void kind_traversal(struct ctx *c)
@@ -578,6 +594,7 @@ static const struct kind {
 	void (*build)(struct ctx *c);
 } kinds[] = {
     {"full", kind_full},
+    {"full-amd64", kind_full_amd64},
     {"traversal", kind_traversal},
     {"traversal-inner", kind_traversal_inner},
     {"absolute", kind_absolute},

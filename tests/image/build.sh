@@ -1,11 +1,11 @@
 # Builds the example pi5 and x86 nodes from the `full` fixture (every entry
-# type) and checks the images with standard tools only: sfdisk, e2fsck,
+# type; `full-amd64` for x86) and checks the images with standard tools only: sfdisk, e2fsck,
 # debugfs, fsck.fat, mtools, bmaptool, zstd.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 need_tools sfdisk e2fsck debugfs fsck.fat mdir mcopy bmaptool zstd python3 bsdtar
 mktmp
-fixture full "$TMP/full.tar" || exit 1
+fixture full "$TMP/full.tar" && fixture full-amd64 "$TMP/full-amd64.tar" || exit 1
 zstd -q "$TMP/full.tar" -o "$TMP/full.tar.zst"
 
 # --- pi5: sheep, from a zstd-compressed archive ---------------------------
@@ -126,7 +126,7 @@ rm -f "$TMP/flash.img" "$TMP/root.ext4" "$TMP/boot.vfat"
 
 # --- x86: duck, ESP holds kernel and initrd, /boot keeps them -------------
 out=$TMP/out86
-check "build duck" build duck "$TMP/full.tar" "$out"
+check "build duck" build duck "$TMP/full-amd64.tar" "$out"
 img=$out/duck.img json=$out/duck.json
 check_eq "x86 partition types" \
 	"C12A7328-F81F-11D2-BA4B-00A0C93EC93B 4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 0FC63DAF-8483-4772-8E79-3D69D8477DE4" \

@@ -8,10 +8,10 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 need_tools sfdisk sgdisk e2fsck debugfs fsck.fat python3 zstd
 mktmp
-fixture full "$TMP/full.tar" || exit 1
+fixture full "$TMP/full.tar" && fixture full-amd64 "$TMP/full-amd64.tar" || exit 1
 cfg=$TOP/configs/cluster.yaml
 out=$TMP/out
-check "build duck" build duck "$TMP/full.tar" "$out"
+check "build duck" build duck "$TMP/full-amd64.tar" "$out"
 check "build sheep" build sheep "$TMP/full.tar" "$out"
 [ -f "$out/duck.img" ] || { cat "$out.log"; exit 1; }
 img=$out/duck.img json=$out/duck.json bmap=$out/duck.img.bmap
@@ -148,7 +148,7 @@ ln -sf "$TOP/configs/boards" "$TMP/boards"
 "$FARM_IMAGE" secrets init --dir "$TMP/barn-secrets" --config "$TMP/barn.yaml" >/dev/null
 # shellcheck disable=SC2046
 "$FARM_IMAGE" build --node duck --config "$TMP/barn.yaml" --secrets "$TMP/barn-secrets" \
-	$(artifacts) --base "$TMP/full.tar" --overlays "$TOP/overlays" --out "$TMP/barn" >"$TMP/barn.log" 2>&1
+	$(artifacts) --base "$TMP/full-amd64.tar" --overlays "$TOP/overlays" --out "$TMP/barn" >"$TMP/barn.log" 2>&1
 check "build duck of another cluster (barn)" test -f "$TMP/barn/duck.img"
 refused "refuses an image that is not this node's (another cluster's build)" \
 	"farm-image: $TMP/barn/duck.img is not the image of node 'duck' of cluster 'farm': its disk GUID is *, the node's is *; rebuild it (farm-image build --node duck)" \
@@ -220,7 +220,7 @@ cp -r "$TOP/overlays" "$TMP/overlays2"
 mkdir -p "$TMP/overlays2/common/etc/farm-test"
 echo "release 2" >"$TMP/overlays2/common/etc/farm-test/release"
 out2=$TMP/out2
-check "rebuild duck with a changed overlay" build duck "$TMP/full.tar" "$out2" --overlays "$TMP/overlays2"
+check "rebuild duck with a changed overlay" build duck "$TMP/full-amd64.tar" "$out2" --overlays "$TMP/overlays2"
 flash --node duck --out "$out2" --device "$disk" --keep-data --yes >"$TMP/keep.log" 2>&1
 check_eq "--keep-data: exit 0" 0 $?
 check "it says it kept the data" grep -q "^duck: reimaged boot and root: wrote .* data kept" "$TMP/keep.log"

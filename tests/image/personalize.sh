@@ -6,9 +6,11 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 need_tools debugfs mcopy python3 zstd
 mktmp
-fixture full "$TMP/full.tar" || exit 1
+fixture full "$TMP/full.tar" && fixture full-amd64 "$TMP/full-amd64.tar" || exit 1
 for node in cow sheep duck; do
-	build "$node" "$TMP/full.tar" "$TMP/out" || { fail "build $node" "$(cat "$TMP/out.log")"; exit 0; }
+	base=$TMP/full.tar
+	[ "$node" = duck ] && base=$TMP/full-amd64.tar
+	build "$node" "$base" "$TMP/out" || { fail "build $node" "$(cat "$TMP/out.log")"; exit 0; }
 	extract "$TMP/out/$node.img" "$TMP/out/$node.json" 2 "$TMP/$node.ext4"
 done
 sec=$TMP/secrets
@@ -169,9 +171,9 @@ done
 if have sshd && [ -x /usr/sbin/sshd ]; then
 	ver=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)
 	mkdir -p "$TMP/host"
-	bsdtar -xf "$TMP/full.tar" -C "$TMP/host" ./var/lib/dpkg/status 2>/dev/null
+	bsdtar -xf "$TMP/full-amd64.tar" -C "$TMP/host" ./var/lib/dpkg/status 2>/dev/null
 	sed -i "s/^Version: 1:10.0p1-7$/Version: $ver/" "$TMP/host/var/lib/dpkg/status"
-	bsdtar -cf "$TMP/hostver.tar" --exclude ./var/lib/dpkg/status @"$TMP/full.tar"
+	bsdtar -cf "$TMP/hostver.tar" --exclude ./var/lib/dpkg/status @"$TMP/full-amd64.tar"
 	bsdtar -rf "$TMP/hostver.tar" -C "$TMP/host" ./var/lib/dpkg/status
 	build duck "$TMP/hostver.tar" "$TMP/outh" >/dev/null 2>&1
 	extract "$TMP/outh/duck.img" "$TMP/outh/duck.json" 2 "$TMP/h.ext4"
@@ -209,9 +211,11 @@ awk '{print} /^  - name: duck$/ {print "    interface: 58:47:CA:00:00:13"}
 	/^  - name: sheep$/ {print "    interface: enp1s0 end0"}' "$TOP/configs/cluster.yaml" >"$TMP/iface/cluster.yaml"
 for want in "duck MACAddress=58:47:ca:00:00:13" "sheep Name=enp1s0 end0"; do
 	node=${want%% *}
+	base=$TMP/full.tar
+	[ "$node" = duck ] && base=$TMP/full-amd64.tar
 	# shellcheck disable=SC2046
 	if "$FARM_IMAGE" build --node "$node" --config "$TMP/iface/cluster.yaml" --secrets "$sec" \
-		$(artifacts) --overlays "$TOP/overlays" --base "$TMP/full.tar" --out "$TMP/iface/out" >"$TMP/iface/out.log" 2>&1; then
+		$(artifacts) --overlays "$TOP/overlays" --base "$base" --out "$TMP/iface/out" >"$TMP/iface/out.log" 2>&1; then
 		extract "$TMP/iface/out/$node.img" "$TMP/iface/out/$node.json" 2 "$TMP/iface/$node.ext4"
 		check_eq "$node: interface: -> ${want#* }" "${want#* }" \
 			"$(content "$TMP/iface/$node.ext4" /etc/systemd/network/10-farm-lan.network | grep -E '^(Name|MACAddress)=')"

@@ -4,12 +4,15 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 mktmp
-fixture full "$TMP/full.tar" || exit 1
+fixture full "$TMP/full.tar" && fixture full-amd64 "$TMP/full-amd64.tar" || exit 1
 zstd -q "$TMP/full.tar" -o "$TMP/full.tar.zst"
+zstd -q "$TMP/full-amd64.tar" -o "$TMP/full-amd64.tar.zst"
 
 for node in sheep duck; do
-	build "$node" "$TMP/full.tar.zst" "$TMP/a" || { fail "$node first build" "$(cat "$TMP/a.log")"; continue; }
-	build "$node" "$TMP/full.tar.zst" "$TMP/b" || { fail "$node second build" "$(cat "$TMP/b.log")"; continue; }
+	base=$TMP/full.tar.zst
+	[ "$node" = duck ] && base=$TMP/full-amd64.tar.zst
+	build "$node" "$base" "$TMP/a" || { fail "$node first build" "$(cat "$TMP/a.log")"; continue; }
+	build "$node" "$base" "$TMP/b" || { fail "$node second build" "$(cat "$TMP/b.log")"; continue; }
 	for f in "$node.img" "$node.img.bmap" "$node.img.zst" "$node.json"; do
 		check_eq "$node: $f identical" "$(sha256sum <"$TMP/a/$f")" "$(sha256sum <"$TMP/b/$f")"
 	done
