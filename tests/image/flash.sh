@@ -304,6 +304,23 @@ done
 check_eq "the same disk and partition GUIDs" "$(sfdisk -d "$img" 2>/dev/null | grep -o 'uuid=[^,]*\|label-id.*')" \
 	"$(sfdisk -d "$disk" 2>/dev/null | grep -o 'uuid=[^,]*\|label-id.*')"
 
+# --- a file that refuses O_DIRECT (ramfs) ------------------------------------
+mkdir -p "$TMP/ramfs"
+if [ "$(id -u)" -eq 0 ] && mount -t ramfs ramfs "$TMP/ramfs" 2>/dev/null; then
+	truncate -s 1200M "$TMP/ramfs/disk.raw"
+	flash --node duck --out "$out" --device "$TMP/ramfs/disk.raw" --yes >"$TMP/ramfs.log" 2>&1
+	check_eq "onto a file that refuses O_DIRECT: exit 0" 0 $?
+	check "it writes and verifies through the page cache" grep -q "verified it in .*through the page cache" "$TMP/ramfs.log"
+	check_eq "and the file holds the image" "equal" "$(compare "$bmap" "$img" "$TMP/ramfs/disk.raw")"
+	FARM_TEST_DISK=$TMP/ramfs/disk.raw FARM_TEST_CORRUPT_AT=$root_at LD_PRELOAD=$PRELOAD \
+		"$FARM_IMAGE" flash --config "$cfg" --node duck --out "$out" --device "$TMP/ramfs/disk.raw" --yes >"$TMP/ramfs.log" 2>&1
+	check "verify catches a wrong byte there too" grep -q "^farm-image: Verify failed: $TMP/ramfs/disk.raw holds 0x.. at byte $root_at" "$TMP/ramfs.log"
+	rm -f "$TMP/ramfs/disk.raw"
+	umount "$TMP/ramfs"
+else
+	skip "onto a file that refuses O_DIRECT" "needs root to mount a ramfs"
+fi
+
 # --- block devices (loop) ----------------------------------------------------
 if [ "$(id -u)" -ne 0 ] || ! have losetup; then
 	skip "flash onto loop devices" "needs root and losetup"
