@@ -464,6 +464,24 @@ static int check_meta(struct stream *s, const char *path, const struct source_en
 	return 0;
 }
 
+/* A hardlink whose target is not in the root: never in the archive, or
+ * an entry the build did not take into the root as it is. */
+static int hardlink_missing(struct stream *s, const char *path, const char *target)
+{
+	const struct capture *c = find_capture(s, target);
+	const char *why = "is not earlier in the archive";
+
+	if (pathmap_get(s->seen, target, NULL)) {
+		if ((c && !c->keep) || pathmap_get(s->sink->replaced_paths, target, NULL))
+			why = "the build replaces with a file of its own, so a second name "
+			      "cannot share it";
+		else
+			why = "the build leaves out of the root filesystem (an SSH host key, or "
+			      "a file of the boot partition), so a second name cannot share it";
+	}
+	return entry_error(s, path, "hardlink to '%s', which %s", target, why);
+}
+
 static int one_entry(struct stream *s, const struct source_entry *e)
 {
 	_cleanup_free_ char *path = NULL, *target = NULL;
@@ -563,9 +581,7 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		if (streq(target, path))
 			return entry_error(s, path, "hardlink to itself");
 		if (ext4_lookup(s->sink->ext4, target, &existing) < 0)
-			return entry_error(s, path, "hardlink to '%s', which is not earlier in the "
-						    "archive",
-					   target);
+			return hardlink_missing(s, path, target);
 		if (!S_ISREG(existing))
 			return entry_error(s, path, "hardlink to '%s', which is not a regular file",
 					   target);

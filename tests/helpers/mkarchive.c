@@ -554,6 +554,15 @@ static void kind_bomb_count(struct ctx *c)
 	}
 }
 
+/* One more entry than a base may have, cheaply: the directory ./d/ given
+ * again and again (a directory may repeat), 2,000,001 entries in all. */
+static void kind_bomb_entries(struct ctx *c)
+{
+	add_dir(c, "./", 0755);
+	for (unsigned i = 0; i < 2000000; i++)
+		add_dir(c, "./d/", 0755);
+}
+
 /* Data with whole blocks of zeros in it (which the build leaves as holes):
  * ./var/zeros is 512 MiB of zeros, ./var/mixed random bytes around 3 MiB
  * of zeros, neither block-aligned. Not sparse in the tar: the zeros are
@@ -610,6 +619,7 @@ static const struct kind {
     {"file-over-dir", kind_file_over_dir},
     {"overflow", kind_overflow},
     {"bomb-count", kind_bomb_count},
+    {"bomb-entries", kind_bomb_entries},
     {"zeros", kind_zeros},
     {"sparse-end", kind_sparse_end},
 };
