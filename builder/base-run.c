@@ -206,19 +206,16 @@ static int check_emulation(const char *board, const char *arch)
 	f = fopen(handler, "re");
 	if (f && fgets(line, sizeof(line), f) && startswith(line, "enabled"))
 		return 0;
+	/* One line (messages are): the commands separated by "; ". */
 	return log_error("The %s base is %s, which this %s host runs only under qemu-user "
-			 "emulation, but %s. As root, once:\n"
-			 "    apt-get install qemu-user-static binfmt-support\n"
-			 "%s"
-			 "    update-binfmts --enable qemu-%s\n"
-			 "then run this command again (building under emulation takes tens of "
-			 "minutes).",
+			 "emulation, but %s. As root, once: apt-get install qemu-user-static "
+			 "binfmt-support; %supdate-binfmts --enable qemu-%s; then run this command "
+			 "again (building under emulation takes tens of minutes).",
 			 board, arch, host_arch(),
 			 !mounted ? "binfmt_misc is not mounted"
 			 : f	  ? "its qemu-user handler is disabled"
 				  : "binfmt_misc has no qemu-user handler for it",
-			 mounted ? ""
-				 : "    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc\n",
+			 mounted ? "" : "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; ",
 			 ops->qemu_arch);
 }
 

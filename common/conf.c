@@ -10,15 +10,62 @@
 #define MAX_CONF_SIZE (4 * MiB)
 #define MAX_NODES_VISITED 200000
 
+#define MAX_SHOWN 100     /* messages printed per file; the rest are counted */
+#define SOURCE_COLUMNS 100 /* of the source line shown under a message */
+
+/* The source line L (N bytes) under a message, control characters made
+ * visible, and a caret under character COL (1-based, as libyaml counts). A
+ * long line is cut to a window around the caret, so that a one-line
+ * config does not print itself with every message. */
+static void put_source_line(const char *l, size_t n, unsigned col)
+{
+	size_t nch = 0, k, s = 0, e, *off = xmalloc((n + 1) * sizeof(size_t));
+	size_t *w = xmalloc((n + 1) * sizeof(size_t)); /* w[i]: columns before char i */
+	char buf[16];
+
+	w[0] = 0;
+	for (size_t i = 0, used; i < n; i += used) {
+		off[nch] = i;
+		w[nch + 1] = w[nch] + log_escape_char(l + i, n - i, buf, &used);
+		nch++;
+	}
+	off[nch] = n;
+	k = MIN((size_t)(col ? col - 1 : 0), nch);
+	e = nch;
+	if (w[nch] > SOURCE_COLUMNS) {
+		while (w[k] - w[s] > SOURCE_COLUMNS / 2)
+			s++;
+		e = s;
+		while (e < nch && w[e + 1] - w[s] <= SOURCE_COLUMNS)
+			e++;
+	}
+	fputs("    ", stderr);
+	if (s > 0)
+		fputs("...", stderr);
+	log_put_escaped(stderr, l + off[s], off[e] - off[s]);
+	if (e < nch)
+		fputs("...", stderr);
+	fprintf(stderr, "\n    %*s^\n", (int)((s > 0 ? 3 : 0) + w[k] - w[s]), "");
+	free(off);
+	free(w);
+}
+
 static void print_diag(const char *path, const char *text, struct pos pos, const char *fmt,
 		       va_list ap)
 {
-	flockfile(stderr);
+	_cleanup_free_ char *head = NULL, *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
 	if (pos.line)
-		fprintf(stderr, "%s:%u:%u: ", path, pos.line, pos.col);
+		head = xasprintf("%s:%u:%u: ", path, pos.line, pos.col);
 	else
-		fprintf(stderr, "%s: ", path);
-	vfprintf(stderr, fmt, ap);
+		head = xasprintf("%s: ", path);
+	flockfile(stderr);
+	/* Paths and values come from the user's files: one line each, their
+	 * control characters made visible (log.h). */
+	log_put_escaped(stderr, head, strlen(head));
+	log_put_escaped(stderr, msg, strlen(msg));
 	fputc('\n', stderr);
 
 	/* The source line and a caret under the column. */
@@ -29,13 +76,8 @@ static void print_diag(const char *path, const char *text, struct pos pos, const
 			if (l)
 				l++;
 		}
-		if (l && *l) {
-			size_t n = strcspn(l, "\n");
-			fprintf(stderr, "    %.*s\n    ", (int)n, l);
-			for (unsigned c = 1; c < pos.col && c <= n; c++)
-				fputc(l[c - 1] == '\t' ? '\t' : ' ', stderr);
-			fputs("^\n", stderr);
-		}
+		if (l && *l)
+			put_source_line(l, strcspn(l, "\n"), pos.col);
 	}
 	funlockfile(stderr);
 }
@@ -53,10 +95,20 @@ void conf_error(struct conf_file *f, struct pos pos, const char *fmt, ...)
 {
 	va_list ap;
 
+	f->errors++;
+	if (f->errors > MAX_SHOWN)
+		return;
 	va_start(ap, fmt);
 	print_diag(f->path, f->text, pos, fmt, ap);
 	va_end(ap);
-	f->errors++;
+}
+
+static void report_hidden(struct conf_file *f)
+{
+	if (f->errors > MAX_SHOWN)
+		conf_error_at(f->path, NULL, (struct pos){ 0 },
+			      "%u more problems not shown (the first %u are above)",
+			      f->errors - MAX_SHOWN, MAX_SHOWN);
 }
 
 static struct pos mark_pos(yaml_mark_t m)
@@ -66,6 +118,20 @@ static struct pos mark_pos(yaml_mark_t m)
 }
 
 static struct pos node_pos(yaml_node_t *n) { return mark_pos(n->start_mark); }
+
+/* The line and character column of byte OFF of TEXT. */
+static struct pos offset_pos(const char *text, size_t off)
+{
+	struct pos p = { 1, 1 };
+
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n')
+			p.line++, p.col = 1;
+		else if (((unsigned char)text[i] & 0xc0) != 0x80)
+			p.col++;
+	}
+	return p;
+}
 
 int conf_file_open(const char *path, struct conf_file *f)
 {
@@ -104,6 +170,10 @@ int conf_file_open(const char *path, struct conf_file *f)
 	yaml_parser_set_input_string(&parser, (const unsigned char *)f->text, f->len);
 	if (!yaml_parser_load(&parser, &f->doc)) {
 		struct pos p = mark_pos(parser.problem_mark);
+		if (parser.error == YAML_READER_ERROR)
+			/* libyaml gives the reader's problems (control
+			 * characters, bad UTF-8) as a byte offset. */
+			p = offset_pos(f->text, MIN(parser.problem_offset, f->len));
 		conf_error(f, p, "YAML syntax error: %s%s%s", parser.problem,
 			   parser.context ? " " : "", parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
@@ -116,6 +186,7 @@ int conf_file_open(const char *path, struct conf_file *f)
 
 void conf_file_close(struct conf_file *f)
 {
+	report_hidden(f);
 	if (f->have_doc)
 		yaml_document_delete(&f->doc);
 	free(f->path);

@@ -93,14 +93,16 @@ struct conf_file {
 /* Reads and parses PATH. Returns 0, or -errno after printing one message
  * (a missing file, a YAML syntax error with its position). */
 int conf_file_open(const char *path, struct conf_file *f);
+/* Only the first 100 errors of a file are printed (the rest are counted):
+ * closing the file says how many were left out, if any. */
 void conf_file_close(struct conf_file *f);
 
 /* Loads the document's root mapping into OBJ per SCHEMA. Errors are printed
  * and counted in f->errors; returns the number of new errors. */
 unsigned conf_load(struct conf_file *f, const struct schema *schema, void *obj);
 
-/* Prints "PATH:LINE:COL: message" plus the source line and a caret, and
- * counts the error. Used by semantic checks. */
+/* Prints "PATH:LINE:COL: message" plus the source line (a window of it,
+ * when long) and a caret, and counts the error. Used by semantic checks. */
 void conf_error(struct conf_file *f, struct pos pos, const char *fmt, ...) _printf_(3, 4);
 /* Same format, for a file that is not (or no longer) loaded. */
 void conf_error_at(const char *path, const char *text, struct pos pos, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging: one message per failure, reported where the context is known.
  * On a terminal or a pipe, messages go to stderr as "PROGRAM: message";
+ * a message is always one line, with control characters made visible.
  * under systemd (JOURNAL_STREAM set), they carry a "<N>" priority prefix
  * that journald understands. */
 #pragma once
@@ -19,8 +20,21 @@ void log_init(const char *program);
 void log_set_max_level(enum log_level level);
 enum log_level log_get_max_level(void);
 
-/* Prints the message; "%m" expands to strerror(-err). Returns -abs(err)
- * (or -EIO when err is 0), so that callers can write
+/* Writes the LEN bytes of S to F with everything a terminal would act on
+ * made visible: C0 and C1 controls and DEL as \n, \r, \t or \xNN, the
+ * Unicode controls that reorder or break lines as \uNNNN, bytes that are
+ * not UTF-8 as \xNN. Returns the number of columns written (one per
+ * character shown), for carets under a column. */
+size_t log_put_escaped(FILE *f, const char *s, size_t len);
+/* The same for the one character at S: its rendering into OUT, the bytes
+ * it took in *CONSUMED; returns the columns it shows as. */
+size_t log_escape_char(const char *s, size_t len, char out[16], size_t *consumed);
+/* Whether S would be written by log_put_escaped() unchanged. */
+bool log_is_printable(const char *s);
+
+/* Prints the message as one line, escaped as log_put_escaped() does; "%m"
+ * expands to strerror(-err). Returns -abs(err) (or -EIO when err is 0), so
+ * that callers can write
  * "return log_error_errno(r, "Failed to open %s: %m", path);". */
 int log_full_errno(enum log_level level, int err, const char *fmt, ...) _printf_(3, 4);
 

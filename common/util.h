@@ -93,6 +93,12 @@ int parse_size(const char *s, uint64_t *ret);
 /* Human-readable size into buf ("1.5 GiB"). */
 const char *format_size(uint64_t bytes, char *buf, size_t len);
 
+/* The length (1-4) of the valid UTF-8 sequence at S (LEN bytes left) and
+ * its code point in *CP, or 0 when S does not start one (a stray
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF, cut
+ * short). */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
+
 /* Full read/write loops on a file descriptor. Return 0 or -errno. */
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

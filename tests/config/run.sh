@@ -33,3 +33,9 @@ mktmp
 : >"$TMP/empty.yaml"
 out=$("$FARM_IMAGE" validate --config "$TMP/empty.yaml" 2>&1)
 check_eq "empty config" "$TMP/empty.yaml:1:1: the file is empty" "$out"
+
+# What comes from the user's files and command line reaches the terminal
+# with its control characters made visible.
+out=$("$FARM_IMAGE" validate --config $'tests/config/\e[2Jnope\r.yaml' 2>&1)
+check_eq "config path escaped" \
+	"farm-image: Cannot read config tests/config/\\x1b[2Jnope\\r.yaml: No such file or directory" "$out"
