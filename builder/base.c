@@ -499,7 +499,7 @@ int cmd_rootfs(int argc, char **argv)
 	int o, ret;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "b:s:c:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":b:s:c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b':
 			board = optarg;
@@ -529,7 +529,7 @@ int cmd_rootfs(int argc, char **argv)
 		case 'h':
 			return usage(stdout, 0);
 		default:
-			return usage_error("rootfs", "unknown option", NULL);
+			return usage_option_error("rootfs", o, argv, opts);
 		}
 	}
 	if (optind < argc)

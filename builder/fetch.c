@@ -508,7 +508,7 @@ int cmd_fetch(int argc, char **argv)
 	int o, r;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "l:c:a:f:nh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":l:c:a:f:nh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
 			lock_path = optarg;
@@ -529,7 +529,7 @@ int cmd_fetch(int argc, char **argv)
 			printf("Usage: farm-image " FETCH_USAGE "\n\n" FETCH_SUMMARY "\n");
 			return 0;
 		default:
-			return usage_error("fetch", "unknown option", NULL);
+			return usage_option_error("fetch", o, argv, opts);
 		}
 	}
 	if (optind < argc)

@@ -79,7 +79,7 @@ static int cmd_validate(int argc, char **argv)
 	struct board *boards = NULL;
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			config = optarg;
@@ -88,7 +88,7 @@ static int cmd_validate(int argc, char **argv)
 			usage_of(&commands[0], stdout);
 			return 0;
 		default:
-			return usage_error("validate", "unknown option", NULL);
+			return usage_option_error("validate", o, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -238,7 +238,7 @@ static int cmd_build(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			node = optarg;
@@ -277,7 +277,7 @@ static int cmd_build(int argc, char **argv)
 			usage_of(&commands[1], stdout);
 			return 0;
 		default:
-			return usage_error("build", "unknown option", NULL);
+			return usage_option_error("build", o, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -294,9 +294,13 @@ static int cmd_build(int argc, char **argv)
 		return 1;
 	}
 	if (node && !config_find_node(&c, node)) {
-		log_error("%s: there is no node '%s' (nodes:%s%s%s)", config, node,
-			  c.nodes.n > 0 ? " " : "", c.nodes.n > 0 ? config_node_at(&c, 0)->name.v : "",
-			  c.nodes.n > 1 ? ", ..." : "");
+		_cleanup_free_ char *names = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&names, &len);
+		for (size_t i = 0; i < c.nodes.n; i++)
+			fprintf(f, "%s%s", i ? ", " : "", config_node_at(&c, i)->name.v);
+		fclose(f);
+		log_error("%s: there is no node '%s' (nodes: %s)", config, node, names);
 		free_all(&c, boards);
 		return 1;
 	}
@@ -397,13 +401,7 @@ static const struct command commands[] = {
 	  "build (--node NAME | --all) [--board BOARD] [--config FILE] [--base ARCHIVE] "
 	  "[--out DIR]" },
 	{ "rootfs", cmd_rootfs, BASE_ROOTFS_SUMMARY, BASE_ROOTFS_USAGE },
-	{ "secrets", cmd_secrets,
-	  "Create the cluster's secrets once, outside git: the k3s CAs, the join token\n"
-	  "and the k3s node passwords (only what is missing; nothing is replaced).\n\n"
-	  "  -d, --dir DIR       secrets directory (default\n"
-	  "                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"
-	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")",
-	  "secrets init [--dir DIR] [--config FILE]" },
+	{ "secrets", cmd_secrets, SECRETS_SUMMARY, SECRETS_USAGE },
 	{ "fetch", cmd_fetch, FETCH_SUMMARY, FETCH_USAGE },
 	{ "flash", cmd_flash, FLASH_SUMMARY, FLASH_USAGE },
 	{ "help", cmd_help, "Show help for a command.", "help [COMMAND]" },
@@ -419,6 +417,12 @@ static void usage(FILE *f)
 
 static int cmd_help(int argc, char **argv)
 {
+	if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+		usage_of(&commands[ELEMENTSOF(commands) - 1], stdout);
+		return 0;
+	}
+	if (argc > 2)
+		return usage_error("help", "unexpected argument", argv[2]);
 	if (argc < 2) {
 		usage(stdout);
 		return 0;
@@ -448,7 +452,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (streq(commands[i].name, argv[1]))
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "farm-image: unknown command '%s'\n", argv[1]);
+	log_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -658,7 +658,7 @@ int cmd_secrets(int argc, char **argv)
 	size_t created = 0;
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":d:c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd':
 			free(dir);
@@ -670,12 +670,10 @@ int cmd_secrets(int argc, char **argv)
 			config = optarg;
 			break;
 		case 'h':
-			printf("Usage: farm-image secrets init [--dir DIR] [--config FILE]\n"
-			       "Creates what is missing of the k3s CAs, the join token and the node\n"
-			       "passwords in DIR (${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER).\n");
+			printf("Usage: farm-image " SECRETS_USAGE "\n\n" SECRETS_SUMMARY "\n");
 			return 0;
 		default:
-			return usage_error("secrets", "unknown option", NULL);
+			return usage_option_error("secrets", o, argv, opts);
 		}
 	}
 	if (optind >= argc)

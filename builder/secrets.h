@@ -15,12 +15,21 @@
 #pragma once
 
 #include "config.h"
+#include "usage.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* The command: farm-image secrets init [--dir DIR] [--config FILE]. */
 int cmd_secrets(int argc, char **argv);
+/* Its line of 'farm-image help' and its --help (one text for both). */
+#define SECRETS_USAGE "secrets init [--dir DIR] [--config FILE]"
+#define SECRETS_SUMMARY                                                                            \
+	"Create the cluster's secrets once, outside git: the k3s CAs, the join token\n"            \
+	"and the k3s node passwords (only what is missing; nothing is replaced).\n\n"              \
+	"  -d, --dir DIR       secrets directory (default\n"                                      \
+	"                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"                 \
+	"  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")"
 
 struct secrets;
 
