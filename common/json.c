@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "json.h"
+#include "util.h"
 
 static void indent(struct json *j)
 {
@@ -49,11 +50,24 @@ void json_object_close(struct json *j) { close_container(j, '}'); }
 void json_array_open(struct json *j) { open_container(j, '['); }
 void json_array_close(struct json *j) { close_container(j, ']'); }
 
+/* A JSON string: always valid JSON (RFC 8259) and UTF-8, whatever S holds.
+ * Control characters are escaped; a byte that does not start a valid
+ * UTF-8 sequence (a base path or a record in another encoding) becomes
+ * U+FFFD, the replacement character, as a decoder would show it. */
 static void write_string(FILE *f, const char *s)
 {
+	size_t len = strlen(s);
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+		size_t n = utf8_decode(s + i, len - i, &c);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			i++;
+			continue;
+		}
+		switch (c) {
 		case '"':
 			fputs("\\\"", f);
 			break;
@@ -67,11 +81,12 @@ static void write_string(FILE *f, const char *s)
 			fputs("\\t", f);
 			break;
 		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
+			if (c < 0x20)
+				fprintf(f, "\\u%04x", (unsigned)c);
 			else
-				fputc(*p, f);
+				fwrite(s + i, 1, n, f);
 		}
+		i += n;
 	}
 	fputc('"', f);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A small streaming JSON writer with deterministic output (two-space
  * indentation, keys in the order written). Shared by the image manifest and
- * farm-node's status. */
+ * farm-node's status. Its output is always valid JSON in UTF-8: strings are
+ * escaped, and bytes that are not UTF-8 become U+FFFD. */
 #pragma once
 
 #include <stdbool.h>

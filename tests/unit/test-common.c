@@ -50,6 +50,21 @@ int main(void)
 		free(text);
 	}
 	{
+		/* Not UTF-8 (a stray byte, a cut sequence, an overlong '/', a
+		 * surrogate), control characters, UTF-8 kept as it is. */
+		FILE *f = open_memstream(&text, &len);
+		struct json j;
+		json_begin(&j, f);
+		json_string(&j, "b\xff" "ase \xc3 \xc0\xaf \xed\xa0\x80 \x1b[2J\x7f \xc3\xa9\xe2\x80\xae");
+		json_end(&j);
+		fclose(f);
+		CHECK_STR("json: invalid UTF-8 replaced, controls escaped",
+			  "\"b\\ufffdase \\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\u001b[2J\x7f "
+			  "\xc3\xa9\xe2\x80\xae\"\n",
+			  text);
+		free(text);
+	}
+	{
 		uint8_t u1[16], u2[16];
 		uuid_derive("farm", "cow", "disk", u1);
 		uuid_derive("farm", "cowd", "isk", u2);
