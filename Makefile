@@ -73,7 +73,7 @@ PRELOAD_SO := $(patsubst tests/helpers/preload/%.c,$(O)/tests/helpers/lib%.so,$(
 # farm-node links only what it uses of common/ (no OpenSSL, no libarchive:
 # the node's base provides libfdisk, libblkid, libbtrfsutil and libyaml).
 NODE_SRC := $(wildcard firstboot/*.c)
-NODE_COMMON := common/util.c common/log.c common/conf.c common/net.c common/fileio.c \
+NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c common/net.c common/fileio.c \
 	common/json.c common/nodeconf.c common/process.c
 NODE_OBJ := $(NODE_SRC:%.c=$(O)/%.o) $(NODE_COMMON:%.c=$(O)/%.o)
 NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Ifirstboot

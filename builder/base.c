@@ -52,9 +52,9 @@ static const struct field recipe_fields[] = {
 	F("mirrors", FT_LIST, struct base_recipe, mirrors, .sub = &mirror_schema,
 	  .required = true),
 	F("packages", FT_STRLIST, struct base_recipe, packages, .required = true),
-	F("setup-hooks", FT_STRLIST, struct base_recipe, setup_hooks),
-	F("essential-hooks", FT_STRLIST, struct base_recipe, essential_hooks),
-	F("customize-hooks", FT_STRLIST, struct base_recipe, customize_hooks),
+	F("setup-hooks", FT_STRLIST, struct base_recipe, setup_hooks, .multiline = true),
+	F("essential-hooks", FT_STRLIST, struct base_recipe, essential_hooks, .multiline = true),
+	F("customize-hooks", FT_STRLIST, struct base_recipe, customize_hooks, .multiline = true),
 	{ 0 },
 };
 static const struct schema recipe_schema = { .what = "recipe", .fields = recipe_fields };

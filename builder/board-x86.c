@@ -20,7 +20,12 @@ static void find_kernel(const char *key, uint64_t value, void *ud)
 	struct newest *n = ud;
 	_cleanup_free_ char *initrd = NULL;
 
-	if (!startswith(key, "vmlinuz-") || strchr(key, '/'))
+	/* The version goes into the boot entry's lines: only what Debian's
+	 * kernel versions are made of (a name from the base with a line
+	 * break or a space would add options of its own). */
+	if (!startswith(key, "vmlinuz-") || !key[8] ||
+	    strspn(key + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+~-") !=
+		    strlen(key + 8))
 		return;
 	initrd = xasprintf("initrd.img-%s", key + 8);
 	if (!pathmap_get(n->files, initrd, NULL))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "board.h"
+#include "fat.h"
 #include "hash.h"
 #include "log.h"
 
@@ -104,7 +105,19 @@ static const struct field board_fields[] = {
 };
 static const struct schema board_schema = { .what = "board", .fields = board_fields };
 
-static bool abs_dir(const char *s) { return s[0] == '/' && !strstr(s, "..") && !strstr(s, "//"); }
+/* The characters a path of a profile may use: it becomes a field of
+ * /etc/fstab (whitespace separates fields there) and a mount unit's name,
+ * so nothing that would need escaping in either. */
+static bool plain_path(const char *s)
+{
+	return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			       "._+@/-") == strlen(s);
+}
+
+static bool abs_dir(const char *s)
+{
+	return s[0] == '/' && !strstr(s, "..") && !strstr(s, "//") && plain_path(s);
+}
 
 int board_load(const char *config_dir, const char *name, struct board *b)
 {
@@ -135,17 +148,27 @@ int board_load(const char *config_dir, const char *name, struct board *b)
 		if (b->boot.size.v < 34 * MiB || b->boot.size.v % MiB)
 			conf_error(&f, b->boot.size.m.pos,
 				   "boot: size must be a whole number of MiB, at least 34MiB (FAT32)");
-		if (b->boot.label.m.set && (strlen(b->boot.label.v) > 11 || !*b->boot.label.v))
-			conf_error(&f, b->boot.label.m.pos, "boot: label must be 1 to 11 characters");
+		uint8_t label[11];
+		if (b->boot.label.m.set &&
+		    (!*b->boot.label.v || fat_parse_label(b->boot.label.v, label) < 0))
+			conf_error(&f, b->boot.label.m.pos,
+				   "boot: label '%s' is not a FAT volume label (1 to 11 letters, "
+				   "digits, spaces and _-!#$%%&'()@^`{}~)",
+				   b->boot.label.v);
 		if (!abs_dir(b->boot.source.v))
-			conf_error(&f, b->boot.source.m.pos, "boot: source must be an absolute path");
+			conf_error(&f, b->boot.source.m.pos,
+				   "boot: source must be an absolute path (letters, digits, "
+				   "'._+@-/')");
 		if (!abs_dir(b->boot.mount.v))
-			conf_error(&f, b->boot.mount.m.pos, "boot: mount must be an absolute path");
+			conf_error(&f, b->boot.mount.m.pos,
+				   "boot: mount must be an absolute path (letters, digits, "
+				   "'._+@-/')");
 		if (b->data.size.v < MiB || b->data.size.v % MiB)
 			conf_error(&f, b->data.size.m.pos, "data: size must be a whole number of MiB");
 		for (size_t i = 0; i < b->boot.copy.n; i++) {
 			const struct board_copy *cp = board_copy_at(b, i);
-			if (!abs_dir(cp->from.v) || cp->to.v[0] == '/' || strstr(cp->to.v, ".."))
+			if (!abs_dir(cp->from.v) || cp->to.v[0] == '/' || strstr(cp->to.v, "..") ||
+			    !plain_path(cp->to.v))
 				conf_error(&f, cp->m.pos, "boot: copy needs an absolute 'from' in the "
 							  "rootfs and a relative 'to' in the boot partition");
 		}

@@ -561,7 +561,9 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
 			   "profile and were left out",
 			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
-	r = render_plan(&plan, &vars, caps, n_caps, base);
+	r = personalize_check_base(c, ext4, base);
+	if (r >= 0)
+		r = render_plan(&plan, &vars, caps, n_caps, base);
 	if (r >= 0)
 		r = write_plan_files(&plan, ext4);
 	if (r < 0)

@@ -67,7 +67,3 @@ void fat_make_short_name(const struct fat_node *d, struct fat_node *n);
  * returns where N's 8.3 entry goes. */
 uint8_t *fat_put_lfn(uint8_t *e, const struct fat_node *n);
 
-/* LABEL (NULL or "": none) as an 11-byte space-padded upper case volume
- * label in OUT; -EINVAL when it is longer, starts with a space or holds a
- * character an 8.3 name cannot. */
-int fat_parse_label(const char *label, uint8_t out[11]);

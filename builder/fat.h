@@ -29,6 +29,11 @@ struct fat_params {
 	time_t mtime;       /* time for directories and the volume label */
 };
 
+/* LABEL (NULL or "": none) as an 11-byte space-padded upper case volume
+ * label in OUT; -EINVAL when it is longer, starts with a space or holds a
+ * character an 8.3 name cannot. */
+int fat_parse_label(const char *label, uint8_t out[11]);
+
 /* Returns 0 or a negative errno (-EINVAL for a bad size/label, -ENOSPC ...).
  * Low-level: never prints. */
 int fat_new(int fd, const struct fat_params *params, struct fat_writer **ret);

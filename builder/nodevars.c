@@ -126,7 +126,7 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 		addr(v, "server_ipv6", &server->ipv6.v);
 	}
 	hosts = hosts_lines(c);
-	vars_set(v, "hosts", hosts);
+	vars_set_lines(v, "hosts", hosts);
 	free(hosts);
 
 	uuid_format(p->part[PART_BOOT].uuid, uuid);
@@ -154,7 +154,7 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 				i ? "\n" : "", uuid, data_subvolumes[i].mount, data_subvolumes[i].name,
 				data_subvolumes[i].options);
 		fclose(f);
-		vars_set(v, "data_mounts", lines);
+		vars_set_lines(v, "data_mounts", lines);
 		free(lines);
 	}
 	vars_setf(v, "pcie_gen", "%llu", n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "fileio.h"
 #include "overlay.h"
+#include "conf.h"
+#include "fileio.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -177,35 +178,91 @@ void overlay_free(struct overlay_entry *v, size_t n)
 	free(v);
 }
 
+/* One field of a modes line: digits in BASE up to MAX, nothing else. */
+static bool mode_field(const char *s, size_t n, int base, uint64_t max, uint32_t *ret)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 12)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] >= '0' + base)
+			return false;
+		v = v * (uint64_t)base + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
 int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n)
 {
-	_cleanup_free_ char *path = xasprintf("%s/modes", root);
-	_cleanup_fclose_ FILE *f = fopen_regular(path);
+	_cleanup_free_ char *path = xasprintf("%s/modes", root), *text = NULL;
 	struct overlay_mode *v = NULL;
-	size_t cap = 0, count = 0;
-	char line[1024];
-	unsigned lineno = 0;
+	size_t cap = 0, count = 0, len;
+	unsigned lineno = 0, errors = 0;
+	int r;
 
 	*ret = NULL;
 	*n = 0;
-	if (!f)
-		return errno == ENOENT ? 0
-				       : log_error_errno(errno, "Cannot read %s: %s", path,
-							 open_error(-errno));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned mode, uid, gid;
-		char file[900];
+	r = read_file(path, &text, &len, 1 * MiB);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "Cannot read %s: %s", path, open_error(r));
+	for (const char *l = text; *l;) {
+		const char *end = l + strcspn(l, "\n"), *p = l, *f[4];
+		size_t fl[4], nf = 0;
+		uint32_t mode, uid, gid;
 		lineno++;
-		if (line[0] == '#' || line[strspn(line, " \t\n")] == 0)
-			continue;
-		if (sscanf(line, "%o %u %u %899s", &mode, &uid, &gid, file) != 4 || mode > 07777 ||
-		    file[0] == '/') {
-			overlay_modes_free(v, count);
-			return log_error("%s:%u: expected MODE UID GID PATH (octal mode, relative path)",
-					 path, lineno);
+		/* Fields split by blanks: MODE UID GID PATH, and nothing more. */
+		while (p < end && nf < 5) {
+			p += strspn(p, " \t");
+			if (p >= end || *p == '#')
+				break;
+			if (nf == 4) {
+				nf++;
+				break;
+			}
+			f[nf] = p;
+			fl[nf] = strcspn(p, " \t\n");
+			p += fl[nf++];
 		}
-		ARRAY_PUSH(v, count, cap,
-			   ((struct overlay_mode){ xstrdup(file), mode, uid, gid }));
+		if (nf == 0) {
+			/* blank or a comment */
+		} else if (nf != 4) {
+			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(p - l) + 1 },
+				      "expected MODE UID GID PATH, %s",
+				      nf < 4 ? "the line ends early" : "and nothing after the path");
+			errors++;
+		} else if (!mode_field(f[0], fl[0], 8, 07777, &mode)) {
+			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(f[0] - l) + 1 },
+				      "MODE '%.*s' is not an octal mode up to 7777", (int)fl[0], f[0]);
+			errors++;
+		} else if (!mode_field(f[1], fl[1], 10, UINT32_MAX - 1, &uid) ||
+			   !mode_field(f[2], fl[2], 10, UINT32_MAX - 1, &gid)) {
+			/* 2^32 - 1 is (uid_t)-1, "no owner"; past it a value
+			 * would wrap, and 4294967296 would become root. */
+			bool u = !mode_field(f[1], fl[1], 10, UINT32_MAX - 1, &uid);
+			conf_error_at(path, text,
+				      (struct pos){ lineno, (unsigned)(f[u ? 1 : 2] - l) + 1 },
+				      "%s '%.*s' is not a number from 0 to 4294967294", u ? "UID" : "GID",
+				      (int)fl[u ? 1 : 2], f[u ? 1 : 2]);
+			errors++;
+		} else if (f[3][0] == '/' || fl[3] >= 900) {
+			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(f[3] - l) + 1 },
+				      "PATH must be relative to the image's root (no leading /)");
+			errors++;
+		} else {
+			ARRAY_PUSH(v, count, cap,
+				   ((struct overlay_mode){ strndup(f[3], fl[3]), mode, uid, gid }));
+		}
+		l = *end ? end + 1 : end;
+	}
+	if (errors) {
+		overlay_modes_free(v, count);
+		return -EINVAL;
 	}
 	*ret = v;
 	*n = count;

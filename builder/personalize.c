@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "personalize.h"
+#include "ext4.h"
 #include "hash.h"
 #include "log.h"
 #include "nodeconf.h"
 #include "nodevars.h"
+#include "template.h"
 
 #include <ctype.h>
+#include <sys/stat.h>
 
 static struct plan_file *add_data(struct plan *p, const char *path, uint32_t mode,
 				  const char *origin, const void *data, size_t size)
@@ -158,13 +161,17 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		FILE *f = open_memstream(&nodeyaml, &len);
 		uuid_format(p->part[PART_DATA].uuid, uuid);
 		fprintf(f, "# farm-node's view of node %s, written by farm-image.\n", n->name.v);
-		fprintf(f, "cluster: %s\nnode: %s\nrole: %s\nadmin-user: %s\n", c->cluster.name.v,
-			n->name.v, n->role.v, c->admin.user.v);
-		fprintf(f, "data-partuuid: %s\n", uuid);
+		/* Quoted: a node named "null" (a valid host name) is a string
+		 * to farm-node, not YAML's null. The values are checked names,
+		 * nothing in them needs escaping. */
+		fprintf(f, "cluster: \"%s\"\nnode: \"%s\"\nrole: \"%s\"\nadmin-user: \"%s\"\n",
+			c->cluster.name.v, n->name.v, n->role.v, c->admin.user.v);
+		fprintf(f, "data-partuuid: \"%s\"\n", uuid);
 		if (n->disk.m.set)
-			fprintf(f, "disk: %s\n", n->disk.v);
-		fprintf(f, "ceph-size: %llu\n",
-			(unsigned long long)(n->storage.ceph.m.set ? n->storage.ceph.v : 0));
+			fprintf(f, "disk: \"%s\"\n", n->disk.v);
+		/* Sizes carry their unit (conf.h); a Ceph size is whole MiB. */
+		fprintf(f, "ceph-size: %lluMiB\n",
+			(unsigned long long)(n->storage.ceph.m.set ? n->storage.ceph.v / MiB : 0));
 		fprintf(f, "subvolumes:\n");
 		for (size_t i = 0; i < n_data_subvolumes; i++)
 			fprintf(f, "  - name: \"%s\"\n    mount: %s\n    seed: %s\n",
@@ -223,8 +230,16 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 			free(path);
 		}
 	if (c->power.enabled.v && c->power.shutdown.m.set) {
-		/* The daily graceful shutdown, in the cluster's time zone. */
-		char *timer = xasprintf(
+		/* The daily graceful shutdown, in the cluster's time zone
+		 * (checked when the config was loaded; escaped as a unit
+		 * value all the same). */
+		_cleanup_free_ char *tz = template_unit_value(
+			c->power.timezone.m.set ? c->power.timezone.v : "UTC");
+		char *timer;
+		if (!tz)
+			return log_error("power: timezone '%s' cannot go into a systemd unit",
+					 c->power.timezone.v);
+		timer = xasprintf(
 			"# The cluster's daily shutdown, written by farm-image from the power\n"
 			"# schedule of the cluster config.\n"
 			"[Unit]\n"
@@ -235,8 +250,7 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 			"Unit=farm-shutdown.service\n\n"
 			"[Install]\n"
 			"WantedBy=timers.target\n",
-			(unsigned)(c->power.shutdown.v / 60), (unsigned)(c->power.shutdown.v % 60),
-			c->power.timezone.m.set ? c->power.timezone.v : "UTC");
+			(unsigned)(c->power.shutdown.v / 60), (unsigned)(c->power.shutdown.v % 60), tz);
 		add_text(p, "etc/systemd/system/farm-shutdown.timer", 0644, "cluster config (power)",
 			 timer);
 		free(timer);
@@ -244,6 +258,27 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		 * NODE-SPEC.md): until then it would fail every night. */
 	}
 	return 0;
+}
+
+int personalize_check_base(const struct config *c, struct ext4_writer *root, const char *base)
+{
+	_cleanup_free_ char *path = NULL;
+	uint32_t mode;
+
+	/* The power timer's zone: systemd resolves it in the node's own
+	 * /usr/share/zoneinfo when it loads the timer (verify_timezone in
+	 * src/basic/time-util.c), and a zone it cannot open makes OnCalendar=
+	 * unparsable, so the timer never fires. UTC needs no file. */
+	if (!c->power.enabled.v || !c->power.shutdown.m.set || !c->power.timezone.m.set ||
+	    streq(c->power.timezone.v, "UTC"))
+		return 0;
+	path = xasprintf("usr/share/zoneinfo/%s", c->power.timezone.v);
+	if (ext4_lookup(root, path, &mode) == 0 && (S_ISREG(mode) || S_ISLNK(mode)))
+		return 0;
+	return log_error("%s: the base has no time zone '%s' (/%s), which the power schedule's "
+			 "timer needs: add tzdata to the base (tzdata-legacy for the old names "
+			 "such as US/Eastern), or use a name of its zone1970.tab",
+			 base, c->power.timezone.v, path);
 }
 
 static struct capture captures[] = {

@@ -48,6 +48,12 @@ char *k3s_config_yaml(const struct config *c, const struct config_node *n);
 int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
 		     struct plan *p);
 
+struct ext4_writer;
+/* Once the base is in ROOT: what the node's generated files need of it
+ * (the power timer's time zone). Prints one message and returns -EINVAL
+ * when something is missing. */
+int personalize_check_base(const struct config *c, struct ext4_writer *root, const char *base);
+
 /* The base files to capture, in a static list. */
 struct capture *personalize_captures(size_t *n);
 void personalize_captures_reset(struct capture *c, size_t n);

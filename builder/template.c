@@ -1,26 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 #include "template.h"
+#include "conf.h"
 #include "log.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 
-void vars_set(struct vars *v, const char *name, const char *value)
+static void set(struct vars *v, const char *name, const char *value, bool multiline)
 {
 	for (size_t i = 0; i < v->n; i++)
 		if (streq(v->names[i], name)) {
 			free(v->values[i]);
 			v->values[i] = xstrdup(value);
+			v->multiline[i] = multiline;
 			return;
 		}
 	if (v->n == v->cap) {
 		v->cap = v->cap ? v->cap * 2 : 32;
 		v->names = xrealloc(v->names, v->cap * sizeof(char *));
 		v->values = xrealloc(v->values, v->cap * sizeof(char *));
+		v->multiline = xrealloc(v->multiline, v->cap * sizeof(bool));
 	}
 	v->names[v->n] = xstrdup(name);
+	v->multiline[v->n] = multiline;
 	v->values[v->n++] = xstrdup(value);
+}
+
+void vars_set(struct vars *v, const char *name, const char *value) { set(v, name, value, false); }
+
+void vars_set_lines(struct vars *v, const char *name, const char *value)
+{
+	set(v, name, value, true);
 }
 
 void vars_setf(struct vars *v, const char *name, const char *fmt, ...)
@@ -36,12 +47,19 @@ void vars_setf(struct vars *v, const char *name, const char *fmt, ...)
 	free(s);
 }
 
-const char *vars_get(const struct vars *v, const char *name)
+static ssize_t find(const struct vars *v, const char *name)
 {
 	for (size_t i = 0; i < v->n; i++)
 		if (streq(v->names[i], name))
-			return v->values[i];
-	return NULL;
+			return (ssize_t)i;
+	return -1;
+}
+
+const char *vars_get(const struct vars *v, const char *name)
+{
+	ssize_t i = find(v, name);
+
+	return i < 0 ? NULL : v->values[i];
 }
 
 void vars_free(struct vars *v)
@@ -52,7 +70,71 @@ void vars_free(struct vars *v)
 	}
 	free(v->names);
 	free(v->values);
+	free(v->multiline);
 	*v = (struct vars){ 0 };
+}
+
+/* Whether the template NAME renders a systemd unit file, whose values
+ * systemd expands specifiers in ("%n", "%h": systemd.unit(5),
+ * "Specifiers"): a '%' of a value is written "%%". */
+static bool is_unit_file(const char *name)
+{
+	static const char *const suffixes[] = {
+		".service.in", ".socket.in", ".timer.in", ".mount.in", ".automount.in",
+		".swap.in",    ".path.in",   ".target.in", ".slice.in", ".scope.in",
+	};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+		size_t m = strlen(suffixes[i]);
+		if (n >= m && streq(name + n - m, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Writes VALUE as the template's format wants it; returns false (nothing
+ * written) when the value cannot be written there. Every value is checked
+ * when the config is loaded (common/config.c), so that this never refuses
+ * what came from a valid config: it is the last guard, for values from the
+ * base (its OpenSSH version) and for templates that put a value where it
+ * was not meant to go. */
+static bool put_value(FILE *out, const char *value, bool multiline, bool unit, const char **why)
+{
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			bool lines = *p == '\n' || *p == '\t';
+			if (lines && multiline && !unit)
+				continue; /* /etc/hosts, fstab: lines of fields */
+			*why = lines && multiline ? "is several lines, which a systemd unit cannot take"
+			       : *p == '\n'       ? "holds a line break"
+						  : "holds a control character";
+			return false;
+		}
+	if (!out)
+		return true;
+	for (const char *p = value; *p; p++) {
+		if (unit && *p == '%')
+			fputc('%', out);
+		fputc(*p, out);
+	}
+	return true;
+}
+
+char *template_unit_value(const char *value)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const char *why;
+	bool ok = put_value(f, value, false, true, &why);
+
+	fclose(f);
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 /* Walks TEXT, checking each {{name}} (and writing the rendering to OUT when
@@ -60,18 +142,19 @@ void vars_free(struct vars *v)
 static unsigned walk(const char *name, const char *text, const struct vars *v, FILE *out)
 {
 	unsigned line = 1, col = 1, problems = 0;
+	bool unit = is_unit_file(name);
 	const char *p = text;
 
 	while (*p) {
 		if (p[0] == '{' && p[1] == '{') {
-			const char *start = p + 2, *end = strstr(start, "}}");
+			const char *start = p + 2, *end = strstr(start, "}}"), *why = NULL;
+			struct pos pos = { line, col };
 			char key[64];
 			size_t len;
-			const char *value;
+			ssize_t i;
 
 			if (!end || memchr(start, '\n', (size_t)(end - start))) {
-				fprintf(stderr, "%s:%u:%u: '{{' is not closed on the same line\n", name,
-					line, col);
+				conf_error_at(name, text, pos, "'{{' is not closed on the same line");
 				return problems + 1;
 			}
 			while (start < end && isspace((unsigned char)*start))
@@ -80,21 +163,23 @@ static unsigned walk(const char *name, const char *text, const struct vars *v, F
 			while (len && isspace((unsigned char)start[len - 1]))
 				len--;
 			if (len == 0 || len >= sizeof(key)) {
-				fprintf(stderr, "%s:%u:%u: empty or over-long placeholder\n", name, line,
-					col);
+				conf_error_at(name, text, pos, "empty or over-long placeholder");
 				problems++;
 			} else {
 				memcpy(key, start, len);
 				key[len] = 0;
-				value = vars_get(v, key);
-				if (!value) {
-					fprintf(stderr, "%s:%u:%u: unknown variable '%s'\n", name, line,
-						col, key);
+				i = find(v, key);
+				if (i < 0) {
+					conf_error_at(name, text, pos, "unknown variable '%s'", key);
 					problems++;
-				} else if (out)
-					fputs(value, out);
+				} else if (!put_value(out, v->values[i], v->multiline[i], unit, &why)) {
+					conf_error_at(name, text, pos, "the value of '%s' %s: '%s'", key,
+						      why, v->values[i]);
+					problems++;
+				}
 			}
-			col += (unsigned)(end + 2 - p);
+			for (const char *q = p; q < end + 2; q++)
+				col += ((unsigned char)*q & 0xc0) != 0x80;
 			p = end + 2;
 			continue;
 		}
@@ -103,8 +188,8 @@ static unsigned walk(const char *name, const char *text, const struct vars *v, F
 		if (*p == '\n') {
 			line++;
 			col = 1;
-		} else
-			col++;
+		} else if (((unsigned char)*p & 0xc0) != 0x80)
+			col++; /* characters, as the config's positions count */
 		p++;
 	}
 	return problems;

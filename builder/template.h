@@ -11,19 +11,36 @@
 
 struct vars {
 	char **names, **values;
+	bool *multiline;
 	size_t n, cap;
 };
 
+/* A value is one line (no control characters at all) unless it is set with
+ * vars_set_lines(), which allows line breaks and tabs (outside systemd
+ * units). */
 void vars_set(struct vars *v, const char *name, const char *value);
+void vars_set_lines(struct vars *v, const char *name, const char *value);
 void vars_setf(struct vars *v, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *vars_get(const struct vars *v, const char *name);
 void vars_free(struct vars *v);
 
-/* Checks every placeholder of TEXT against the names in V (values are not
- * used). Prints each problem as NAME:LINE:COL: message; returns the number
- * of problems. */
+/* Checks every placeholder of TEXT against the names in V, and that each
+ * value can go where it is placed. Prints each problem as NAME:LINE:COL:
+ * message; returns the number of problems.
+ *
+ * How values are written: as they are, except in systemd units (NAME ends
+ * in .service.in, .timer.in, ...), where a '%' becomes "%%" so that systemd
+ * does not expand it as a specifier. A value with a control character is
+ * refused, and so is a line break outside vars_set_lines() values or inside
+ * a unit. */
 unsigned template_check(const char *name, const char *text, const struct vars *v);
 /* Renders TEXT; returns 0 and a malloc'ed result, or -EINVAL after printing
- * one message (an unknown variable, an unclosed placeholder). */
+ * each problem (an unknown variable, an unclosed placeholder, a value that
+ * cannot go there). */
 int template_render(const char *name, const char *text, const struct vars *v, char **out);
+
+/* VALUE as a systemd unit file takes it ('%' written "%%"), malloc'ed; NULL
+ * when it cannot go into a unit at all (a control character, a line
+ * break). For units written in C rather than from a template. */
+char *template_unit_value(const char *value);

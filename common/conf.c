@@ -3,113 +3,14 @@
 #include "conf.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #define MAX_CONF_SIZE (4 * MiB)
 #define MAX_NODES_VISITED 200000
-
-#define MAX_SHOWN 100     /* messages printed per file; the rest are counted */
-#define SOURCE_COLUMNS 100 /* of the source line shown under a message */
-
-/* The source line L (N bytes) under a message, control characters made
- * visible, and a caret under character COL (1-based, as libyaml counts). A
- * long line is cut to a window around the caret, so that a one-line
- * config does not print itself with every message. */
-static void put_source_line(const char *l, size_t n, unsigned col)
-{
-	size_t nch = 0, k, s = 0, e, *off = xmalloc((n + 1) * sizeof(size_t));
-	size_t *w = xmalloc((n + 1) * sizeof(size_t)); /* w[i]: columns before char i */
-	char buf[16];
-
-	w[0] = 0;
-	for (size_t i = 0, used; i < n; i += used) {
-		off[nch] = i;
-		w[nch + 1] = w[nch] + log_escape_char(l + i, n - i, buf, &used);
-		nch++;
-	}
-	off[nch] = n;
-	k = MIN((size_t)(col ? col - 1 : 0), nch);
-	e = nch;
-	if (w[nch] > SOURCE_COLUMNS) {
-		while (w[k] - w[s] > SOURCE_COLUMNS / 2)
-			s++;
-		e = s;
-		while (e < nch && w[e + 1] - w[s] <= SOURCE_COLUMNS)
-			e++;
-	}
-	fputs("    ", stderr);
-	if (s > 0)
-		fputs("...", stderr);
-	log_put_escaped(stderr, l + off[s], off[e] - off[s]);
-	if (e < nch)
-		fputs("...", stderr);
-	fprintf(stderr, "\n    %*s^\n", (int)((s > 0 ? 3 : 0) + w[k] - w[s]), "");
-	free(off);
-	free(w);
-}
-
-static void print_diag(const char *path, const char *text, struct pos pos, const char *fmt,
-		       va_list ap)
-{
-	_cleanup_free_ char *head = NULL, *msg = NULL;
-
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	if (pos.line)
-		head = xasprintf("%s:%u:%u: ", path, pos.line, pos.col);
-	else
-		head = xasprintf("%s: ", path);
-	flockfile(stderr);
-	/* Paths and values come from the user's files: one line each, their
-	 * control characters made visible (log.h). */
-	log_put_escaped(stderr, head, strlen(head));
-	log_put_escaped(stderr, msg, strlen(msg));
-	fputc('\n', stderr);
-
-	/* The source line and a caret under the column. */
-	if (text && pos.line) {
-		const char *l = text;
-		for (unsigned i = 1; i < pos.line && l; i++) {
-			l = strchr(l, '\n');
-			if (l)
-				l++;
-		}
-		if (l && *l)
-			put_source_line(l, strcspn(l, "\n"), pos.col);
-	}
-	funlockfile(stderr);
-}
-
-void conf_error_at(const char *path, const char *text, struct pos pos, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	print_diag(path, text, pos, fmt, ap);
-	va_end(ap);
-}
-
-void conf_error(struct conf_file *f, struct pos pos, const char *fmt, ...)
-{
-	va_list ap;
-
-	f->errors++;
-	if (f->errors > MAX_SHOWN)
-		return;
-	va_start(ap, fmt);
-	print_diag(f->path, f->text, pos, fmt, ap);
-	va_end(ap);
-}
-
-static void report_hidden(struct conf_file *f)
-{
-	if (f->errors > MAX_SHOWN)
-		conf_error_at(f->path, NULL, (struct pos){ 0 },
-			      "%u more problems not shown (the first %u are above)",
-			      f->errors - MAX_SHOWN, MAX_SHOWN);
-}
+/* No size in any config is near this; sums of a few never wrap. */
+#define MAX_SIZE (1024 * 1024 * GiB * 1024)
 
 static struct pos mark_pos(yaml_mark_t m)
 {
@@ -179,14 +80,31 @@ int conf_file_open(const char *path, struct conf_file *f)
 		yaml_parser_delete(&parser);
 		return -EINVAL;
 	}
-	yaml_parser_delete(&parser);
 	f->have_doc = true;
-	return 0;
+	{
+		/* One document per file: a second one (after "---") would be
+		 * ignored, silently. */
+		yaml_document_t next;
+		if (!yaml_parser_load(&parser, &next)) {
+			struct pos p = mark_pos(parser.problem_mark);
+			conf_error(f, p, "YAML syntax error in a second document: %s", parser.problem);
+		} else {
+			yaml_node_t *root = yaml_document_get_root_node(&next);
+			if (root)
+				conf_error(f, mark_pos(next.start_mark),
+					   "a second YAML document starts here; a config file is "
+					   "one document (remove the '---' and what follows, or "
+					   "merge it into the first)");
+			yaml_document_delete(&next);
+		}
+	}
+	yaml_parser_delete(&parser);
+	return f->errors ? -EINVAL : 0;
 }
 
 void conf_file_close(struct conf_file *f)
 {
-	report_hidden(f);
+	conf_report_hidden(f);
 	if (f->have_doc)
 		yaml_document_delete(&f->doc);
 	free(f->path);
@@ -224,6 +142,26 @@ static bool scalar_is_null(yaml_node_t *n)
 	       (!*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL"));
 }
 
+/* The first control character of scalar N (C0 but, with LINES, line
+ * breaks and tabs; DEL; C1; a NUL from a "\0" escape, which would cut the
+ * value short), or -1 when there is none. */
+static int control_char(yaml_node_t *n, bool lines)
+{
+	const char *s = scalar(n);
+	size_t len = n->data.scalar.length;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+		size_t k = utf8_decode(s + i, len - i, &c);
+		if (k == 0)
+			return (unsigned char)s[i]; /* libyaml hands over UTF-8 only */
+		if ((c < 0x20 && !(lines && (c == '\n' || c == '\t'))) || (c >= 0x7f && c <= 0x9f))
+			return (int)c;
+		i += k;
+	}
+	return -1;
+}
+
 #define werr(w, pos, fmt, ...)                                                  \
 	conf_error((w)->f, (pos), "%s%s" fmt, (w)->ctx, *(w)->ctx ? ": " : "", ##__VA_ARGS__)
 
@@ -257,6 +195,20 @@ static yaml_node_t *get_node(struct walk *w, yaml_node_item_t id)
 
 static void load_map(struct walk *w, yaml_node_t *node, const struct schema *s, void *obj);
 
+/* Whether scalar V (a value of field F, or a key) is text that can go into
+ * a generated file: no control characters (values are one line, unless
+ * the field takes several), no NUL. Reports the problem. */
+static bool text_ok(struct walk *w, const struct field *f, yaml_node_t *v)
+{
+	int c = control_char(v, f->multiline);
+
+	if (c < 0)
+		return true;
+	werr(w, node_pos(v), "%s '%s' holds the control character U+%04X; %s", f->key, scalar(v),
+	     (unsigned)c, f->multiline ? "only line breaks and tabs may" : "a value is one line of text");
+	return false;
+}
+
 /* A scalar value for field F, or NULL after an error. */
 static const char *want_scalar(struct walk *w, const struct field *f, yaml_node_t *v)
 {
@@ -268,6 +220,8 @@ static const char *want_scalar(struct walk *w, const struct field *f, yaml_node_
 		werr(w, node_pos(v), "'%s' has no value", f->key);
 		return NULL;
 	}
+	if (!text_ok(w, f, v))
+		return NULL;
 	return scalar(v);
 }
 
@@ -350,12 +304,33 @@ static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t
 			return;
 		}
 		break;
-	case FT_SIZE:
-		if (parse_size(s, &((struct cuint *)p)->v) < 0) {
+	case FT_SIZE: {
+		uint64_t size, max = f->max ? f->max : MAX_SIZE;
+		char a[32];
+		r = parse_size(s, &size);
+		if (r == 0 && isdigit((unsigned char)s[strlen(s) - 1])) {
+			/* "ceph: 200" meant neither 200 bytes nor 200 GiB. */
+			werr(w, pos, "%s '%s' has no unit (examples: 512MiB, 4GiB; B for bytes)",
+			     f->key, s);
+			return;
+		}
+		if (r == -ERANGE || (r == 0 && size > max)) {
+			werr(w, pos, "%s '%s' is larger than %s", f->key, s,
+			     format_size(max, a, sizeof(a)));
+			return;
+		}
+		if (r < 0) {
 			werr(w, pos, "%s '%s' is not a size (examples: 512MiB, 4GiB)", f->key, s);
 			return;
 		}
+		if (size < f->min) {
+			werr(w, pos, "%s '%s' is smaller than %s", f->key, s,
+			     format_size(f->min, a, sizeof(a)));
+			return;
+		}
+		((struct cuint *)p)->v = size;
 		break;
+	}
 	case FT_TIME:
 		if (parse_time(s, &((struct cuint *)p)->v) < 0) {
 			werr(w, pos, "%s '%s' is not a time of day (HH:MM, 24-hour)", f->key, s);
@@ -428,6 +403,8 @@ static void load_seq_scalars(struct walk *w, const struct field *f, yaml_node_t 
 			     e->type == YAML_SCALAR_NODE ? "nothing" : kind_name(e));
 			continue;
 		}
+		if (!text_ok(w, f, e))
+			continue;
 		s = scalar(e);
 		if (f->type == FT_STRLIST) {
 			struct cstrlist *l = p;
@@ -452,7 +429,7 @@ static void load_seq_scalars(struct walk *w, const struct field *f, yaml_node_t 
 
 static void load_strmap(struct walk *w, const struct field *f, yaml_node_t *v, struct cstrmap *m)
 {
-	size_t cap = 0, c2 = 0, c3 = 0;
+	size_t cap = 0, c2 = 0, c3 = 0, c4 = 0;
 
 	if (v->type != YAML_MAPPING_NODE) {
 		werr(w, node_pos(v), "'%s' must be a mapping, not %s", f->key, kind_name(v));
@@ -468,6 +445,8 @@ static void load_strmap(struct walk *w, const struct field *f, yaml_node_t *v, s
 			     "'%s' must map names to single values", f->key);
 			continue;
 		}
+		if (!text_ok(w, f, k) || !text_ok(w, f, val))
+			continue;
 		for (size_t i = 0; i < m->n; i++)
 			if (streq(m->keys[i], scalar(k))) {
 				werr(w, node_pos(k), "%s: duplicate key '%s' (first on line %u)",
@@ -475,10 +454,11 @@ static void load_strmap(struct walk *w, const struct field *f, yaml_node_t *v, s
 				goto next;
 			}
 		{
-			size_t n1 = m->n, n2 = m->n;
+			size_t n1 = m->n, n2 = m->n, n3 = m->n;
 			ARRAY_PUSH(m->keys, m->n, cap, xstrdup(scalar(k)));
 			ARRAY_PUSH(m->values, n1, c2, xstrdup(scalar(val)));
 			ARRAY_PUSH(m->kpos, n2, c3, node_pos(k));
+			ARRAY_PUSH(m->vpos, n3, c4, node_pos(val));
 		}
 	next:;
 	}
@@ -584,6 +564,10 @@ static void load_map(struct walk *w, yaml_node_t *node, const struct schema *s, 
 			werr(&local, node_pos(k), "keys must be plain names, not %s", kind_name(k));
 			continue;
 		}
+		if (control_char(k, false) >= 0) {
+			werr(&local, node_pos(k), "key '%s' holds a control character", scalar(k));
+			continue;
+		}
 		for (yaml_node_pair_t *q = start; q < pr; q++) {
 			yaml_node_t *k2 = get_node(w, q->key);
 			if (k2 && k2->type == YAML_SCALAR_NODE && streq(scalar(k2), scalar(k))) {
@@ -665,6 +649,7 @@ void conf_free(const struct schema *schema, void *obj)
 			free(m->keys);
 			free(m->values);
 			free(m->kpos);
+			free(m->vpos);
 			break;
 		}
 		case FT_MAP:

@@ -32,7 +32,7 @@ struct caddr { struct cmeta m; struct ip_addr v; };
 struct cprefix { struct cmeta m; struct ip_prefix v; };
 struct crange { struct cmeta m; struct ip_addr first, last; };
 struct cstrlist { struct cmeta m; size_t n; char **v; struct pos *vpos; };
-struct cstrmap { struct cmeta m; size_t n; char **keys; char **values; struct pos *kpos; };
+struct cstrmap { struct cmeta m; size_t n; char **keys; char **values; struct pos *kpos, *vpos; };
 struct caddrlist { struct cmeta m; size_t n; struct ip_addr *v; struct pos *vpos; };
 struct clist { struct cmeta m; size_t n; void *items; };
 
@@ -40,7 +40,7 @@ enum field_type {
 	FT_STRING,   /* struct cstr */
 	FT_UINT,     /* struct cuint: decimal integer, range [min, max] */
 	FT_BOOL,     /* struct cbool: true/false */
-	FT_SIZE,     /* struct cuint: "512MiB", "4GiB", bytes */
+	FT_SIZE,     /* struct cuint: "512MiB", "4GiB", "4096B" (a unit is required), [min, max] */
 	FT_TIME,     /* struct cuint: "HH:MM", minutes after midnight */
 	FT_ENUM,     /* struct cstr: one of field->values */
 	FT_IPV4,     /* struct caddr */
@@ -65,7 +65,8 @@ struct field {
 	bool required;
 	const struct schema *sub;   /* FT_MAP, FT_LIST */
 	const char *const *values;  /* FT_ENUM: NULL-terminated */
-	uint64_t min, max;          /* FT_UINT */
+	uint64_t min, max;          /* FT_UINT; FT_SIZE (max 0: 1 EiB) */
+	bool multiline;             /* FT_STRING, FT_STRLIST: line breaks and tabs allowed */
 };
 
 /* One table row: CONF_FIELD("ipv4", FT_IPV4, struct config_node, ipv4, .required = true) */
@@ -104,9 +105,14 @@ unsigned conf_load(struct conf_file *f, const struct schema *schema, void *obj);
 /* Prints "PATH:LINE:COL: message" plus the source line (a window of it,
  * when long) and a caret, and counts the error. Used by semantic checks. */
 void conf_error(struct conf_file *f, struct pos pos, const char *fmt, ...) _printf_(3, 4);
+/* "PATH:LINE:COL: warning: message", not counted as an error. */
+void conf_warning(struct conf_file *f, struct pos pos, const char *fmt, ...) _printf_(3, 4);
 /* Same format, for a file that is not (or no longer) loaded. */
 void conf_error_at(const char *path, const char *text, struct pos pos, const char *fmt, ...)
 	_printf_(4, 5);
+
+/* For conf_file_close(): "N more problems not shown", when there were. */
+void conf_report_hidden(struct conf_file *f);
 
 /* Frees every value OBJ holds per SCHEMA (not OBJ itself). */
 void conf_free(const struct schema *schema, void *obj);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
+#include "config-internal.h"
+#include "k8sname.h"
 #include "log.h"
 
 #include <ctype.h>
+#include <regex.h>
+#include <sys/stat.h>
 #include <libgen.h>
 #include <strings.h>
 
@@ -98,7 +101,9 @@ static const struct field node_fields[] = {
 	F("disk", FT_STRING, struct config_node, disk),
 	F("interface", FT_STRING, struct config_node, interface),
 	F("pcie-gen", FT_UINT, struct config_node, pcie_gen, .min = 2, .max = 3),
-	F("root-size", FT_SIZE, struct config_node, root_size),
+	/* 16 TiB: ext4's limit with 4 KiB blocks and 32-bit block numbers,
+	 * far past any root; the image is written at this size. */
+	F("root-size", FT_SIZE, struct config_node, root_size, .min = MiB, .max = 16 * 1024 * GiB),
 	F("labels", FT_STRMAP, struct config_node, labels),
 	F("taints", FT_STRLIST, struct config_node, taints),
 	F("storage", FT_MAP, struct config_node, storage, .sub = &storage_schema),
@@ -125,44 +130,6 @@ static const char *const known_components[] = {
 	"argocd",  "rook-ceph", "cloudnative-pg", "monitoring",	 NULL,
 };
 
-/* RFC 1123 label: lower case letters, digits, '-', not at the ends. */
-static bool valid_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
-			return false;
-	return true;
-}
-
-bool config_interface_is_mac(const char *s)
-{
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	return s[17] == 0;
-}
-
-/* An interface name or glob (systemd.link's Name=): one or more
- * space-separated patterns of at most 15 characters (IFNAMSIZ - 1). */
-static bool valid_interface_name(const char *s)
-{
-	size_t words = 0;
-
-	for (const char *p = s; *p;) {
-		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				     "0123456789_.-*?");
-		if (n == 0 || n > 15 || (p[n] && p[n] != ' ') || (p[n] == ' ' && !p[n + 1]))
-			return false;
-		words++;
-		p += n + (p[n] == ' ');
-	}
-	return words > 0;
-}
-
 static bool valid_domain(const char *s)
 {
 	_cleanup_free_ char *copy = xstrdup(s);
@@ -171,7 +138,7 @@ static bool valid_domain(const char *s)
 	if (strlen(s) > 253 || !*s || s[strlen(s) - 1] == '.' || strstr(s, ".."))
 		return false;
 	for (char *l = strtok_r(copy, ".", &save); l; l = strtok_r(NULL, ".", &save))
-		if (!valid_label(l))
+		if (!config_valid_dns_label(l))
 			return false;
 	return true;
 }
@@ -205,209 +172,125 @@ static bool valid_ssh_key(const char *s)
 	for (size_t i = 0; i < ELEMENTSOF(types); i++) {
 		if ((size_t)(sp - s) != strlen(types[i]) || strncmp(s, types[i], strlen(types[i])))
 			continue;
+		size_t n;
 		b = sp + 1;
-		if (strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") <
-		    16)
-			return false;
-		return true;
+		n = strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+		/* The key, then nothing or " comment". */
+		return n >= 16 && (b[n] == 0 || b[n] == ' ');
 	}
 	return false;
 }
 
-/* "key=value:Effect" or "key:Effect". */
-static bool valid_taint(const char *s)
+/* A time zone name as systemd takes one (src/basic/time-util.c,
+ * verify_timezone): letters, digits, '-', '_', '+' and '/' between
+ * non-empty components. Nothing else can reach the timer unit. */
+static bool valid_timezone_name(const char *s)
 {
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || colon == s)
+	if (!*s || *s == '/' || s[strlen(s) - 1] == '/' || strstr(s, "//") || strlen(s) > 255)
 		return false;
-	return streq(colon + 1, "NoSchedule") || streq(colon + 1, "PreferNoSchedule") ||
-	       streq(colon + 1, "NoExecute");
+	for (const char *p = s; *p; p++)
+		if (!isascii((unsigned char)*p) ||
+		    !(isalnum((unsigned char)*p) || strchr("-_+/", *p)))
+			return false;
+	return true;
 }
 
-static void check_prefix_overlaps(struct config *c, const struct cprefix *const *p,
-				  const char *const *names, size_t n)
+/* Whether DIR/NAME is a TZif file, as systemd checks a zone at boot. */
+static bool zone_file(const char *dir, const char *name)
 {
-	char a[64], b[64];
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	struct stat st;
+	char magic[4];
 
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (p[i]->m.set && p[j]->m.set && ip_prefix_overlaps(&p[i]->v, &p[j]->v))
-				config_error(c, p[j]->m.pos, "%s %s overlaps %s %s (line %u)",
-					     names[j], ip_prefix_to_string(&p[j]->v, a, sizeof(a)),
-					     names[i], ip_prefix_to_string(&p[i]->v, b, sizeof(b)),
-					     p[i]->m.pos.line);
+	return f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	       fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
 }
 
-static bool range_contains(const struct crange *r, const struct ip_addr *a)
+/* The power schedule's time zone. Authoritative is the node's tzdata (the
+ * base's /usr/share/zoneinfo: systemd resolves the timer's zone there, and
+ * the build checks it). Here, without a base, the building machine's
+ * tzdata stands in ($TZDIR, as glibc reads it, else /usr/share/zoneinfo):
+ * a name it lacks is an error, since a typo is far likelier than a zone
+ * newer than its tzdata; a machine without tzdata only gets a warning. UTC
+ * is always valid (systemd accepts it without tzdata). */
+static void check_timezone(struct config *c)
 {
-	return r->m.set && r->first.family == a->family && ip_addr_compare(&r->first, a) <= 0 &&
-	       ip_addr_compare(a, &r->last) <= 0;
-}
+	const struct cstr *tz = &c->power.timezone;
+	const char *dir = getenv("TZDIR");
+	_cleanup_free_ char *tab = NULL, *zi = NULL;
 
-static void check_network(struct config *c)
-{
-	struct config_network *n = &c->network;
-	struct config_lan *lan = &n->lan;
-	char a[64], b[64];
-
-	if (lan->ipv4.m.set && lan->ipv4_gateway.m.set &&
-	    (!ip_prefix_contains(&lan->ipv4.v, &lan->ipv4_gateway.v) ||
-	     ip_prefix_is_network(&lan->ipv4.v, &lan->ipv4_gateway.v) ||
-	     ip_prefix_is_broadcast(&lan->ipv4.v, &lan->ipv4_gateway.v)))
-		config_error(c, lan->ipv4_gateway.m.pos,
-			     "network.lan: ipv4-gateway %s is not a host address in %s",
-			     ip_addr_to_string(&lan->ipv4_gateway.v, a, sizeof(a)),
-			     ip_prefix_to_string(&lan->ipv4.v, b, sizeof(b)));
-	if (lan->ipv6.m.set && lan->ipv6_gateway.m.set &&
-	    (!ip_prefix_contains(&lan->ipv6.v, &lan->ipv6_gateway.v) ||
-	     ip_prefix_is_network(&lan->ipv6.v, &lan->ipv6_gateway.v)))
-		config_error(c, lan->ipv6_gateway.m.pos,
-			     "network.lan: ipv6-gateway %s is not a host address in %s",
-			     ip_addr_to_string(&lan->ipv6_gateway.v, a, sizeof(a)),
-			     ip_prefix_to_string(&lan->ipv6.v, b, sizeof(b)));
-
-	{
-		const struct cprefix *v4[] = { &lan->ipv4, &n->pods.ipv4, &n->services.ipv4 };
-		const struct cprefix *v6[] = { &lan->ipv6, &n->pods.ipv6, &n->services.ipv6 };
-		const char *names4[] = { "network.lan ipv4", "network.pods ipv4",
-					 "network.services ipv4" };
-		const char *names6[] = { "network.lan ipv6", "network.pods ipv6",
-					 "network.services ipv6" };
-		check_prefix_overlaps(c, v4, names4, 3);
-		check_prefix_overlaps(c, v6, names6, 3);
-	}
-
-	if (n->pods.ipv6.m.set && n->pods.ipv6_node_mask.m.set &&
-	    n->pods.ipv6_node_mask.v < n->pods.ipv6.v.len)
-		config_error(c, n->pods.ipv6_node_mask.m.pos,
-			     "network.pods: ipv6-node-mask /%llu is wider than the pod range /%u",
-			     (unsigned long long)n->pods.ipv6_node_mask.v, n->pods.ipv6.v.len);
-
-	for (int fam = 0; fam < 2; fam++) {
-		const struct crange *r = fam ? &n->loadbalancer.ipv6 : &n->loadbalancer.ipv4;
-		const struct cprefix *p = fam ? &lan->ipv6 : &lan->ipv4;
-		if (r->m.set && p->m.set &&
-		    (!ip_prefix_contains(&p->v, &r->first) || !ip_prefix_contains(&p->v, &r->last)))
-			config_error(c, r->m.pos,
-				     "network.loadbalancer: %s range is not inside the node LAN %s",
-				     fam ? "ipv6" : "ipv4",
-				     ip_prefix_to_string(&p->v, a, sizeof(a)));
-	}
-}
-
-static void check_node_address(struct config *c, struct config_node *node, const struct caddr *ad,
-			       const struct cprefix *lan, const struct caddr *gw,
-			       const struct crange *lb)
-{
-	const char *fam = ad->v.family == AF_INET ? "ipv4" : "ipv6";
-	char a[64], b[64];
-
-	if (!ad->m.set || !lan->m.set)
+	if (!tz->m.set)
 		return;
-	if (!ip_prefix_contains(&lan->v, &ad->v))
-		config_error(c, ad->m.pos, "node '%s': %s %s is outside the node LAN %s",
-			     node->name.v, fam, ip_addr_to_string(&ad->v, a, sizeof(a)),
-			     ip_prefix_to_string(&lan->v, b, sizeof(b)));
-	else if (ip_prefix_is_network(&lan->v, &ad->v) || ip_prefix_is_broadcast(&lan->v, &ad->v))
-		config_error(c, ad->m.pos, "node '%s': %s %s is not a host address of %s",
-			     node->name.v, fam, ip_addr_to_string(&ad->v, a, sizeof(a)),
-			     ip_prefix_to_string(&lan->v, b, sizeof(b)));
-	else if (gw->m.set && ip_addr_equal(&gw->v, &ad->v))
-		config_error(c, ad->m.pos, "node '%s': %s %s is the gateway's address",
-			     node->name.v, fam, ip_addr_to_string(&ad->v, a, sizeof(a)));
-	else if (range_contains(lb, &ad->v))
-		config_error(c, ad->m.pos,
-			     "node '%s': %s %s is inside the LoadBalancer pool (line %u)",
-			     node->name.v, fam, ip_addr_to_string(&ad->v, a, sizeof(a)),
-			     lb->m.pos.line);
+	if (!valid_timezone_name(tz->v)) {
+		config_error(c, tz->m.pos,
+			     "power: timezone '%s' is not a time zone name (such as Europe/Berlin "
+			     "or UTC: letters, digits, '-', '_', '+' and '/')",
+			     tz->v);
+		return;
+	}
+	if (streq(tz->v, "UTC"))
+		return;
+	if (!dir || !*dir)
+		dir = "/usr/share/zoneinfo";
+	if (zone_file(dir, tz->v))
+		return;
+	tab = xasprintf("%s/zone1970.tab", dir);
+	zi = xasprintf("%s/tzdata.zi", dir);
+	if (access(tab, F_OK) < 0 && access(zi, F_OK) < 0)
+		conf_warning(&c->file, tz->m.pos,
+			     "power: cannot check timezone '%s' here, this machine has no tzdata "
+			     "(%s); the build checks it in the base",
+			     tz->v, dir);
+	else
+		config_error(c, tz->m.pos,
+			     "power: timezone '%s' is not a tzdata time zone (there is no %s/%s; "
+			     "the names are in %s)",
+			     tz->v, dir, tz->v, tab);
 }
 
-static void check_nodes(struct config *c)
+/* k3s releases: vMAJOR.MINOR.PATCH[-rcN]+k3sN (the version names the
+ * artifacts to fetch and goes into the manifest). */
+static bool valid_k3s_version(const char *s)
 {
-	struct config_lan *lan = &c->network.lan;
-	size_t servers = 0;
+	regex_t re;
+	bool ok;
 
-	if (c->nodes.m.set && c->nodes.n == 0)
-		config_error(c, c->nodes.m.pos, "nodes: the list is empty");
+	if (regcomp(&re, "^v[0-9]+\\.[0-9]+\\.[0-9]+(-rc[0-9]+)?\\+k3s[0-9]+$",
+		    REG_EXTENDED | REG_NOSUB) != 0)
+		abort();
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
 
-	for (size_t i = 0; i < c->nodes.n; i++) {
-		struct config_node *n = config_node_at(c, i);
+/* The CNIs of the stack. farm's k3s runs with flannel-backend: none (and
+ * disable-network-policy, disable-kube-proxy), NODE-SPEC.md: without one of
+ * these, no pod gets a network and every node stays NotReady. */
+static const char *const cnis[] = { "cilium", NULL };
 
-		if (!n->name.m.set)
-			continue;
-		if (!valid_label(n->name.v))
-			config_error(c, n->name.m.pos,
-				     "node '%s': name must be a host name (a-z, 0-9, '-', at "
-				     "most 63)",
-				     n->name.v);
-		if (n->role.m.set && streq(n->role.v, "server"))
-			servers++;
-		if (n->disk.m.set && (!*n->disk.v || strspn(n->disk.v,
-							    "abcdefghijklmnopqrstuvwxyz0123456789") !=
-							     strlen(n->disk.v)))
-			config_error(c, n->disk.m.pos,
-				     "node '%s': disk '%s' is not a kernel disk name such as "
-				     "nvme0n1 or sda",
-				     n->name.v, n->disk.v);
-		if (n->interface.m.set && !config_interface_is_mac(n->interface.v) &&
-		    !valid_interface_name(n->interface.v))
-			config_error(c, n->interface.m.pos,
-				     "node '%s': interface '%s' is neither a MAC address "
-				     "(aa:bb:cc:dd:ee:ff) nor an interface name or pattern such as "
-				     "enp1s0 or en*",
-				     n->name.v, n->interface.v);
-		check_node_address(c, n, &n->ipv4, &lan->ipv4, &lan->ipv4_gateway,
-				   &c->network.loadbalancer.ipv4);
-		check_node_address(c, n, &n->ipv6, &lan->ipv6, &lan->ipv6_gateway,
-				   &c->network.loadbalancer.ipv6);
-		for (size_t t = 0; t < n->taints.n; t++)
-			if (!valid_taint(n->taints.v[t]))
-				config_error(c, n->taints.vpos[t],
-					     "node '%s': taint '%s' is not KEY[=VALUE]:EFFECT with "
-					     "EFFECT NoSchedule, PreferNoSchedule or NoExecute",
-					     n->name.v, n->taints.v[t]);
-
-		for (size_t j = 0; j < i; j++) {
-			struct config_node *o = config_node_at(c, j);
-			char a[64];
-			if (!o->name.m.set)
-				continue;
-			if (streq(o->name.v, n->name.v))
-				config_error(c, n->name.m.pos,
-					     "node '%s': name already used on line %u", n->name.v,
-					     o->name.m.pos.line);
-			if (n->ipv4.m.set && o->ipv4.m.set && ip_addr_equal(&n->ipv4.v, &o->ipv4.v))
-				config_error(c, n->ipv4.m.pos,
-					     "node '%s': ipv4 %s is already node '%s's (line %u)",
-					     n->name.v, ip_addr_to_string(&n->ipv4.v, a, sizeof(a)),
-					     o->name.v, o->ipv4.m.pos.line);
-			if (n->ipv6.m.set && o->ipv6.m.set && ip_addr_equal(&n->ipv6.v, &o->ipv6.v))
-				config_error(c, n->ipv6.m.pos,
-					     "node '%s': ipv6 %s is already node '%s's (line %u)",
-					     n->name.v, ip_addr_to_string(&n->ipv6.v, a, sizeof(a)),
-					     o->name.v, o->ipv6.m.pos.line);
-			if (n->interface.m.set && o->interface.m.set &&
-			    config_interface_is_mac(n->interface.v) &&
-			    strcasecmp(n->interface.v, o->interface.v) == 0)
-				config_error(c, n->interface.m.pos,
-					     "node '%s': MAC address %s is already node '%s's (line %u)",
-					     n->name.v, n->interface.v, o->name.v,
-					     o->interface.m.pos.line);
-		}
-	}
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (!config_node_at(c, i)->role.m.set)
-			return; /* already reported; counting would only repeat it */
-	if (c->nodes.n > 0 && servers != 1)
-		config_error(c, c->nodes.m.pos,
-			     "nodes: exactly one node must have role 'server' (found %zu)",
-			     servers);
+static void check_cni(struct config *c)
+{
+	for (size_t i = 0; i < c->stack.n; i++)
+		for (const char *const *k = cnis; *k; k++)
+			if (streq(*k, c->stack.v[i]))
+				return;
+	if (c->file.errors && !c->stack.m.set)
+		return; /* a config this broken gains nothing from the hint */
+	config_error(c, c->stack.m.set ? c->stack.m.pos : c->m.pos,
+		     "%s: k3s runs without flannel (flannel-backend: none), so the stack "
+		     "must install a CNI (cilium); without one no pod gets a network",
+		     c->stack.m.set ? "stack" : "no 'stack'");
 }
 
 static void check_rest(struct config *c)
 {
-	if (c->cluster.name.m.set && !valid_label(c->cluster.name.v))
+	check_timezone(c);
+	if (c->k3s.version.m.set && !valid_k3s_version(c->k3s.version.v))
+		config_error(c, c->k3s.version.m.pos,
+			     "k3s: version '%s' is not a k3s release such as v1.33.5+k3s1",
+			     c->k3s.version.v);
+	if (c->cluster.name.m.set && !config_valid_dns_label(c->cluster.name.v))
 		config_error(c, c->cluster.name.m.pos,
 			     "cluster: name '%s' must be a DNS label (a-z, 0-9, '-', at most 63)",
 			     c->cluster.name.v);
@@ -417,6 +300,12 @@ static void check_rest(struct config *c)
 	if (c->cluster.api_name.m.set && !valid_domain(c->cluster.api_name.v))
 		config_error(c, c->cluster.api_name.m.pos,
 			     "cluster: api-name '%s' is not a DNS name", c->cluster.api_name.v);
+	if (!c->cluster.api_name.m.set && c->cluster.domain.m.set &&
+	    valid_domain(c->cluster.domain.v) && strlen(c->cluster.domain.v) > 253 - 4)
+		config_error(c, c->cluster.domain.m.pos,
+			     "cluster: domain '%s' is too long for the default api-name k3s.%s "
+			     "(at most 253 characters); set api-name",
+			     c->cluster.domain.v, c->cluster.domain.v);
 	if (c->admin.user.m.set && (!valid_user(c->admin.user.v) || streq(c->admin.user.v, "root")))
 		config_error(c, c->admin.user.m.pos,
 			     "admin: user '%s' must be a login name other than root (a-z, 0-9, "
@@ -439,10 +328,14 @@ static void check_rest(struct config *c)
 			config_error(c, c->stack.vpos[i], "stack: unknown component '%s'",
 				     c->stack.v[i]);
 		for (size_t j = 0; j < i; j++)
-			if (streq(c->stack.v[i], c->stack.v[j]))
+			if (streq(c->stack.v[i], c->stack.v[j])) {
 				config_error(c, c->stack.vpos[i],
-					     "stack: component '%s' is listed twice", c->stack.v[i]);
+					     "stack: component '%s' is already listed on line %u",
+					     c->stack.v[i], c->stack.vpos[j].line);
+				break;
+			}
 	}
+	check_cni(c);
 }
 
 int config_load(const char *path, struct config *c)
@@ -456,8 +349,8 @@ int config_load(const char *path, struct config *c)
 	if (r < 0)
 		return r;
 	conf_load(&c->file, &top_schema, c);
-	check_network(c);
-	check_nodes(c);
+	config_check_network(c);
+	config_check_nodes(c);
 	check_rest(c);
 	if (c->file.errors)
 		return -EINVAL;
@@ -467,7 +360,7 @@ int config_load(const char *path, struct config *c)
 		c->cluster.api_name.m.set = true;
 	}
 	if (!c->network.pods.ipv6_node_mask.m.set)
-		c->network.pods.ipv6_node_mask.v = 120;
+		c->network.pods.ipv6_node_mask.v = DEFAULT_IPV6_NODE_MASK;
 	if (!c->power.enabled.m.set)
 		c->power.enabled.v = c->power.shutdown.m.set;
 	return 0;

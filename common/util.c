@@ -88,7 +88,7 @@ int parse_size(const char *s, uint64_t *ret)
 
 const char *format_size(uint64_t bytes, char *buf, size_t len)
 {
-	static const char *suffix[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *suffix[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	double v = (double)bytes;
 	size_t i = 0;
 

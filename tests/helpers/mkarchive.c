@@ -326,6 +326,13 @@ static void kind_full(struct ctx *c)
 	add_symlink(c, "./etc/os-release", "../usr/lib/os-release");
 
 	add_dir(c, "./usr/share/", 0755);
+	/* The example cluster's power schedule is in Europe/Berlin: the
+	 * build checks that the base's tzdata has it. */
+	add_dir(c, "./usr/share/zoneinfo/", 0755);
+	add_dir(c, "./usr/share/zoneinfo/Etc/", 0755);
+	add_text(c, "./usr/share/zoneinfo/Etc/UTC", 0644, "TZif2 fixture\n");
+	add_dir(c, "./usr/share/zoneinfo/Europe/", 0755);
+	add_text(c, "./usr/share/zoneinfo/Europe/Berlin", 0644, "TZif2 fixture\n");
 	add_random(c, "./usr/share/big.bin", 0644, 1 * MiB + 123);
 	add_dir(c, "./usr/share/many/", 0755);
 	for (unsigned i = 0; i < 300; i++) {
