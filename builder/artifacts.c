@@ -105,6 +105,9 @@ static char *url_file_name(const char *url)
 			*o++ = *p;
 	}
 	*o = 0;
+	for (const char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*out = 0; /* "%0a": a file name (and an image path) with a line break */
 	if (!*out || streq(out, ".") || streq(out, "..") || strchr(out, '/') ||
 	    strlen(out) != (size_t)(o - out)) {
 		free(out);
