@@ -97,7 +97,8 @@ static int cmd_validate(int argc, char **argv)
 		return usage_error("validate", "unexpected argument", argv[optind]);
 	r = load_all(config, &c, &boards);
 	if (r == 0) {
-		printf("%s: %zu nodes:", config, c.nodes.n);
+		log_put_escaped(stdout, config, strlen(config)); /* as typed, made visible */
+		printf(": %zu nodes:", c.nodes.n);
 		for (size_t i = 0; i < c.nodes.n; i++)
 			printf(" %s (%s, %s)", config_node_at(&c, i)->name.v,
 			       config_node_at(&c, i)->board.v, config_node_at(&c, i)->role.v);

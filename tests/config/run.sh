@@ -83,3 +83,8 @@ $TMP/dups.yaml:24:25: stack: component 'cilium' is already listed on line 24" \
 	"$(grep -v '^    ' "$TMP/dups.err" | head -5)"
 check "duplicates: the output stays small (under 50 KB)" test "$(wc -c <"$TMP/dups.err")" -lt 50000
 check_eq "duplicates: source lines cut to a window" "" "$(awk 'length > 120' "$TMP/dups.err")"
+
+# validate's summary line shows the path as typed, made visible.
+cp tests/config/good-example.yaml "$TMP/"$'odd\rname.yaml'
+out=$("$FARM_IMAGE" validate --config "$TMP/"$'odd\rname.yaml' 2>&1)
+check_eq "summary with the path escaped" "$TMP/odd\\rname.yaml: 1 nodes: one (x86, server)" "$out"
