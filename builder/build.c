@@ -388,7 +388,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	struct capture *caps = personalize_captures(&n_caps);
 	struct personal_inputs pi = { 0 };
 	struct secrets *sec = NULL;
-	struct blob *ca = NULL;
+	struct blob *ca = NULL, power_key, power_crt, server_ca;
 	struct node_artifacts na = { 0 };
 	const char *base;
 	char *base_cached = NULL, *farm_node = NULL;
@@ -456,6 +456,20 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		for (size_t i = 0; i < pi.n_ca; i++)
 			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
 		pi.ca = ca;
+	} else {
+		const struct secret_file *files, *f = NULL;
+		struct secret_file k, crt;
+		for (size_t i = 0, n_files = secrets_ca_files(sec, &files); i < n_files; i++)
+			if (streq(files[i].name, "server-ca.crt"))
+				f = &files[i];
+		if (f && secrets_power_identity(sec, name, &k, &crt) == 0) {
+			power_key = (struct blob){ k.name, k.data, k.size };
+			power_crt = (struct blob){ crt.name, crt.data, crt.size };
+			server_ca = (struct blob){ f->name, f->data, f->size };
+			pi.power_key = &power_key;
+			pi.power_crt = &power_crt;
+			pi.server_ca = &server_ca;
+		}
 	}
 	pi.farm_node = farm_node;
 	pi.k3s_binary = na.k3s;
@@ -670,7 +684,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	if (secret)
 		log_notice("%s: the image carries secrets (the join token, the node password%s): "
 			   "its files are mode 0600; keep them private",
-			   name, streq(n->role.v, "server") ? ", the cluster CA keys" : "");
+			   name, streq(n->role.v, "server") ? ", the cluster CA keys"
+			   : pi.power_key ? ", its power-cycle key" : "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",
 		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, base,

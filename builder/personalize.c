@@ -5,6 +5,7 @@
 #include "log.h"
 #include "nodeconf.h"
 #include "nodevars.h"
+#include "power.h"
 #include "template.h"
 
 #include <ctype.h>
@@ -13,12 +14,7 @@
 static struct plan_file *add_data(struct plan *p, const char *path, uint32_t mode,
 				  const char *origin, const void *data, size_t size)
 {
-	struct plan_file *f = plan_add(p, PLAN_FILE, path, mode, origin);
-
-	f->data = xmalloc(size ? size : 1);
-	memcpy(f->data, data, size);
-	f->size = size;
-	return f;
+	return plan_add_data(p, path, mode, origin, data, size);
 }
 
 static struct plan_file *add_text(struct plan *p, const char *path, uint32_t mode,
@@ -229,6 +225,7 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 			add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
 			free(path);
 		}
+	power_plan(p, c, n, pi->power_key, pi->power_crt, pi->server_ca);
 	if (c->power.enabled.v && c->power.shutdown.m.set) {
 		/* The daily graceful shutdown, in the cluster's time zone
 		 * (checked when the config was loaded; escaped as a unit

@@ -26,6 +26,8 @@ struct personal_inputs {
 	const struct blob *charts; /* server only: chart archives (name = file name, data = host path) */
 	const char *farm_node;     /* host path of farm-node for the node's architecture */
 	size_t n_charts;
+	/* agents: the power-cycle key and certificate, and the server CA */
+	const struct blob *power_key, *power_crt, *server_ca;
 };
 
 /* Base files the build needs to read while they stream past: captured

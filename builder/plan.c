@@ -47,6 +47,17 @@ struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char 
 	return &p->files[lo];
 }
 
+struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const void *data, size_t size)
+{
+	struct plan_file *f = plan_add(p, PLAN_FILE, path, mode, origin);
+
+	f->data = xmalloc(size ? size : 1);
+	memcpy(f->data, data, size);
+	f->size = size;
+	return f;
+}
+
 static void add_overlays(const struct plan_input *in, struct plan *p)
 {
 	size_t cap = 0;

@@ -111,6 +111,9 @@ int plan_make(const struct plan_input *in, struct plan *p);
  * keeps the list sorted. Takes ownership of DATA. */
 struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
 			   uint32_t mode, const char *origin);
+/* A PLAN_FILE whose content is a copy of DATA (SIZE bytes). */
+struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const void *data, size_t size);
 /* Sets the root partition's final size and places what follows it. */
 void plan_place(struct plan *p, uint64_t root_size);
 void plan_free(struct plan *p);

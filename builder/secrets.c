@@ -20,6 +20,7 @@
  * Helpers return -errno and keep the first failure as a message in struct
  * ctx; the command, or secrets_load(), prints it once. */
 #include "fileio.h"
+#include "power-identity.h"
 #include "secrets.h"
 #include "hash.h"
 #include "log.h"
@@ -66,6 +67,7 @@ struct secrets {
 	size_t n_nodes;
 	char **nodes;
 	struct buf *passwords;
+	struct buf *power_keys, *power_certs; /* agents only (power-identity.h) */
 };
 
 struct ctx {
@@ -453,6 +455,28 @@ static int make_token(struct ctx *s, const char *rel, const void *arg, struct bu
 	return make_random(s, rel, prefix, out);
 }
 
+/* An agent's power-cycle certificate (power-identity.h), for its key as it
+ * is on disk; ARG is the node. */
+static int make_power_cert(struct ctx *s, const char *rel, const void *arg, struct buf *out)
+{
+	_cleanup_free_ char *key_rel = xasprintf("nodes/%s.power.key", (const char *)arg);
+	struct buf crt = { 0 }, key = { 0 }, k = { 0 };
+	const char *why = NULL;
+	int r = load_file(s, TLS "client-ca.crt", &crt);
+
+	if (r >= 0)
+		r = load_file(s, TLS "client-ca.key", &key);
+	if (r >= 0)
+		r = load_file(s, key_rel, &k);
+	if (r >= 0 && (r = power_cert_sign(crt.p, crt.n, key.p, key.n, k.p, k.n, arg, time(NULL),
+					   &out->p, &out->n, &why)) < 0)
+		r = fail(s, r, "Cannot make %s/%s: %s", s->dir, rel, why);
+	buf_wipe(&crt);
+	buf_wipe(&key);
+	buf_wipe(&k);
+	return r;
+}
+
 /* A line of printable ASCII without spaces; drops one trailing newline. */
 static bool take_line(struct buf *b)
 {
@@ -508,6 +532,29 @@ static int check_token(struct ctx *s, struct buf *t, const struct buf *server_ca
 	return 0;
 }
 
+/* An agent's power-cycle key and certificate, checked against the client
+ * CA certificate CA. */
+static int load_power(struct ctx *s, const char *node, const struct buf *ca, struct buf *key,
+		      struct buf *crt)
+{
+	_cleanup_free_ char *krel = xasprintf("nodes/%s.power.key", node);
+	_cleanup_free_ char *crel = xasprintf("nodes/%s.power.crt", node);
+	const char *why;
+	int days, r = load_file(s, krel, key);
+
+	if (r >= 0)
+		r = load_file(s, crel, crt);
+	if (r >= 0 && power_cert_check(ca->p, ca->n, key->p, key->n, crt->p, crt->n, node,
+				       time(NULL), &days, &why) < 0)
+		r = fail(s, -EINVAL, "%s/%s: %s: remove it, run 'farm-image secrets init' to make "
+			 "a new one and rebuild node %s", s->dir, crel, why, node);
+	else if (r >= 0 && days < 30)
+		log_warning("%s/%s expires in %d days: then node %s cannot power itself off "
+			    "gracefully; remove it, run 'farm-image secrets init' and rebuild the "
+			    "node", s->dir, crel, days, node);
+	return r;
+}
+
 static int load(struct ctx *s, const struct config *c, struct secrets **ret)
 {
 	struct secrets *x = xcalloc(1, sizeof(*x));
@@ -534,6 +581,8 @@ static int load(struct ctx *s, const struct config *c, struct secrets **ret)
 		r = check_token(s, &x->token, &b[0]);
 	x->nodes = xcalloc(c->nodes.n, sizeof(*x->nodes));
 	x->passwords = xcalloc(c->nodes.n, sizeof(*x->passwords));
+	x->power_keys = xcalloc(c->nodes.n, sizeof(*x->power_keys));
+	x->power_certs = xcalloc(c->nodes.n, sizeof(*x->power_certs));
 	for (size_t i = 0; i < c->nodes.n && r >= 0; i++) {
 		const char *node = config_node_at(c, i)->name.v;
 		_cleanup_free_ char *rel = xasprintf("nodes/%s.password", node);
@@ -543,6 +592,8 @@ static int load(struct ctx *s, const struct config *c, struct secrets **ret)
 		if (r >= 0 && !take_line(&x->passwords[i]))
 			r = fail(s, -EINVAL, "%s/%s is not a password (one line, no spaces): remove "
 				 "it and run 'farm-image secrets init'", s->dir, rel);
+		if (r >= 0 && !streq(config_node_at(c, i)->role.v, "server"))
+			r = load_power(s, node, &b[2], &x->power_keys[i], &x->power_certs[i]);
 	}
 	if (r < 0) {
 		secrets_free(x);
@@ -598,6 +649,20 @@ const char *secrets_node_password(const struct secrets *s, const char *node)
 	return NULL;
 }
 
+int secrets_power_identity(const struct secrets *s, const char *node, struct secret_file *key,
+			   struct secret_file *crt)
+{
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (streq(s->nodes[i], node) && s->power_keys[i].p) {
+			*key = (struct secret_file){ "power.key", s->power_keys[i].p,
+						     s->power_keys[i].n };
+			*crt = (struct secret_file){ "power.crt", s->power_certs[i].p,
+						     s->power_certs[i].n };
+			return 0;
+		}
+	return -ENOENT;
+}
+
 size_t secrets_ca_files(const struct secrets *s, const struct secret_file **files)
 {
 	*files = s->files;
@@ -614,9 +679,13 @@ void secrets_free(struct secrets *s)
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		free(s->nodes[i]);
 		buf_wipe(&s->passwords[i]);
+		buf_wipe(&s->power_keys[i]);
+		buf_wipe(&s->power_certs[i]);
 	}
 	free(s->nodes);
 	free(s->passwords);
+	free(s->power_keys);
+	free(s->power_certs);
 	free(s);
 }
 
@@ -636,6 +705,17 @@ static int init(struct ctx *s, const struct config *c)
 		_cleanup_free_ char *rel =
 			xasprintf("nodes/%s.password", config_node_at(c, i)->name.v);
 		r = ensure(s, rel, make_random, "");
+	}
+	/* Each agent's own client certificate for the power cycle. */
+	for (size_t i = 0; i < c->nodes.n && r >= 0; i++) {
+		const struct config_node *n = config_node_at(c, i);
+		_cleanup_free_ char *key = xasprintf("nodes/%s.power.key", n->name.v);
+		_cleanup_free_ char *crt = xasprintf("nodes/%s.power.crt", n->name.v);
+		if (streq(n->role.v, "server"))
+			continue;
+		r = ensure(s, key, make_key, "EC");
+		if (r >= 0)
+			r = ensure(s, crt, make_power_cert, n->name.v);
 	}
 	if (r >= 0)
 		r = load(s, c, &check);

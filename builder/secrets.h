@@ -7,6 +7,8 @@
  * Layout of the directory:
  *   token                 K10<sha256 of server-ca.crt>::server:<64 hex>
  *   nodes/NODE.password   64 hex, one per node of the config
+ *   nodes/NODE.power.key  an agent's client key and certificate for the power
+ *   nodes/NODE.power.crt  cycle (power-identity.h), one pair per agent
  *   k3s/tls/...           the files k3s takes as custom CA certificates in
  *                         /var/lib/rancher/k3s/server/tls/: server-ca,
  *                         client-ca, request-header-ca, etcd/peer-ca,
@@ -50,6 +52,13 @@ const char *secrets_token(const struct secrets *s);
 /* The k3s node password of NODE (no newline), or NULL for a node that is not
  * in the config secrets_load() was given. */
 const char *secrets_node_password(const struct secrets *s, const char *node);
+
+struct secret_file;
+/* An agent's power-cycle client key and certificate (PEM; names
+ * "power.key", "power.crt"), valid until secrets_free(). Returns 0, or
+ * -ENOENT for a server or a node not in the config. */
+int secrets_power_identity(const struct secrets *s, const char *node, struct secret_file *key,
+			   struct secret_file *crt);
 
 struct secret_file {
 	const char

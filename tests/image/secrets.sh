@@ -28,9 +28,13 @@ check_eq "init exits 0" "0" "$?"
 missing=
 for f in $TLS_FILES; do [ -f "$D/k3s/tls/$f" ] || missing="$missing k3s/tls/$f"; done
 for n in $NODES; do [ -f "$D/nodes/$n.password" ] || missing="$missing nodes/$n.password"; done
+# Each agent's power-cycle identity (tests/image/power.sh checks them).
+for n in sheep duck; do
+	for f in power.key power.crt; do [ -f "$D/nodes/$n.$f" ] || missing="$missing nodes/$n.$f"; done
+done
 [ -f "$D/token" ] || missing="$missing token"
 check_eq "init creates every file" "" "$missing"
-check_eq "init reports 15 created" "15" "$(grep -c '^  created ' "$TMP/init1.log")"
+check_eq "init reports 19 created" "19" "$(grep -c '^  created ' "$TMP/init1.log")"
 
 check_eq "directory is 0700" "700" "$(mode "$D")"
 bad=$(find "$D" -type f ! -perm 0600 -printf '%m %P\n')
@@ -105,10 +109,11 @@ init --dir "$D" --config "$CONFIG" >"$TMP/init2.log" 2>&1
 check_eq "second init exits 0" "0" "$?"
 sums "$D" >"$TMP/sums2"
 check_eq "second init changes no file" "" "$(diff "$TMP/sums1" "$TMP/sums2")"
-check_eq "second init keeps all 15" "15 0" \
+check_eq "second init keeps all 19" "19 0" \
 	"$(grep -c '^  kept ' "$TMP/init2.log") $(grep -c '^  created ' "$TMP/init2.log")"
 
-# A node added to the config gets a password; nothing else changes.
+# A node added to the config gets a password and, an agent, its power-cycle
+# identity; nothing else changes.
 cp "$CONFIG" "$TMP/goat.yaml"
 cat >>"$TMP/goat.yaml" <<'EOF'
 
@@ -122,10 +127,11 @@ EOF
 init --dir "$D" --config "$TMP/goat.yaml" >"$TMP/init3.log" 2>&1
 check_eq "init with a new node exits 0" "0" "$?"
 sums "$D" >"$TMP/sums3"
-check_eq "only the new node's password is created" "> ./nodes/goat.password" \
-	"$(diff "$TMP/sums1" "$TMP/sums3" | grep '^[<>]' | sed 's/^\([<>]\) [0-9a-f]*  /\1 /')"
-check_eq "new node reported" "  created  nodes/goat.password" \
-	"$(grep '^  created ' "$TMP/init3.log")"
+check_eq "only the new node's files are created" \
+	"> ./nodes/goat.password > ./nodes/goat.power.crt > ./nodes/goat.power.key" \
+	"$(diff "$TMP/sums1" "$TMP/sums3" | grep '^[<>]' | sed 's/^\([<>]\) [0-9a-f]*  /\1 /' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "new node reported" "  created  nodes/goat.password   created  nodes/goat.power.key   created  nodes/goat.power.crt" \
+	"$(grep '^  created ' "$TMP/init3.log" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "new node's password is 0600" "600" "$(mode "$D/nodes/goat.password")"
 
 # The default directory: ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER.
