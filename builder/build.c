@@ -431,7 +431,10 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			log_error_errno(errno, "Cannot read the base rootfs %s: %m", base);
 			missing++;
 		}
-		r = overlay_scan(o->overlays, b->name.v, n->role.v, &overlays, &n_overlays);
+		const char *features[OVERLAY_MAX_FEATURES];
+		size_t n_features = overlay_features(c, features, ELEMENTSOF(features));
+		r = overlay_scan(o->overlays, b->name.v, n->role.v, features, n_features, &overlays,
+				 &n_overlays);
 		if (r >= 0)
 			r = overlay_read_modes(o->overlays, &modes, &n_modes);
 		missing += r < 0;

@@ -137,26 +137,43 @@ static int scan_dir(struct scan *s, const char *host, const char *rel)
 	return r;
 }
 
+size_t overlay_features(const struct config *c, const char **features, size_t max)
+{
+	size_t n = 0;
+
+	/* The daily shutdown timer: none without a schedule. */
+	if (c->power.enabled.v && c->power.shutdown.m.set && n < max)
+		features[n++] = "power-schedule";
+	return n;
+}
+
 int overlay_scan(const char *root, const char *board, const char *role,
-		 struct overlay_entry **ret, size_t *n)
+		 const char *const *features, size_t n_features, struct overlay_entry **ret,
+		 size_t *n)
 {
 	struct scan s = { 0 };
-	_cleanup_free_ char *b = xasprintf("board/%s", board);
-	_cleanup_free_ char *ro = xasprintf("role/%s", role);
-	const char *layers[] = { "common", b, ro };
+	char *layers[3 + OVERLAY_MAX_FEATURES];
+	size_t n_layers = 0;
 	struct stat st;
 	int r = 0;
 
 	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
 		return log_error("Overlay directory %s does not exist (set it with --overlays DIR)",
 				 root);
-	for (size_t i = 0; i < ELEMENTSOF(layers) && r >= 0; i++) {
+	layers[n_layers++] = xstrdup("common");
+	layers[n_layers++] = xasprintf("board/%s", board);
+	layers[n_layers++] = xasprintf("role/%s", role);
+	for (size_t i = 0; i < n_features && i < OVERLAY_MAX_FEATURES; i++)
+		layers[n_layers++] = xasprintf("feature/%s", features[i]);
+	for (size_t i = 0; i < n_layers && r >= 0; i++) {
 		_cleanup_free_ char *dir = xasprintf("%s/%s", root, layers[i]);
 		if (stat(dir, &st) < 0)
 			continue;
 		s.layer = layers[i];
 		r = scan_dir(&s, dir, "");
 	}
+	for (size_t i = 0; i < n_layers; i++)
+		free(layers[i]);
 	if (r < 0) {
 		overlay_free(s.v, s.n);
 		return r;

@@ -9,10 +9,20 @@
 
 #include "plan.h"
 
-/* Scans ROOT/common, ROOT/board/BOARD and ROOT/role/ROLE (missing layers
- * are fine). Returns 0 or -errno after printing one message. */
+#define OVERLAY_MAX_FEATURES 8
+
+/* The features of config C that have their own layer,
+ * ROOT/feature/FEATURE/, added after the role's: files that exist only
+ * when the config asks for what they do ("power-schedule": the daily
+ * shutdown timer). Fills FEATURES (at most MAX) and returns how many. */
+size_t overlay_features(const struct config *c, const char **features, size_t max);
+
+/* Scans ROOT/common, ROOT/board/BOARD, ROOT/role/ROLE and
+ * ROOT/feature/F for each of FEATURES (missing layers are fine). Returns 0
+ * or -errno after printing one message. */
 int overlay_scan(const char *root, const char *board, const char *role,
-		 struct overlay_entry **ret, size_t *n);
+		 const char *const *features, size_t n_features, struct overlay_entry **ret,
+		 size_t *n);
 void overlay_free(struct overlay_entry *v, size_t n);
 /* ROOT/modes: "MODE UID GID PATH" lines for files that are not 0644 root. */
 int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n);

@@ -6,7 +6,6 @@
 #include "nodeconf.h"
 #include "nodevars.h"
 #include "power.h"
-#include "template.h"
 
 #include <ctype.h>
 #include <sys/stat.h>
@@ -226,34 +225,6 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 			free(path);
 		}
 	power_plan(p, c, n, pi->power_key, pi->power_crt, pi->server_ca);
-	if (c->power.enabled.v && c->power.shutdown.m.set) {
-		/* The daily graceful shutdown, in the cluster's time zone
-		 * (checked when the config was loaded; escaped as a unit
-		 * value all the same). */
-		_cleanup_free_ char *tz = template_unit_value(
-			c->power.timezone.m.set ? c->power.timezone.v : "UTC");
-		char *timer;
-		if (!tz)
-			return log_error("power: timezone '%s' cannot go into a systemd unit",
-					 c->power.timezone.v);
-		timer = xasprintf(
-			"# The cluster's daily shutdown, written by farm-image from the power\n"
-			"# schedule of the cluster config.\n"
-			"[Unit]\n"
-			"Description=farm: daily graceful shutdown of the cluster\n\n"
-			"[Timer]\n"
-			"OnCalendar=*-*-* %02u:%02u:00 %s\n"
-			"AccuracySec=1min\n"
-			"Unit=farm-shutdown.service\n\n"
-			"[Install]\n"
-			"WantedBy=timers.target\n",
-			(unsigned)(c->power.shutdown.v / 60), (unsigned)(c->power.shutdown.v % 60), tz);
-		add_text(p, "etc/systemd/system/farm-shutdown.timer", 0644, "cluster config (power)",
-			 timer);
-		free(timer);
-		/* Not enabled until `farm-node shutdown` exists (the power cycle,
-		 * NODE-SPEC.md): until then it would fail every night. */
-	}
 	return 0;
 }
 

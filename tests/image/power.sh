@@ -141,3 +141,20 @@ check_eq "a removed certificate is made again for the same key" "0 created nodes
 	"$? $(grep created "$TMP/recert.log" | sed 's/^ *//; s/  */ /' | head -1)"
 check_eq "the new certificate is for the kept key" "$(openssl pkey -in "$sec/nodes/sheep.power.key" -pubout)" \
 	"$(openssl x509 -in "$TMP/bad-secrets/nodes/sheep.power.crt" -noout -pubkey)"
+
+# The daily timer (overlays/feature/power-schedule/): at the schedule's time
+# in its zone, on every node; none at all without a schedule.
+for n in cow sheep; do
+	check_eq "$n: the shutdown timer" "OnCalendar=*-*-* 01:30:00 Europe/Berlin|Unit=farm-shutdown.service" \
+		"$(content "$TMP/$n.ext4" /etc/systemd/system/farm-shutdown.timer | grep -E '^(OnCalendar|Unit)=' | tr '\n' '|' | sed 's/|$//')"
+done
+cp -r "$TOP/configs" "$TMP/cfg"
+sed -i '/^power:/,/^$/d' "$TMP/cfg/cluster.yaml"
+"$FARM_IMAGE" build --node sheep --config "$TMP/cfg/cluster.yaml" --overlays "$TOP/overlays" --secrets "$sec" $(artifacts) \
+	--base "$TMP/full.tar" --out "$TMP/nopower" >"$TMP/nopower.log" 2>&1 ||
+	fail "build without a power schedule" "$(cat "$TMP/nopower.log")"
+extract "$TMP/nopower/sheep.img" "$TMP/nopower/sheep.json" 2 "$TMP/nopower.ext4"
+check_eq "no schedule, no timer" "" \
+	"$(dfs "$TMP/nopower.ext4" "ls -p /etc/systemd/system" | tr '/' '\n' | grep -c 'farm-shutdown.timer' | grep -v '^0$')"
+check_eq "no schedule: the shutdown service is still there (koff)" "1" \
+	"$(dfs "$TMP/nopower.ext4" "ls -p /etc/systemd/system" | tr '/' '\n' | grep -c '^farm-shutdown.service$')"
