@@ -315,6 +315,12 @@ uint64_t ext4_capacity(const struct ext4_writer *w)
 	return ext2fs_blocks_count(w->fs->super) * BLOCK_SIZE;
 }
 
+uint32_t ext4_inodes(const struct ext4_writer *w, uint32_t *free)
+{
+	*free = w->fs->super->s_free_inodes_count;
+	return w->fs->super->s_inodes_count;
+}
+
 static errcode_t create_basics(struct ext4_writer *w)
 {
 	struct ext4_meta root = { .mode = S_IFDIR | 0755, .mtime = w->epoch };

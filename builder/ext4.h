@@ -97,6 +97,9 @@ int ext4_file_end(struct ext4_writer *w);
 uint64_t ext4_used_bytes(const struct ext4_writer *w);
 /* Largest file size this filesystem can take. */
 uint64_t ext4_capacity(const struct ext4_writer *w);
+/* The filesystem's inodes (one per 8 KiB of its size), and in *FREE how
+ * many are left. */
+uint32_t ext4_inodes(const struct ext4_writer *w, uint32_t *free);
 
 /* Cuts the filesystem to its content plus HEADROOM bytes (when created with
  * shrink), adds the journal, writes all metadata. *SIZE gets the final size

@@ -101,6 +101,16 @@ static int entry_error(struct stream *s, const char *path, const char *fmt, ...)
 
 static int write_error(struct stream *s, const char *path, int r)
 {
+	uint32_t free_inodes, inodes = ext4_inodes(s->sink->ext4, &free_inodes);
+
+	/* Out of inodes, not of space: a fixed root holds one per 8 KiB. */
+	if (r == -ENOSPC && free_inodes == 0)
+		return log_error_errno(r, "%s: entry '%s': the root filesystem has no inode left "
+					  "(%s): a root of %llu MiB has %u (one per 8 KiB) and the base "
+					  "has more entries: set a larger root-size for the node",
+				       s->archive, path, ext4_last_error(s->sink->ext4),
+				       (unsigned long long)(ext4_capacity(s->sink->ext4) / MiB),
+				       inodes);
 	if (r == -ENOSPC)
 		return log_error_errno(r, "%s: entry '%s': the root filesystem is full (%s); the "
 					  "content does not fit in %llu MiB: set root-size for the "

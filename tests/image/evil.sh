@@ -74,6 +74,14 @@ check_eq "interrupt: exit status and message" "1 farm-image: sheep: interrupted;
 	"$rc $(cat "$TMP/out-int.log")"
 check_eq "interrupt leaves nothing" "0" "$(ls -A "$TMP/out-int" | wc -l)"
 
+# A fixed root runs out of inodes (one per 8 KiB) before space with many
+# empty files: that is what is said, not that the root is full.
+"$FARM_IMAGE" build --node sheep --config "$TMP/small.yaml" --base "$TMP/many.tar" --secrets "$(secrets)" $(artifacts) \
+	--overlays "$TOP/overlays" --out "$TMP/out-inodes" >"$TMP/out-inodes.log" 2>&1
+check_eq "out of inodes" "1 farm-image: $TMP/many.tar: entry 'f/005108': the root filesystem has no inode left (allocating an inode for f/005108: Could not allocate inode in ext2 filesystem): a root of 40 MiB has 5120 (one per 8 KiB) and the base has more entries: set a larger root-size for the node" \
+	"$? $(cat "$TMP/out-inodes.log")"
+check_eq "out of inodes leaves nothing" "0" "$(ls -A "$TMP/out-inodes" | wc -l)"
+
 # Bases that mean something the image cannot hold, refused rather than
 # changed to fit: a variant of the full fixture (as Python's tarfile writes
 # it, its sparse file left out) with one entry added.
