@@ -460,7 +460,7 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 	fd = mkostemp(sources, O_CLOEXEC);
 	ret = fd < 0 ? -errno : base_write_sources(r, board, suite, sources);
 	if (ret < 0) {
-		log_error_errno(ret, "Cannot write %s: %m", sources);
+		log_error_errno(ret, "Cannot write the apt sources for mmdebstrap in %s: %m", dir);
 		goto out;
 	}
 	log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
