@@ -16,6 +16,11 @@
  * - pkg/server/handlers/handlers.go CACerts(): /cacerts serves the bytes of
  *   server-ca.crt; pkg/clientaccess/token.go hashCA(): for a bundle of one
  *   certificate, the token's CA hash is the sha256 of those bytes.
+ * - pkg/daemons/control/deps/deps.go genUsers(): the server's "node" user
+ *   (role k3s:agent) gets the agent-token's password, the "server" user the
+ *   token's; pkg/passwd/passwd.go EnsureUser() strips a full token's
+ *   "K10<hash>::<user>:" prefix. So the agent token has the full form with
+ *   user "node": agents verify the CA with it and cannot join as servers.
  *
  * Helpers return -errno and keep the first failure as a message in struct
  * ctx; the command, or secrets_load(), prints it once. */
@@ -63,7 +68,7 @@ struct buf {
 
 struct secrets {
 	struct secret_file files[N_FILES]; /* cas[0].crt, cas[0].key, ..., service.key */
-	struct buf token;
+	struct buf token, agent_token;
 	size_t n_nodes;
 	char **nodes;
 	struct buf *passwords;
@@ -226,9 +231,11 @@ static int load_file(struct ctx *s, const char *rel, struct buf *b)
 	if (r >= 0)
 		r = fstat(fd, &st) < 0 ? -errno : 0;
 
-	/* A new node's password is expected to be missing; the rest are lost. */
+	/* A new node's password is expected to be missing, and so is the agent
+	 * token of a directory made before farm had one; the rest are lost. */
 	if (r == -ENOENT)
-		return fail(s, r, "%s/%s is missing: %s", s->dir, rel, startswith(rel, "nodes/")
+		return fail(s, r, "%s/%s is missing: %s", s->dir, rel,
+			    startswith(rel, "nodes/") || streq(rel, "agent-token")
 			    ? "run 'farm-image secrets init' to create it"
 			    : "restore it from your backup (for a cluster that never ran, "
 			      "'farm-image secrets init' makes a new one)");
@@ -439,19 +446,21 @@ static int make_random(struct ctx *s, const char *rel, const void *arg, struct b
 	return 0;
 }
 
-/* K10<sha256 of server-ca.crt as /cacerts serves it>::server:<secret> */
+/* K10<sha256 of server-ca.crt as /cacerts serves it>::<ARG>:<secret>, ARG
+ * the user k3s authenticates: "server" (the server token) or "node" (the
+ * agent token, which cannot join a server). */
 static int make_token(struct ctx *s, const char *rel, const void *arg, struct buf *out)
 {
 	struct buf ca = { 0 };
-	char prefix[3 + SHA256_HEX_LEN + 9];
+	char hash[SHA256_HEX_LEN];
+	_cleanup_free_ char *prefix = NULL;
 	int r = load_file(s, TLS "server-ca.crt", &ca);
 
 	if (r < 0)
 		return r;
-	hash_hex(&ca, prefix + 3);
-	memcpy(prefix, "K10", 3);
-	strcat(prefix, "::server:");
+	hash_hex(&ca, hash);
 	buf_wipe(&ca);
+	prefix = xasprintf("K10%s::%s:", hash, (const char *)arg);
 	return make_random(s, rel, prefix, out);
 }
 
@@ -512,23 +521,26 @@ static int check_ca(struct ctx *s, const struct ca *ca, const struct buf *crt,
 	return r;
 }
 
-static int check_token(struct ctx *s, struct buf *t, const struct buf *server_ca)
+/* REL holds K10<hash of the server CA>::USER:<secret>. */
+static int check_token(struct ctx *s, const char *rel, const char *user, struct buf *t,
+		       const struct buf *server_ca)
 {
 	const char *p = (const char *)t->p;
+	_cleanup_free_ char *sep = xasprintf("::%s:", user);
 	char hash[SHA256_HEX_LEN];
 	bool ok = take_line(t) && startswith(p, "K10");
 	size_t h = 0;
 
 	while (ok && h < 2 * SHA256_LEN && p[3 + h] && strchr("0123456789abcdef", p[3 + h]))
 		h++;
-	if (!ok || h != 2 * SHA256_LEN || !startswith(p + 3 + h, "::server:") || !p[3 + h + 9])
-		return fail(s, -EINVAL, "%s/token is not a full k3s token (K10<CA hash>::server:"
-			    "<secret>): remove it and run 'farm-image secrets init'", s->dir);
+	if (!ok || h != 2 * SHA256_LEN || !startswith(p + 3 + h, sep) || !p[3 + h + strlen(sep)])
+		return fail(s, -EINVAL, "%s/%s is not a full k3s token (K10<CA hash>%s<secret>): "
+			    "remove it and run 'farm-image secrets init'", s->dir, rel, sep);
 	hash_hex(server_ca, hash);
 	if (memcmp(p + 3, hash, 2 * SHA256_LEN) != 0)
-		return fail(s, -EINVAL, "%s/token does not hold the hash of %s/" TLS "server-ca.crt"
-			    ": restore both from your backup, or remove the token, run 'farm-image "
-			    "secrets init' and rebuild every node", s->dir, s->dir);
+		return fail(s, -EINVAL, "%s/%s does not hold the hash of %s/" TLS "server-ca.crt"
+			    ": restore both from your backup, or remove the tokens, run 'farm-image "
+			    "secrets init' and rebuild every node", s->dir, rel, s->dir);
 	return 0;
 }
 
@@ -578,7 +590,9 @@ static int load(struct ctx *s, const struct config *c, struct secrets **ret)
 	for (size_t i = 0; i < N_FILES; i++)
 		x->files[i] = (struct secret_file){ file_name(i), b[i].p, b[i].n };
 	if (r >= 0 && (r = load_file(s, "token", &x->token)) >= 0)
-		r = check_token(s, &x->token, &b[0]);
+		r = check_token(s, "token", "server", &x->token, &b[0]);
+	if (r >= 0 && (r = load_file(s, "agent-token", &x->agent_token)) >= 0)
+		r = check_token(s, "agent-token", "node", &x->agent_token, &b[0]);
 	x->nodes = xcalloc(c->nodes.n, sizeof(*x->nodes));
 	x->passwords = xcalloc(c->nodes.n, sizeof(*x->passwords));
 	x->power_keys = xcalloc(c->nodes.n, sizeof(*x->power_keys));
@@ -641,6 +655,11 @@ int secrets_load(const char *dir, const struct config *c, struct secrets **ret)
 
 const char *secrets_token(const struct secrets *s) { return (const char *)s->token.p; }
 
+const char *secrets_agent_token(const struct secrets *s)
+{
+	return (const char *)s->agent_token.p;
+}
+
 const char *secrets_node_password(const struct secrets *s, const char *node)
 {
 	for (size_t i = 0; i < s->n_nodes; i++)
@@ -676,6 +695,7 @@ void secrets_free(struct secrets *s)
 	for (size_t i = 0; i < N_FILES; i++)
 		buf_wipe(&(struct buf){ (uint8_t *)s->files[i].data, s->files[i].size });
 	buf_wipe(&s->token);
+	buf_wipe(&s->agent_token);
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		free(s->nodes[i]);
 		buf_wipe(&s->passwords[i]);
@@ -700,7 +720,9 @@ static int init(struct ctx *s, const struct config *c)
 	if (r >= 0)
 		r = ensure(s, TLS "service.key", make_key, "RSA");
 	if (r >= 0)
-		r = ensure(s, "token", make_token, NULL);
+		r = ensure(s, "token", make_token, "server");
+	if (r >= 0)
+		r = ensure(s, "agent-token", make_token, "node");
 	for (size_t i = 0; i < c->nodes.n && r >= 0; i++) {
 		_cleanup_free_ char *rel =
 			xasprintf("nodes/%s.password", config_node_at(c, i)->name.v);

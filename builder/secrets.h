@@ -6,6 +6,8 @@
  *
  * Layout of the directory:
  *   token                 K10<sha256 of server-ca.crt>::server:<64 hex>
+ *   agent-token           K10<sha256 of server-ca.crt>::node:<64 hex> (k3s's
+ *                         agent-token: joins agents, never servers)
  *   nodes/NODE.password   64 hex, one per node of the config
  *   nodes/NODE.power.key  an agent's client key and certificate for the power
  *   nodes/NODE.power.crt  cycle (power-identity.h), one pair per agent
@@ -27,8 +29,9 @@ int cmd_secrets(int argc, char **argv);
 /* Its line of 'farm-image help' and its --help (one text for both). */
 #define SECRETS_USAGE "secrets init [--dir DIR] [--config FILE]"
 #define SECRETS_SUMMARY                                                                            \
-	"Create the cluster's secrets once, outside git: the k3s CAs, the join token\n"            \
-	"and the k3s node passwords (only what is missing; nothing is replaced).\n\n"              \
+	"Create the cluster's secrets once, outside git: the k3s CAs, the server and\n"           \
+	"agent tokens and the k3s node passwords (only what is missing; nothing is\n"             \
+	"replaced).\n\n"                                                                          \
 	"  -d, --dir DIR       secrets directory (default\n"                                      \
 	"                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"                 \
 	"  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")"
@@ -42,13 +45,14 @@ char *secrets_default_dir(const struct config *c);
 /* Loads DIR for config C: checks that the directory is 0700 and owned by the
  * caller, that every file the cluster needs exists and is 0600 (refusing
  * looser modes, with a message naming the file and how to fix it), that each
- * CA key matches its certificate, that the token carries the hash of the
+ * CA key matches its certificate, that both tokens carry the hash of the
  * server CA, and that each node of C has its password. Returns 0, or -errno
  * after printing ONE message naming the file and saying what to do. */
 int secrets_load(const char *dir, const struct config *c, struct secrets **ret);
 
-/* The full join token, no newline. */
+/* The full server token and agent token, no newline. */
 const char *secrets_token(const struct secrets *s);
+const char *secrets_agent_token(const struct secrets *s);
 /* The k3s node password of NODE (no newline), or NULL for a node that is not
  * in the config secrets_load() was given. */
 const char *secrets_node_password(const struct secrets *s, const char *node);

@@ -1,6 +1,7 @@
 # farm-image secrets init (SECURITY.md, "Host identity and secrets"): the
-# k3s custom CA files, the full join token and the node passwords, created
-# once with their final modes, never replaced. Checked with openssl(1) only.
+# k3s custom CA files, the full server and agent tokens and the node
+# passwords, created once with their final modes, never replaced. Checked
+# with openssl(1) only.
 source "$(dirname "$0")/../lib.sh"
 mktmp
 
@@ -33,8 +34,9 @@ for n in sheep duck; do
 	for f in power.key power.crt; do [ -f "$D/nodes/$n.$f" ] || missing="$missing nodes/$n.$f"; done
 done
 [ -f "$D/token" ] || missing="$missing token"
+[ -f "$D/agent-token" ] || missing="$missing agent-token"
 check_eq "init creates every file" "" "$missing"
-check_eq "init reports 19 created" "19" "$(grep -c '^  created ' "$TMP/init1.log")"
+check_eq "init reports 20 created" "20" "$(grep -c '^  created ' "$TMP/init1.log")"
 
 check_eq "directory is 0700" "700" "$(mode "$D")"
 bad=$(find "$D" -type f ! -perm 0600 -printf '%m %P\n')
@@ -93,6 +95,16 @@ if [[ $token =~ ^K10([0-9a-f]{64})::server:[0-9a-f]{64}$ ]]; then
 else
 	fail "token has the full form" "[$token]"
 fi
+# The agent token: the same form with k3s's "node" user, which joins agents
+# and cannot join servers (pkg/daemons/control/deps/deps.go genUsers).
+agent=$(cat "$D/agent-token")
+if [[ $agent =~ ^K10([0-9a-f]{64})::node:([0-9a-f]{64})$ ]]; then
+	pass "agent token has the full form, user node"
+	check_eq "agent token carries the hash of the server CA" "$served" "${BASH_REMATCH[1]}"
+	check "agent token's secret is not the server token's" test "${BASH_REMATCH[2]}" != "${token##*:}"
+else
+	fail "agent token has the full form, user node" "[$agent]"
+fi
 for n in $NODES; do
 	pw=$(cat "$D/nodes/$n.password")
 	if [[ $pw =~ ^[0-9a-f]{64}$ ]]; then
@@ -109,8 +121,31 @@ init --dir "$D" --config "$CONFIG" >"$TMP/init2.log" 2>&1
 check_eq "second init exits 0" "0" "$?"
 sums "$D" >"$TMP/sums2"
 check_eq "second init changes no file" "" "$(diff "$TMP/sums1" "$TMP/sums2")"
-check_eq "second init keeps all 19" "19 0" \
+check_eq "second init keeps all 20" "20 0" \
 	"$(grep -c '^  kept ' "$TMP/init2.log") $(grep -c '^  created ' "$TMP/init2.log")"
+
+# A directory made before farm had an agent token gains one, and nothing
+# else changes: same bytes, same inodes, same times.
+D0=$TMP/old
+init --dir "$D0" --config "$CONFIG" >/dev/null 2>&1
+rm "$D0/agent-token"
+before=$(cd "$D0" && find . -type f -printf '%P %i %Y %T@ %m\n' | sort)
+sums "$D0" >"$TMP/old1"
+init --dir "$D0" --config "$CONFIG" >"$TMP/old.log" 2>&1
+check_eq "an old directory gains the agent token" "0 |  created  agent-token" \
+	"$? |$(grep '^  created ' "$TMP/old.log")"
+check_eq "and nothing else changes" "> ./agent-token" \
+	"$(diff "$TMP/old1" <(sums "$D0") | grep '^[<>]' | sed 's/^\([<>]\) [0-9a-f]*  /\1 /')"
+check_eq "every other file the same inode and time" "$before" \
+	"$(cd "$D0" && find . -type f ! -name agent-token -printf '%P %i %Y %T@ %m\n' | sort)"
+check_eq "the new agent token is 0600, with the CA's hash" \
+	"600 K10$(openssl dgst -sha256 -r "$D0/k3s/tls/server-ca.crt" | cut -d' ' -f1)::node:" \
+	"$(mode "$D0/agent-token") $(sed 's/[0-9a-f]*$//' "$D0/agent-token")"
+# A build from an old directory says what to do.
+rm "$D0/agent-token"
+"$FARM_IMAGE" build --node sheep --config "$CONFIG" --secrets "$D0" >/dev/null 2>"$TMP/old-build.err"
+check "a build without the agent token says to run secrets init" \
+	grep -q "$D0/agent-token is missing: run 'farm-image secrets init' to create it" "$TMP/old-build.err"
 
 # A node added to the config gets a password and, an agent, its power-cycle
 # identity; nothing else changes.
