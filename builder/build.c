@@ -451,6 +451,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		goto out;
 	}
 	pi.token = secrets_token(sec);
+	pi.agent_token = secrets_agent_token(sec);
 	pi.node_password = secrets_node_password(sec, name);
 	if (streq(n->role.v, "server")) {
 		const struct secret_file *files;

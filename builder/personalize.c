@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "personalize.h"
+#include "k3sconf.h"
 #include "ext4.h"
 #include "hash.h"
 #include "log.h"
@@ -10,100 +11,21 @@
 #include <ctype.h>
 #include <sys/stat.h>
 
-static struct plan_file *add_data(struct plan *p, const char *path, uint32_t mode,
-				  const char *origin, const void *data, size_t size)
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const char *text)
 {
-	return plan_add_data(p, path, mode, origin, data, size);
+	return plan_add_data(p, path, mode, origin, text, strlen(text));
 }
 
-static struct plan_file *add_text(struct plan *p, const char *path, uint32_t mode,
-				  const char *origin, const char *text)
-{
-	return add_data(p, path, mode, origin, text, strlen(text));
-}
-
-static void add_link(struct plan *p, const char *path, const char *target, const char *origin)
+void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin)
 {
 	plan_add(p, PLAN_SYMLINK, path, 0777, origin)->target = xstrdup(target);
 }
 
-static void add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
-		       const char *host)
+void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
+		     const char *host)
 {
 	plan_add(p, PLAN_FILE, path, mode, origin)->source = xstrdup(host);
-}
-
-/* YAML list items: "  - value" lines. */
-static void yaml_list(FILE *f, const char *key, const char *const *items, size_t n)
-{
-	if (!n)
-		return;
-	fprintf(f, "%s:\n", key);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "  - \"%s\"\n", items[i]);
-}
-
-char *k3s_config_yaml(const struct config *c, const struct config_node *n)
-{
-	const struct config_network *net = &c->network;
-	bool server = streq(n->role.v, "server");
-	char *buf = NULL, a[64], b[64], d[80], e[80];
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	const struct config_node *srv = NULL;
-
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (streq(config_node_at(c, i)->role.v, "server"))
-			srv = config_node_at(c, i);
-
-	fprintf(f, "# k3s %s config of node %s, written by farm-image.\n", n->role.v, n->name.v);
-	fprintf(f, "node-name: %s\n", n->name.v);
-	fprintf(f, "node-ip: \"%s,%s\"\n", ip_addr_to_string(&n->ipv4.v, a, sizeof(a)),
-		ip_addr_to_string(&n->ipv6.v, b, sizeof(b)));
-	/* The token is a file, never an argument (SECURITY.md). */
-	fprintf(f, "token-file: /etc/rancher/k3s/token\n");
-	if (!server)
-		fprintf(f, "server: \"https://%s:6443\"\n", c->cluster.api_name.v);
-	fprintf(f, "protect-kernel-defaults: true\n");
-	fprintf(f, "kubelet-arg:\n");
-	fprintf(f, "  - \"image-gc-high-threshold=85\"\n");
-	fprintf(f, "  - \"image-gc-low-threshold=80\"\n");
-	fprintf(f, "  - \"image-maximum-gc-age=72h\"\n");
-	if (n->labels.n) {
-		fprintf(f, "node-label:\n");
-		for (size_t i = 0; i < n->labels.n; i++)
-			fprintf(f, "  - \"%s=%s\"\n", n->labels.keys[i], n->labels.values[i]);
-	}
-	yaml_list(f, "node-taint", (const char *const *)n->taints.v, n->taints.n);
-
-	if (server) {
-		const char *disable[] = { "coredns", "servicelb", "traefik" };
-		char san1[64], san2[64];
-		const char *sans[] = { c->cluster.api_name.v,
-				       ip_addr_to_string(&srv->ipv4.v, san1, sizeof(san1)),
-				       ip_addr_to_string(&srv->ipv6.v, san2, sizeof(san2)) };
-		fprintf(f, "cluster-cidr: \"%s,%s\"\n",
-			ip_prefix_to_string(&net->pods.ipv4.v, d, sizeof(d)),
-			ip_prefix_to_string(&net->pods.ipv6.v, e, sizeof(e)));
-		fprintf(f, "service-cidr: \"%s,%s\"\n",
-			ip_prefix_to_string(&net->services.ipv4.v, d, sizeof(d)),
-			ip_prefix_to_string(&net->services.ipv6.v, e, sizeof(e)));
-		fprintf(f, "flannel-backend: none\n");
-		fprintf(f, "disable-network-policy: true\n");
-		fprintf(f, "disable-kube-proxy: true\n");
-		fprintf(f, "disable-cloud-controller: true\n");
-		yaml_list(f, "disable", disable, ELEMENTSOF(disable));
-		fprintf(f, "secrets-encryption: true\n");
-		yaml_list(f, "tls-san", sans, ELEMENTSOF(sans));
-		fprintf(f, "kube-controller-manager-arg:\n");
-		fprintf(f, "  - \"node-cidr-mask-size-ipv6=%llu\"\n",
-			(unsigned long long)net->pods.ipv6_node_mask.v);
-		/* k3s rewrites its kubeconfig at every start: not into /etc. */
-		fprintf(f, "write-kubeconfig: /var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig\n");
-		fprintf(f, "write-kubeconfig-mode: \"0600\"\n");
-	}
-	fclose(f);
-	return buf;
 }
 
 int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
@@ -112,14 +34,15 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 	const struct config *c = in->config;
 	const struct config_node *n = in->node;
 	bool server = streq(n->role.v, "server");
-	char mid[33], *yaml, *keys = NULL, *path;
+	char mid[33], *keys = NULL, *path;
 	size_t klen = 0;
 	FILE *kf;
+	int r;
 
 	/* Identity: the same machine-id after a reimage. */
 	node_machine_id(c->cluster.name.v, n->name.v, mid);
 	path = xasprintf("%s\n", mid);
-	add_text(p, "etc/machine-id", 0444, "farm-image (machine-id)", path);
+	plan_add_text(p, "etc/machine-id", 0444, "farm-image (machine-id)", path);
 	free(path);
 
 	/* The admin user's keys, in the read-only root. */
@@ -128,7 +51,7 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		fprintf(kf, "%s\n", c->admin.authorized_keys.v[i]);
 	fclose(kf);
 	path = xasprintf("etc/ssh/authorized_keys/%s", c->admin.user.v);
-	add_text(p, path, 0644, "cluster config (admin.authorized-keys)", keys);
+	plan_add_text(p, path, 0644, "cluster config (admin.authorized-keys)", keys);
 	free(path);
 	free(keys);
 	plan_add(p, PLAN_TRANSFORM, "etc/passwd", 0644, "farm-image (admin user)")->transform =
@@ -149,7 +72,7 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 
 	/* farm-node and what it needs to know about the node. */
 	if (pi->farm_node)
-		add_source(p, "usr/local/bin/farm-node", 0755, "farm-node", pi->farm_node);
+		plan_add_source(p, "usr/local/bin/farm-node", 0755, "farm-node", pi->farm_node);
 	{
 		char *nodeyaml = NULL, uuid[37];
 		size_t len = 0;
@@ -173,7 +96,7 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 				data_subvolumes[i].name, data_subvolumes[i].mount,
 				data_subvolumes[i].seed ? "true" : "false");
 		fclose(f);
-		add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", nodeyaml);
+		plan_add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", nodeyaml);
 		free(nodeyaml);
 	}
 
@@ -182,46 +105,13 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 	plan_add(p, PLAN_DIR, ".snapshots", 0700, "farm-image (mount point)");
 	plan_add(p, PLAN_DIR, "var/lib/farm", 0700, "farm-image (state)");
 
-	/* k3s. */
-	yaml = k3s_config_yaml(c, n);
-	add_text(p, K3S_CONFIG_PATH, 0600, "farm-image (k3s config)", yaml);
-	free(yaml);
-	if (pi->token) {
-		path = xasprintf("%s\n", pi->token);
-		add_text(p, "etc/rancher/k3s/token", 0600, "secrets (token)", path)->secret = true;
-		free(path);
-	}
-	if (pi->node_password) {
-		path = xasprintf("%s\n", pi->node_password);
-		add_text(p, "etc/rancher/node/password", 0600, "secrets (node password)", path)
-			->secret = true;
-		free(path);
-	}
-	if (server)
-		for (size_t i = 0; i < pi->n_ca; i++) {
-			path = xasprintf(FARM_LIB "/k3s/tls/%s", pi->ca[i].name);
-			add_data(p, path, 0600, "secrets (cluster CA)", pi->ca[i].data,
-				 pi->ca[i].size)
-				->secret = true;
-			free(path);
-		}
-	if (pi->k3s_binary) {
-		add_source(p, "usr/local/bin/k3s", 0755, "artifacts (k3s)", pi->k3s_binary);
-		add_link(p, "usr/local/bin/kubectl", "k3s", "farm-image (k3s tools)");
-		add_link(p, "usr/local/bin/crictl", "k3s", "farm-image (k3s tools)");
-		add_link(p, "usr/local/bin/ctr", "k3s", "farm-image (k3s tools)");
-	}
-	if (pi->airgap_images) {
-		/* /var/lib/rancher is a data subvolume: the archive waits in the
-		 * root and farm-node links it into k3s's images directory. */
-		path = xasprintf(FARM_LIB "/k3s/images/%s", pi->airgap_name);
-		add_source(p, path, 0644, "artifacts (k3s air-gap images)", pi->airgap_images);
-		free(path);
-	}
+	r = k3s_plan(in, pi, p);
+	if (r < 0)
+		return r;
 	if (server)
 		for (size_t i = 0; i < pi->n_charts; i++) {
 			path = xasprintf(FARM_LIB "/charts/%s", pi->charts[i].name);
-			add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
+			plan_add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
 			free(path);
 		}
 	power_plan(p, c, n, pi->power_key, pi->power_crt, pi->server_ca);

@@ -16,7 +16,8 @@ struct blob {
 
 /* Inputs that come from the secrets directory and the artifacts cache. */
 struct personal_inputs {
-	const char *token;         /* the full join token */
+	const char *token;         /* the full server token (K10<CA hash>::server:...) */
+	const char *agent_token;   /* the full agent token (K10<CA hash>::node:...) */
 	const char *node_password; /* this node's k3s node password */
 	const struct blob *ca;     /* server only: k3s's custom CA files */
 	size_t n_ca;
@@ -40,11 +41,15 @@ struct capture {
 	bool found;
 };
 
-#define K3S_CONFIG_PATH "etc/rancher/k3s/config.yaml"
 #define FARM_LIB "usr/lib/farm"
 
-/* The node's k3s config.yaml (server or agent), NODE-SPEC.md "K3s". */
-char *k3s_config_yaml(const struct config *c, const struct config_node *n);
+/* Generated files added to the plan (replacing any of the same path), as
+ * plan_add_data() does for bytes. */
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const char *text);
+void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin);
+void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
+		     const char *host);
 
 /* Adds the node's generated files to P. */
 int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,

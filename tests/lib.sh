@@ -8,6 +8,17 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FARM_IMAGE="$TOP/$FARM_BUILD/farm-image"
 HELPERS="$TOP/$FARM_BUILD/tests/helpers"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+# ../shared beside the project (upstream schemas, real chart archives, keys);
+# from a git worktree, the one beside the main checkout. FARM_SHARED
+# overrides.
+if [ -z "${FARM_SHARED:-}" ]; then
+	FARM_SHARED=$TOP/../shared
+	if [ ! -d "$FARM_SHARED" ] &&
+		common=$(git -C "$TOP" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+		FARM_SHARED=$(dirname "$common")/../shared
+	fi
+fi
+SHARED=$(cd "$FARM_SHARED" 2>/dev/null && pwd || echo "$FARM_SHARED")
 
 pass() { echo "ok $1"; }
 fail() { echo "not ok $1: ${2:-failed}"; }

@@ -113,7 +113,7 @@ check "storage runs" "$FARM_NODE" --root "$root" storage --data="${loop}p3"
 check_eq "a Btrfs filesystem" "btrfs" "$(blkid -o value -s TYPE "${loop}p3")"
 mkdir "$TMP/mnt"
 mount -o subvolid=5 "${loop}p3" "$TMP/mnt"
-check_eq "subvolumes" "@home @rancher @snapshots @var" "$(ls "$TMP/mnt" | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "subvolumes" "@cni-bin @cni-conf @home @rancher @snapshots @var" "$(ls "$TMP/mnt" | sort | tr '\n' ' ' | sed 's/ $//')"
 check "@var seeded from the image's /var" test -f "$TMP/mnt/@var/lib/dpkg/status"
 check "storage recorded in @var" grep -q "btrfs created" "$TMP/mnt/@var/lib/farm/steps/storage"
 size=$(btrfs filesystem show --raw "$TMP/mnt" | awk '/devid/ {print $4}')

@@ -6,13 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 need_tools debugfs mcopy python3 zstd
 mktmp
-fixture full "$TMP/full.tar" && fixture full-amd64 "$TMP/full-amd64.tar" || exit 1
-for node in cow sheep duck; do
-	base=$TMP/full.tar
-	[ "$node" = duck ] && base=$TMP/full-amd64.tar
-	build "$node" "$base" "$TMP/out" || { fail "build $node" "$(cat "$TMP/out.log")"; exit 0; }
-	extract "$TMP/out/$node.img" "$TMP/out/$node.json" 2 "$TMP/$node.ext4"
-done
+build_nodes "$TMP/out" cow sheep duck || exit 0
 sec=$TMP/secrets
 
 # owner_mode FS PATH: "uid gid mode"
@@ -97,24 +91,27 @@ done
 check "air-gap images" cmp <(content "$fs" /usr/lib/farm/k3s/images/k3s-airgap-images-arm64.tar.zst) \
 	"$TMP/artifacts/k3s-airgap-images-arm64.tar.zst"
 k3s=$(content "$fs" /etc/rancher/k3s/config.yaml)
-for want in 'node-ip: "192.168.14.12,fd12:3456:789a:14::12"' "token-file: /etc/rancher/k3s/token" \
+for want in 'node-ip:' '- "192.168.14.12"' '- "fd12:3456:789a:14::12"' 'token-file: "/etc/rancher/k3s/token"' \
 	'server: "https://k3s.farm.home.arpa:6443"' "protect-kernel-defaults: true" \
-	'  - "image-maximum-gc-age=72h"'; do
+	'- "node-ip=192.168.14.12,fd12:3456:789a:14::12"'; do
 	check_eq "agent config: $want" "$want" "$(grep -x -- "$want" <<<"$k3s")"
 done
+check_eq "no image GC kubelet-arg (not kubelet flags)" "" "$(grep -- 'image-' <<<"$k3s")"
 check_eq "agent config has no server settings" "" "$(grep -E '^(cluster-cidr|secrets-encryption|tls-san)' <<<"$k3s")"
 k3s=$(content "$TMP/cow.ext4" /etc/rancher/k3s/config.yaml)
-for want in 'cluster-cidr: "10.42.0.0/16,fd22:2025:6a6a:42::/104"' 'service-cidr: "10.43.0.0/16,fd22:2025:6a6a:43::/112"' \
-	"flannel-backend: none" "disable-network-policy: true" "disable-kube-proxy: true" "disable-cloud-controller: true" \
-	"secrets-encryption: true" '  - "node-cidr-mask-size-ipv6=120"' '  - "k3s.farm.home.arpa"' '  - "traefik"' \
-	"write-kubeconfig: /var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig"; do
+for want in 'cluster-cidr:' '- "10.42.0.0/16"' '- "fd22:2025:6a6a:42::/104"' 'service-cidr:' '- "10.43.0.0/16"' \
+	'- "fd22:2025:6a6a:43::/112"' 'flannel-backend: "none"' "disable-network-policy: true" "disable-kube-proxy: true" \
+	"disable-cloud-controller: true" "secrets-encryption: true" '- "node-cidr-mask-size-ipv6=120"' '- "k3s.farm.home.arpa"' \
+	'- "traefik"' 'write-kubeconfig: "/var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig"' \
+	'agent-token-file: "/etc/rancher/k3s/agent-token"'; do
 	check_eq "server config: $want" "$want" "$(grep -x -- "$want" <<<"$k3s")"
 done
-check_eq "duck's labels and taints" '  - "farm/ai=true" | farm/ai=true:NoSchedule' \
-	"$(content "$TMP/duck.ext4" /etc/rancher/k3s/config.yaml | grep -A1 -E '^node-label:' | tail -1) | $(content "$TMP/duck.ext4" /etc/rancher/k3s/config.yaml | grep -A1 '^node-taint:' | tail -1 | sed 's/^  - "\(.*\)"/\1/')"
+check_eq "duck's labels and taints" '- "farm/ai=true" | farm/ai=true:NoSchedule' \
+	"$(content "$TMP/duck.ext4" /etc/rancher/k3s/config.yaml | grep -A1 -E '^node-label:' | tail -1) | $(content "$TMP/duck.ext4" /etc/rancher/k3s/config.yaml | grep -A1 '^node-taint:' | tail -1 | sed 's/^- "\(.*\)"/\1/')"
 for node in cow sheep duck; do
 	f=$TMP/$node.ext4
-	check_eq "$node: token 0600, the cluster's" "0:0 0600 $(cat "$sec/token")" \
+	[ $node = cow ] && want=$sec/token || want=$sec/agent-token
+	check_eq "$node: token 0600, the cluster's ${want##*/}" "0:0 0600 $(cat "$want")" \
 		"$(owner_of "$f" /etc/rancher/k3s/token) $(mode_of "$f" /etc/rancher/k3s/token) $(content "$f" /etc/rancher/k3s/token)"
 	check_eq "$node: its own node password, 0600" "0600 $(cat "$sec/nodes/$node.password")" \
 		"$(mode_of "$f" /etc/rancher/node/password) $(content "$f" /etc/rancher/node/password)"
