@@ -110,8 +110,10 @@ assert_node cow vda 192.168.14.11/26 fd12:3456:789a:14::11/64 192.168.14.1 fd12:
 	"$mid_cow"
 assert_node sheep vda 192.168.14.12/26 fd12:3456:789a:14::12/64 192.168.14.1 fd12:3456:789a:14::1 \
 	"$mid_sheep"
-check_eq "cow: k3s (the stand-in) active" "active" "$(on cow systemctl is-active k3s.service)"
-check_eq "sheep: k3s-agent (the stand-in) active" "active" "$(on sheep systemctl is-active k3s-agent.service)"
+assert_k3s cow k3s.service /var/lib/rancher/k3s/server/tls/server-ca.crt
+assert_k3s sheep k3s-agent.service /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/50-farm-image-gc.conf
+check_eq "cow: kubectl's default kubeconfig links to the one k3s writes" \
+	"/var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig" "$(on cow readlink /etc/rancher/k3s/k3s.yaml)"
 
 # The LAN: the static addresses on the NIC named by MAC and on no other;
 # each node reaches the other's sshd over both families and is shown the

@@ -33,6 +33,7 @@ pass "duck reachable over SSH as the admin user ($((SECONDS - start)) s)"
 
 mid=$(image_file "$img" /etc/machine-id)
 assert_node duck vda 192.168.14.13/26 fd12:3456:789a:14::13/64 192.168.14.1 fd12:3456:789a:14::1 "$mid"
+assert_k3s duck k3s-agent.service /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/50-farm-image-gc.conf
 table=$(parts duck vda)
 subvols=$(subvolumes duck)
 check_eq "partition table read back" "vda1 vda2 vda3" "$(awk '{print $1}' <<<"$table" | tr '\n' ' ' | sed 's/ $//')"
