@@ -39,12 +39,17 @@ for b in x86 pi5; do
 	k=$(key --board "$b")
 	if [[ $k =~ ^[0-9a-f]{64}$ ]]; then pass "$b recipe loads"; else fail "$b recipe loads" "$k"; fi
 done
-check "pi5 recipe ships the Raspberry Pi archive key" test -s "$TOP/configs/rootfs/keys/raspberrypi-archive.asc"
+check "pi5 recipe ships the Raspberry Pi archive key" test -s "$TOP/configs/rootfs/keys/raspberrypi-archive-keyring.pgp"
 if have gpg; then
 	mkdir -m 700 "$TMP/gpg"
 	check_eq "Raspberry Pi archive key fingerprint" "CF8A1AF502A2AA2D763BAE7E82B129927FA3303E" \
 		"$(GNUPGHOME=$TMP/gpg gpg --batch --with-colons --show-keys \
-			"$TOP/configs/rootfs/keys/raspberrypi-archive.asc" 2>/dev/null | awk -F: '$1=="fpr" {print $10; exit}')"
+			"$TOP/configs/rootfs/keys/raspberrypi-archive-keyring.pgp" 2>/dev/null | awk -F: '$1=="fpr" {print $10; exit}')"
+	# Bound with SHA-512 (digest algo 10), none with SHA-1 (2), which apt's
+	# sqv refuses since 2026-02-01.
+	check_eq "Raspberry Pi archive key: its signatures use SHA-512 only" "10" \
+		"$(GNUPGHOME=$TMP/gpg gpg --batch --list-packets "$TOP/configs/rootfs/keys/raspberrypi-archive-keyring.pgp" 2>/dev/null |
+			sed -n 's/^[[:space:]]*digest algo \([0-9]*\),.*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 else
 	skip "Raspberry Pi archive key fingerprint" "gpg is not installed"
 fi
@@ -75,18 +80,18 @@ check_eq "unknown board" "farm-image: Unknown board 'pi4' (known: pi5, x86)" "$(
 
 # --- the cache key -------------------------------------------------------------
 cp "$TOP/configs/rootfs/pi5.yaml" "$TMP/cfg/rootfs/pi5.yaml"
-cp "$TOP/configs/rootfs/keys/raspberrypi-archive.asc" "$TMP/cfg/rootfs/keys/"
+cp "$TOP/configs/rootfs/keys/raspberrypi-archive-keyring.pgp" "$TMP/cfg/rootfs/keys/"
 p=$TMP/cfg/rootfs/pi5.yaml
 k1=$(key --board pi5 --recipe "$p")
 check_eq "key is stable" "$k1" "$(key --board pi5 --recipe "$p")"
-touch -d '2001-01-01' "$p" "$TMP/cfg/rootfs/keys/raspberrypi-archive.asc"
+touch -d '2001-01-01' "$p" "$TMP/cfg/rootfs/keys/raspberrypi-archive-keyring.pgp"
 check_eq "key ignores file times" "$k1" "$(key --board pi5 --recipe "$p")"
 check_eq "key is the same from --config" "$k1" "$(key --board pi5 --config "$TMP/cfg/cluster.yaml")"
 check_eq "key ignores the cache directory" "$k1" "$(key --board pi5 --recipe "$p" --cache "$TMP/other")"
 echo "# a comment" >>"$p"
 k2=$(key --board pi5 --recipe "$p")
 [ "$k2" != "$k1" ] && pass "key follows the recipe" || fail "key follows the recipe" "unchanged"
-echo "# a comment" >>"$TMP/cfg/rootfs/keys/raspberrypi-archive.asc"
+echo "# a comment" >>"$TMP/cfg/rootfs/keys/raspberrypi-archive-keyring.pgp"
 k3=$(key --board pi5 --recipe "$p")
 [ "$k3" != "$k2" ] && pass "key follows the key file" || fail "key follows the key file" "unchanged"
 k4=$(key --board pi5 --recipe "$p" --suite forky)
@@ -126,20 +131,20 @@ check_eq "print-path finds it" "$path" "$(rootfs --board x86 --print-path)"
 # A mirror with a key: apt here checks with the key on this machine; the
 # node's sources.list names the copy uploaded into the root.
 cp "$TOP/configs/rootfs/x86.yaml" "$r"
-cp "$TOP/configs/rootfs/keys/raspberrypi-archive.asc" "$TMP/cfg/rootfs/keys/"
-printf '  - uri: http://archive.example.org/debian/\n    key: keys/raspberrypi-archive.asc\n' >"$TMP/mirror"
+cp "$TOP/configs/rootfs/keys/raspberrypi-archive-keyring.pgp" "$TMP/cfg/rootfs/keys/"
+printf '  - uri: http://archive.example.org/debian/\n    key: keys/raspberrypi-archive-keyring.pgp\n' >"$TMP/mirror"
 sed -i "/^packages:/e cat $TMP/mirror" "$r"
 rootfs --board x86 --recipe "$r" >/dev/null 2>&1
 args=$(cat "$TMP/args")
-k=$TMP/cfg/rootfs/keys/raspberrypi-archive.asc
+k=$TMP/cfg/rootfs/keys/raspberrypi-archive-keyring.pgp
 for a in "deb [signed-by=\"$k\"] http://archive.example.org/debian/ trixie main" \
-	"--customize-hook=upload $k /usr/share/keyrings/farm-raspberrypi-archive.asc"; do
+	"--customize-hook=upload $k /usr/share/keyrings/farm-raspberrypi-archive-keyring.pgp"; do
 	[[ $args == *"$a"* ]] && pass "mmdebstrap gets ${a%% http*}" || fail "mmdebstrap gets $a" "$args"
 done
 check_eq "node's sources.list names the uploaded key" \
-	"deb [signed-by=/usr/share/keyrings/farm-raspberrypi-archive.asc] http://archive.example.org/debian/ trixie main" \
+	"deb [signed-by=/usr/share/keyrings/farm-raspberrypi-archive-keyring.pgp] http://archive.example.org/debian/ trixie main" \
 	"$(grep example "$TMP/sources")"
-sed -i 's|^    key: keys/raspberrypi-archive.asc|&\n    node-key: /usr/share/keyrings/example.pgp|' "$r"
+sed -i 's|^    key: keys/raspberrypi-archive-keyring.pgp|&\n    node-key: /usr/share/keyrings/example.pgp|' "$r"
 rootfs --board x86 --recipe "$r" --rebuild >/dev/null 2>&1
 check_eq "node's sources.list names node-key" \
 	"deb [signed-by=/usr/share/keyrings/example.pgp] http://archive.example.org/debian/ trixie main" \
