@@ -21,9 +21,14 @@ declare -A optional=(
 	[git]="only to find ../shared from a git worktree (tests/lib.sh) and for SOURCE_DATE_EPOCH (scripts/build-example, else the time)"
 )
 
-scripts=(tests/run tests/lib.sh tests/*/*.sh tests/*/*.lib scripts/* bench/build-vs-standard
-	.ci/run qemu/vm qemu/accel.sh qemu/selftest/fetch-guest qemu/selftest/mkguest)
-# qemu/selftest/init runs in the self-test's busybox guest, not here.
+# Every shell script of the project: *.sh, *.lib and files that start with
+# a shell's #!, outside the build directories. qemu/selftest/init runs in
+# the self-test's busybox guest, not here.
+mapfile -t scripts < <(find . \( -path './build*' -o -path ./.git -o -path ./out \) -prune -o \
+	-type f ! -path ./qemu/selftest/init -print | sort | while read -r f; do
+	case $f in *.sh | *.lib) echo "$f"; continue ;; esac
+	head -c 64 "$f" 2>/dev/null | head -1 | grep -qE '^#!.*[/ ](ba)?sh( |$)' && echo "$f"
+done)
 if ! python3 $DEPS commands "${scripts[@]}" >"${TMPDIR:-/tmp}/farm-deps.$$" 2>&1; then
 	fail "the scripts parse" "$(cat "${TMPDIR:-/tmp}/farm-deps.$$")"
 	rm -f "${TMPDIR:-/tmp}/farm-deps.$$"
