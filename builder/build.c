@@ -7,6 +7,7 @@
 #include "fat.h"
 #include "gpt.h"
 #include "log.h"
+#include "derive.h"
 #include "manifest.h"
 #include "nodevars.h"
 #include "output.h"
@@ -15,9 +16,9 @@
 #include "plan.h"
 #include "rootfs.h"
 #include "secrets.h"
+#include "source.h"
 
 #include <fcntl.h>
-#include <libgen.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -28,67 +29,6 @@ static double seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-enum { OUT_IMG, OUT_BMAP, OUT_ZST, OUT_JSON, OUT_COUNT };
-
-/* An output file under a temporary name in the output directory. */
-struct outfile {
-	char *final, *tmp;
-	int fd;
-};
-
-static int outfile_open(struct outfile *o, const char *final)
-{
-	_cleanup_free_ char *copy = xstrdup(final);
-	char *dir = dirname(copy);
-
-	o->final = xstrdup(final);
-	o->tmp = xasprintf("%s/.%s.XXXXXX", dir, final + strlen(dir) + 1);
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
-	if (o->fd < 0) {
-		int r = log_error_errno(errno, "Cannot create %s: %m", o->tmp);
-		free(o->tmp);
-		o->tmp = NULL;
-		return r;
-	}
-	return 0;
-}
-
-static void outfiles_discard(struct outfile *o, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (o[i].fd >= 0)
-			close(o[i].fd);
-		if (o[i].tmp)
-			unlink(o[i].tmp);
-		free(o[i].tmp);
-		free(o[i].final);
-		o[i] = (struct outfile){ .fd = -1 };
-	}
-}
-
-static int outfiles_commit(struct outfile *o, size_t n, mode_t mode, const char *dir)
-{
-	_cleanup_close_ int dfd = -1;
-
-	for (size_t i = 0; i < n; i++) {
-		if (fchmod(o[i].fd, mode) < 0 || fsync(o[i].fd) < 0)
-			return log_error_errno(errno, "Cannot finish %s: %m", o[i].final);
-	}
-	/* The image last but one, the manifest last: a manifest next to an
-	 * image always describes it. */
-	for (size_t i = 0; i < n; i++) {
-		if (rename(o[i].tmp, o[i].final) < 0)
-			return log_error_errno(errno, "Cannot rename %s to %s: %m", o[i].tmp,
-					       o[i].final);
-		free(o[i].tmp);
-		o[i].tmp = NULL;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
-	return 0;
 }
 
 static int mkdir_parents(struct ext4_writer *w, const char *path, time_t epoch,
@@ -205,6 +145,88 @@ static int zero_range(int fd, uint64_t off, uint64_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* What the outputs need on their disk at least, known before anything is
+ * written: the files the node adds, the data partition's zeros, and about
+ * the base's size (an archive's content is at least about its size; a
+ * disk image's used part is not known before it is read). */
+static uint64_t estimate_need(const struct plan *p, const char *base)
+{
+	uint64_t need = p->part[PART_DATA].size;
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < p->n_files; i++) {
+		const struct plan_file *f = &p->files[i];
+		if (f->source && stat(f->source, &st) == 0)
+			need += (uint64_t)st.st_size;
+		else if (!f->source)
+			need += f->size;
+	}
+	/* What is not a regular file is refused, with its message, when the
+	 * stream opens it. */
+	fd = open_regular(AT_FDCWD, base, 0, false);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && !source_image_probe(fd))
+			need += (uint64_t)st.st_blocks * 512 / 10 * 9;
+		close(fd);
+	}
+	return need;
+}
+
+/* The image's file and the outputs beside it, before anything is written:
+ * the node's lock, the targets and the room on the disk checked. */
+static int open_outputs(const struct build_opts *o, const struct plan *p, const char *name,
+			const char *base, struct outputs **ret)
+{
+	struct outputs_params op = {
+		.dir = o->out_dir,
+		.node = name,
+		.final = { p->out_img, p->out_bmap, p->out_zst, p->out_json },
+		.need = estimate_need(p, base),
+		.need_what = "about the base's size, the files the node adds and the data "
+			     "partition",
+	};
+	int r = outputs_open(&op, ret);
+
+	if (r >= 0 && ftruncate(outputs_fd(*ret, OUT_IMG), (off_t)p->disk_size) < 0)
+		r = outputs_write_failed(*ret, OUT_IMG, -errno);
+	return r;
+}
+
+/* After the content: the filesystems' metadata, the root cut to its size,
+ * the data partition and the GPT. Then the whole image is final. */
+static int finish_image(struct outputs *out, struct plan *p, const char *name,
+			struct fat_writer *fat, struct ext4_writer *ext4, uint64_t *root_used)
+{
+	int img = outputs_fd(out, OUT_IMG);
+	uint64_t root_size = 0;
+	int r;
+
+	r = fat_finish(fat);
+	if (r < 0)
+		return r == -ENOSPC || r == -EDQUOT
+			       ? outputs_write_failed(out, OUT_IMG, r)
+			       : log_error_errno(r, "%s: cannot write the boot filesystem: %m", name);
+	*root_used = ext4_used_bytes(ext4);
+	r = ext4_finish(ext4, p->root_headroom, &root_size);
+	if (r < 0)
+		return ext4_host_error(ext4) < 0
+			       ? outputs_write_failed(out, OUT_IMG, ext4_host_error(ext4))
+			       : log_error_errno(r, "%s: cannot finish the root filesystem: %s", name,
+						 ext4_last_error(ext4));
+	/* The root now knows its size: place the data partition after it, cut
+	 * the provisional space off, and write the data partition's zeros
+	 * explicitly (they are what a flash must put on the disk, so that no
+	 * old filesystem signature survives there). */
+	plan_place(p, root_size);
+	if (ftruncate(img, (off_t)p->disk_size) < 0)
+		return outputs_write_failed(out, OUT_IMG, -errno);
+	r = zero_range(img, p->part[PART_DATA].start, p->part[PART_DATA].size);
+	if (r < 0)
+		return outputs_write_failed(out, OUT_IMG, r);
+	return gpt_write(outputs_path(out, OUT_IMG), outputs_name(out, OUT_IMG), p);
 }
 
 /* Once the base has streamed: its facts complete the variables; templates
@@ -381,7 +403,7 @@ static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
 int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
 	       const struct board *b)
 {
-	struct outfile out[OUT_COUNT] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	struct outputs *out = NULL;
 	struct overlay_entry *overlays = NULL;
 	struct overlay_mode *modes = NULL;
 	size_t n_overlays = 0, n_modes = 0, n_caps = 0;
@@ -402,14 +424,14 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	struct fat_writer *fat = NULL;
 	struct ext4_writer *ext4 = NULL;
 	struct rootfs_stats stats;
-	struct output_result res = { 0 };
+	struct derive_result res = { 0 };
 	struct manifest man = { 0 };
 	struct progress prog;
 	const char *name = n->name.v;
-	uint64_t root_size = 0, root_used = 0;
+	uint64_t root_used = 0;
 	char *img_name = NULL;
 	double t0 = seconds(), t_stream = 0, t_fs = 0;
-	int img, r;
+	int r;
 
 	/* Load: everything the write needs must be there before anything is
 	 * created; whatever is missing is named, all of it, at once. */
@@ -445,10 +467,6 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			r = -ENOENT;
 			goto out;
 		}
-	}
-	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
-		r = log_error_errno(errno, "Cannot create the output directory %s: %m", o->out_dir);
-		goto out;
 	}
 	pi.token = secrets_token(sec);
 	pi.agent_token = secrets_agent_token(sec);
@@ -511,14 +529,9 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	}
 
 	/* Write. */
-	r = outfile_open(&out[OUT_IMG], plan.out_img);
+	r = open_outputs(o, &plan, name, base, &out);
 	if (r < 0)
 		goto out;
-	img = out[OUT_IMG].fd;
-	if (ftruncate(img, (off_t)plan.disk_size) < 0) {
-		r = log_error_errno(errno, "Cannot size %s: %m", out[OUT_IMG].tmp);
-		goto out;
-	}
 	{
 		struct fat_params fp = {
 			.offset = plan.part[PART_BOOT].start,
@@ -527,7 +540,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			.label = plan.boot_label,
 			.mtime = plan.epoch,
 		};
-		r = fat_new(img, &fp, &fat);
+		r = fat_new(outputs_fd(out, OUT_IMG), &fp, &fat);
 		if (r < 0) {
 			r = log_error_errno(r, "%s: cannot create the boot filesystem: %m", name);
 			goto out;
@@ -535,8 +548,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	}
 	{
 		struct ext4_params ep = {
-			.path = out[OUT_IMG].tmp,
-			.fd = img,
+			.path = outputs_path(out, OUT_IMG),
+			.fd = outputs_fd(out, OUT_IMG),
 			.offset = plan.part[PART_ROOT].start,
 			.size = plan.root_size,
 			.shrink = plan.root_from_content,
@@ -564,6 +577,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 			.epoch = plan.epoch,
 			.interrupted = o->interrupted,
 			.progress = &prog,
+			.out = out,
 		};
 		progress_init(&prog, name);
 		r = rootfs_stream(base, &sink, &stats);
@@ -596,30 +610,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		if (r < 0)
 			goto out;
 	}
-	r = fat_finish(fat);
-	if (r < 0) {
-		r = log_error_errno(r, "%s: cannot write the boot filesystem: %m", name);
-		goto out;
-	}
-	root_used = ext4_used_bytes(ext4);
-	r = ext4_finish(ext4, plan.root_headroom, &root_size);
-	if (r < 0) {
-		r = log_error_errno(r, "%s: cannot finish the root filesystem: %s", name,
-				    ext4_last_error(ext4));
-		goto out;
-	}
-	/* The root now knows its size: place the data partition after it, cut
-	 * the provisional space off, and write the data partition's zeros
-	 * explicitly (they are what a flash must put on the disk, so that no
-	 * old filesystem signature survives there). */
-	plan_place(&plan, root_size);
-	if (ftruncate(img, (off_t)plan.disk_size) < 0 ||
-	    (r = zero_range(img, plan.part[PART_DATA].start, plan.part[PART_DATA].size)) < 0) {
-		r = log_error_errno(r < 0 ? r : errno, "%s: cannot write the data partition: %m",
-				    name);
-		goto out;
-	}
-	r = gpt_write(out[OUT_IMG].tmp, &plan);
+	r = finish_image(out, &plan, name, fat, ext4, &root_used);
 	if (r < 0)
 		goto out;
 	t_fs = seconds();
@@ -629,17 +620,9 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 	}
 
 	/* Derived outputs. */
-	r = outfile_open(&out[OUT_BMAP], plan.out_bmap);
-	if (r >= 0)
-		r = outfile_open(&out[OUT_ZST], plan.out_zst);
-	if (r >= 0)
-		r = outfile_open(&out[OUT_JSON], plan.out_json);
-	if (r < 0)
-		goto out;
 	img_name = xasprintf("%s.img", name);
 	progress_init(&prog, "compress");
-	r = output_derive(img_name, img, plan.disk_size, out[OUT_BMAP].fd, out[OUT_ZST].fd,
-			  o->interrupted, &prog, &res);
+	r = derive_outputs(out, img_name, plan.disk_size, o->interrupted, &prog, &res);
 	if (r < 0)
 		goto out;
 
@@ -671,10 +654,10 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		man.rootfs = &stats;
 		man.root_used = root_used;
 		man.out = &res;
-		r = manifest_write(out[OUT_JSON].fd, &man);
+		r = manifest_write(outputs_fd(out, OUT_JSON), &man);
 	}
 	if (r < 0) {
-		r = log_error_errno(r, "Cannot write %s: %m", out[OUT_JSON].tmp);
+		r = outputs_write_failed(out, OUT_JSON, r);
 		goto out;
 	}
 	if (o->interrupted && *o->interrupted) {
@@ -682,7 +665,7 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		goto out;
 	}
 	/* An image with secrets in it is for its owner's eyes only. */
-	r = outfiles_commit(out, OUT_COUNT, secret ? 0600 : 0644, o->out_dir);
+	r = outputs_commit(out, secret ? 0600 : 0644);
 	if (r < 0)
 		goto out;
 	if (secret)
@@ -706,7 +689,7 @@ out:
 		log_error("%s: interrupted; no output was written", name);
 	fat_free(fat);
 	ext4_free(ext4);
-	outfiles_discard(out, OUT_COUNT);
+	outputs_free(out);
 	overlay_free(overlays, n_overlays);
 	overlay_modes_free(modes, n_modes);
 	personalize_captures_reset(caps, n_caps);

@@ -21,6 +21,7 @@ struct ext4_writer {
 	time_t epoch;
 	struct pathmap *paths; /* path -> ino << 16 | mode >> 12 */
 	char err[512];
+	int host_error; /* -errno of a failed write to the image file */
 
 	/* The regular file being written (ext4-file.c). */
 	ext2_ino_t cur_ino;

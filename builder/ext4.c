@@ -20,6 +20,10 @@ int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
 	n = strlen(w->err);
 	if (e)
 		snprintf(w->err + n, sizeof(w->err) - n, ": %s", error_message(e));
+	/* libext2fs says "full" with its own codes: a plain errno comes from
+	 * writing the image file. */
+	if (e == ENOSPC || e == EDQUOT)
+		w->host_error = -(int)e;
 	if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
 	    e == EXT2_ET_DIR_NO_SPACE)
 		return -ENOSPC;
@@ -29,6 +33,7 @@ int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
 }
 
 const char *ext4_last_error(const struct ext4_writer *w) { return w->err; }
+int ext4_host_error(const struct ext4_writer *w) { return w ? w->host_error : 0; }
 
 static uint64_t pack(ext2_ino_t ino, uint32_t mode) { return (uint64_t)ino << 16 | (mode >> 12); }
 

@@ -65,6 +65,9 @@ struct ext4_region {
 int ext4_new(const struct ext4_params *p, struct ext4_writer **ret);
 void ext4_free(struct ext4_writer *w);
 const char *ext4_last_error(const struct ext4_writer *w);
+/* -ENOSPC (or -EDQUOT) when the failure was writing the image file itself:
+ * the disk it is on is full, not the filesystem in it. Else 0. */
+int ext4_host_error(const struct ext4_writer *w);
 
 /* 0 and the entry's st_mode, or -ENOENT. PATH is relative ("usr/bin"), ""
  * is the root directory. */

@@ -16,7 +16,7 @@ static void unref_context(struct fdisk_context **c)
 static void unref_partition(struct fdisk_partition **pa) { fdisk_unref_partition(*pa); }
 static void unref_parttype(struct fdisk_parttype **t) { fdisk_unref_parttype(*t); }
 
-static int add_partition(struct fdisk_context *cxt, const char *path, const struct plan *p,
+static int add_partition(struct fdisk_context *cxt, const char *name, const struct plan *p,
 			 size_t i)
 {
 	const struct plan_partition *pp = &p->part[i];
@@ -29,7 +29,7 @@ static int add_partition(struct fdisk_context *cxt, const char *path, const stru
 		return log_error_errno(ENOMEM, "Out of memory");
 	type = fdisk_label_parse_parttype(fdisk_get_label(cxt, NULL), pp->type_guid);
 	if (!type)
-		return log_error("%s: libfdisk does not know partition type %s", path, pp->type_guid);
+		return log_error("%s: libfdisk does not know partition type %s", name, pp->type_guid);
 	uuid_format(pp->uuid, uuid);
 	r = fdisk_partition_set_partno(pa, i);
 	if (r >= 0)
@@ -47,12 +47,12 @@ static int add_partition(struct fdisk_context *cxt, const char *path, const stru
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot add the %s partition (start %llu, %llu "
 					  "sectors) to the GPT: %m",
-				       path, pp->name, (unsigned long long)(pp->start / p->sector_size),
+				       name, pp->name, (unsigned long long)(pp->start / p->sector_size),
 				       (unsigned long long)(pp->size / p->sector_size));
 	return 0;
 }
 
-int gpt_write(const char *path, const struct plan *p)
+int gpt_write(const char *path, const char *name, const struct plan *p)
 {
 	_cleanup_(unref_context) struct fdisk_context *cxt = fdisk_new_context();
 	char uuid[37];
@@ -64,27 +64,27 @@ int gpt_write(const char *path, const struct plan *p)
 	if (r >= 0)
 		r = fdisk_assign_device(cxt, path, 0);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot open the image for partitioning: %m", path);
+		return log_error_errno(r, "%s: cannot open the image for partitioning: %m", name);
 	fdisk_disable_dialogs(cxt, 1);
 	r = fdisk_create_disklabel(cxt, "gpt");
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot create a GPT: %m", path);
+		return log_error_errno(r, "%s: cannot create a GPT: %m", name);
 	uuid_format(p->disk_uuid, uuid);
 	r = fdisk_set_disklabel_id_from_string(cxt, uuid);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot set the disk GUID: %m", path);
+		return log_error_errno(r, "%s: cannot set the disk GUID: %m", name);
 	for (size_t i = 0; i < PART_COUNT; i++) {
-		r = add_partition(cxt, path, p, i);
+		r = add_partition(cxt, name, p, i);
 		if (r < 0)
 			return r;
 	}
 	r = fdisk_write_disklabel(cxt);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot write the GPT: %m", path);
+		return log_error_errno(r, "%s: cannot write the GPT: %m", name);
 	r = fdisk_deassign_device(cxt, 0);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot close the image after partitioning: %m",
-				       path);
+				       name);
 	fdisk_unref_context(cxt);
 	cxt = NULL;
 	return 0;

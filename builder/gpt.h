@@ -6,5 +6,6 @@
 
 #include "plan.h"
 
-/* Returns 0 or -errno after printing one message. */
-int gpt_write(const char *path, const struct plan *p);
+/* PATH opens the image, NAME is its name in messages. Returns 0 or -errno
+ * after printing one message. */
+int gpt_write(const char *path, const char *name, const struct plan *p);

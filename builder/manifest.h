@@ -6,7 +6,7 @@
 
 #include "board.h"
 #include "config.h"
-#include "output.h"
+#include "derive.h"
 #include "plan.h"
 #include "rootfs.h"
 
@@ -27,7 +27,7 @@ struct manifest {
 	size_t n_artifacts;
 	const struct rootfs_stats *rootfs;
 	uint64_t root_used;
-	const struct output_result *out;
+	const struct derive_result *out;
 };
 
 /* Writes the manifest to FD. Returns 0 or -errno (no message). */

@@ -1,214 +1,462 @@
 /* SPDX-License-Identifier: MIT */
+/* A node's output files: lock, checks, anonymous or hidden temporaries, and
+ * the commit that names them all or none (see output.h). */
 #include "output.h"
 #include "log.h"
 
-#include <zstd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
-#define BMAP_BLOCK 4096
-#define CHUNK (1 << 20)
-#define ZSTD_LEVEL 3
+#define SUFFIX_LEN 6 /* as mkstemp's XXXXXX */
 
-struct range {
-	uint64_t first, last; /* blocks, inclusive */
-	char sha[SHA256_HEX_LEN];
+struct outfile {
+	const char *final; /* DIR/NAME.img */
+	const char *base;  /* NAME.img */
+	int fd;
+	bool anonymous;   /* O_TMPFILE: no name until the commit */
+	char *tmp;        /* its hidden name in DIR, once it has one */
+	char *path;       /* what opens it: /proc/self/fd/N or DIR/.NAME.img.XXXXXX */
+	char *backup;     /* the previous build's file during the commit */
+	bool renamed;
 };
 
-struct deriver {
-	const char *name;
-	int img_fd, zst_fd;
-	ZSTD_CCtx *cctx;
-	uint8_t *out;
-	size_t out_size;
-	struct sha256_ctx *zst_sha;
-	uint64_t zst_size;
+struct outputs {
+	const char *dir, *node, *need_what;
+	uint64_t need, free_at_start;
+	int dfd, lock_fd;
+	char *lock_name;
+	struct outfile f[OUT_COUNT];
 };
 
-static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
+static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/* ".NAME.img.XXXXXX": the shape of every hidden file of the node. */
+static char *hidden_name(const char *base)
 {
-	ZSTD_inBuffer in = { buf, len, 0 };
-	size_t rem;
+	uint8_t rnd[SUFFIX_LEN];
+	char suffix[SUFFIX_LEN + 1];
 
-	do {
-		ZSTD_outBuffer o = { d->out, d->out_size, 0 };
-		rem = ZSTD_compressStream2(d->cctx, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(rem))
-			return log_error("%s.zst: compression failed: %s", d->name,
-					 ZSTD_getErrorName(rem));
-		if (o.pos) {
-			int r = write_full(d->zst_fd, d->out, o.pos);
-			if (r < 0)
-				return log_error_errno(r, "%s.zst: write failed: %m", d->name);
-			sha256_update(d->zst_sha, d->out, o.pos);
-			d->zst_size += o.pos;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (uint8_t)rand();
+	for (size_t i = 0; i < SUFFIX_LEN; i++)
+		suffix[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+	suffix[SUFFIX_LEN] = 0;
+	return xasprintf(".%s.%s", base, suffix);
+}
+
+static bool is_hidden_name(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+
+	if (name[0] != '.' || strncmp(name + 1, base, n) != 0 || name[1 + n] != '.')
+		return false;
+	name += n + 2;
+	if (strlen(name) != SUFFIX_LEN)
+		return false;
+	return strspn(name, alnum) == SUFFIX_LEN;
+}
+
+static const char *type_name(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFIFO:
+		return "a fifo";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+	case S_IFBLK:
+		return "a device";
+	}
+	return "not a regular file";
+}
+
+static uint64_t free_bytes(int fd)
+{
+	struct statvfs v;
+
+	if (fstatvfs(fd, &v) < 0)
+		return UINT64_MAX;
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+/* The node's lock: .NAME.lock in DIR, held with flock() for the whole
+ * build (the kernel releases it when the process ends, however it ends). */
+static int take_lock(struct outputs *o)
+{
+	o->lock_name = xasprintf(".%s.lock", o->node);
+	for (int tries = 0; tries < 16; tries++) {
+		struct stat a, b;
+		int fd = openat(o->dfd, o->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return log_error_errno(errno, "Cannot create the lock %s/%s: %m", o->dir,
+					       o->lock_name);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK)
+				return log_error_errno(EBUSY,
+						       "%s: another farm-image is building node '%s' "
+						       "into %s (it holds %s/%s): wait for it to finish",
+						       o->node, o->node, o->dir, o->dir, o->lock_name);
+			return log_error_errno(e, "Cannot lock %s/%s: %m", o->dir, o->lock_name);
 		}
-	} while (end ? rem != 0 : in.pos < in.size);
-	return 0;
+		/* The build that held it removes it when done: the lock is ours
+		 * only if the name still leads to the file we locked. */
+		if (fstat(fd, &a) == 0 && fstatat(o->dfd, o->lock_name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			o->lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return log_error_errno(EBUSY, "Cannot lock %s/%s: it keeps being replaced", o->dir,
+			       o->lock_name);
 }
 
-/* The data extents of the file, at block granularity. */
-static int next_data(int fd, uint64_t from, uint64_t size, uint64_t *start, uint64_t *end)
+static int compare_strings(const void *a, const void *b)
 {
-	off_t d = lseek(fd, (off_t)from, SEEK_DATA), h;
-
-	if (d < 0)
-		return errno == ENXIO ? 0 : -errno;
-	h = lseek(fd, d, SEEK_HOLE);
-	if (h < 0)
-		return -errno;
-	*start = (uint64_t)d / BMAP_BLOCK * BMAP_BLOCK;
-	*end = MIN(ALIGN_UP((uint64_t)h, BMAP_BLOCK), size);
-	return 1;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int write_bmap(const char *name, int fd, uint64_t size, const struct range *ranges,
-		      size_t n, uint64_t mapped)
+/* What a build of the node that was killed (or lost its power) left: no
+ * build of the node can be running, we hold its lock. */
+static void remove_stale(struct outputs *o)
 {
-	char *text = NULL, *p;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	uint8_t digest[SHA256_LEN];
-	char hex[SHA256_HEX_LEN], zeros[SHA256_HEX_LEN];
+	int fd = fcntl(o->dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **names = NULL, *list;
+	size_t n = 0, cap = 0, len = 0;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		for (int i = 0; i < OUT_COUNT; i++) {
+			struct stat st;
+			if (!is_hidden_name(de->d_name, o->f[i].base) ||
+			    fstatat(o->dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if (unlinkat(o->dfd, de->d_name, 0) == 0)
+				ARRAY_PUSH(names, n, cap, xstrdup(de->d_name));
+			break;
+		}
+	closedir(d);
+	if (!n)
+		return;
+	qsort(names, n, sizeof(*names), compare_strings);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 2;
+	list = xmalloc(len + 1);
+	list[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		strcat(list, i ? ", " : "");
+		strcat(list, names[i]);
+		free(names[i]);
+	}
+	log_notice("%s: removed %zu temporary file%s that an interrupted build left in %s: %s",
+		   o->node, n, n == 1 ? "" : "s", o->dir, list);
+	free(list);
+	free(names);
+}
+
+/* Only a regular file (to be replaced) or nothing may be at each target. */
+static int check_targets(const struct outputs *o)
+{
+	unsigned bad = 0;
+
+	for (int i = 0; i < OUT_COUNT; i++) {
+		struct stat st;
+		if (fstatat(o->dfd, o->f[i].base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT) {
+				log_error_errno(errno, "Cannot check %s: %m", o->f[i].final);
+				bad++;
+			}
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			log_error("%s: %s is %s, where the build writes a file: remove it, or "
+				  "choose another --out",
+				  o->node, o->f[i].final, type_name(st.st_mode));
+			bad++;
+		}
+	}
+	return bad ? -EEXIST : 0;
+}
+
+static int create_file(struct outputs *o, struct outfile *f)
+{
+	int fd = openat(o->dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		/* Libraries open the file by name: the anonymous file has one
+		 * only in /proc. */
+		char *path = xasprintf("/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0) {
+			f->fd = fd;
+			f->anonymous = true;
+			f->path = path;
+			return 0;
+		}
+		free(path);
+		close(fd);
+	}
+	/* The filesystem has no O_TMPFILE: a hidden name, which the next
+	 * build removes should this one be killed. */
+	for (int tries = 0; tries < 64; tries++) {
+		char *name = hidden_name(f->base);
+		fd = openat(o->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			f->fd = fd;
+			f->tmp = name;
+			f->path = xasprintf("%s/%s", o->dir, name);
+			return 0;
+		}
+		free(name);
+		if (errno != EEXIST)
+			break;
+	}
+	return log_error_errno(errno, "%s: cannot create %s: %m", o->node, f->final);
+}
+
+int outputs_open(const struct outputs_params *p, struct outputs **ret)
+{
+	struct outputs *o = xcalloc(1, sizeof(*o));
 	int r;
 
-	if (!f)
-		return log_error_errno(errno, "%s.bmap: %m", name);
-	memset(zeros, '0', SHA256_HEX_LEN - 1);
-	zeros[SHA256_HEX_LEN - 1] = 0;
-	fprintf(f,
-		"<?xml version=\"1.0\" ?>\n"
-		"<!-- Block map of %s, written by farm-image: the blocks that hold data.\n"
-		"     Flash with: bmaptool copy %s.zst DEVICE -->\n"
-		"<bmap version=\"2.0\">\n"
-		"    <ImageSize> %llu </ImageSize>\n"
-		"    <BlockSize> %u </BlockSize>\n"
-		"    <BlocksCount> %llu </BlocksCount>\n"
-		"    <MappedBlocksCount> %llu </MappedBlocksCount>\n"
-		"    <ChecksumType> sha256 </ChecksumType>\n"
-		"    <BmapFileChecksum> %s </BmapFileChecksum>\n"
-		"    <BlockMap>\n",
-		name, name, (unsigned long long)size, BMAP_BLOCK,
-		(unsigned long long)DIV_ROUND_UP(size, BMAP_BLOCK),
-		(unsigned long long)(mapped / BMAP_BLOCK), zeros);
-	for (size_t i = 0; i < n; i++) {
-		if (ranges[i].first == ranges[i].last)
-			fprintf(f, "        <Range chksum=\"%s\"> %llu </Range>\n", ranges[i].sha,
-				(unsigned long long)ranges[i].first);
-		else
-			fprintf(f, "        <Range chksum=\"%s\"> %llu-%llu </Range>\n",
-				ranges[i].sha, (unsigned long long)ranges[i].first,
-				(unsigned long long)ranges[i].last);
+	*ret = NULL;
+	o->dir = p->dir;
+	o->node = p->node;
+	o->need = p->need;
+	o->need_what = p->need_what;
+	o->dfd = o->lock_fd = -1;
+	for (int i = 0; i < OUT_COUNT; i++) {
+		const char *slash = strrchr(p->final[i], '/');
+		o->f[i] = (struct outfile){ .final = p->final[i],
+					    .base = slash ? slash + 1 : p->final[i],
+					    .fd = -1 };
 	}
-	fprintf(f, "    </BlockMap>\n</bmap>\n");
-	if (fclose(f) != 0)
-		return log_error_errno(errno, "%s.bmap: %m", name);
-	/* The file's own checksum is taken with the field all zeros. */
-	sha256_buf(text, len, digest);
-	hex_encode(digest, SHA256_LEN, hex);
-	p = strstr(text, zeros);
-	memcpy(p, hex, SHA256_HEX_LEN - 1);
-	r = write_full(fd, text, len);
-	free(text);
+	if (mkdir(p->dir, 0755) < 0 && errno != EEXIST) {
+		r = log_error_errno(errno, "Cannot create the output directory %s: %m", p->dir);
+		goto fail;
+	}
+	o->dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->dfd < 0) {
+		r = log_error_errno(errno, "Cannot open the output directory %s: %m", p->dir);
+		goto fail;
+	}
+	r = take_lock(o);
 	if (r < 0)
-		return log_error_errno(r, "%s.bmap: write failed: %m", name);
+		goto fail;
+	remove_stale(o);
+	r = check_targets(o);
+	if (r < 0)
+		goto fail;
+	o->free_at_start = free_bytes(o->dfd);
+	if (o->free_at_start < o->need) {
+		char a[32], b[32];
+		r = log_error_errno(ENOSPC,
+				    "%s: %s has %s free, but the image needs at least %s there (%s): "
+				    "make room, or choose another --out",
+				    o->node, o->dir, format_size(o->free_at_start, a, sizeof(a)),
+				    format_size(o->need, b, sizeof(b)), o->need_what);
+		goto fail;
+	}
+	for (int i = 0; i < OUT_COUNT; i++) {
+		r = create_file(o, &o->f[i]);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = o;
 	return 0;
+fail:
+	outputs_free(o);
+	return r;
 }
 
-int output_derive(const char *name, int img_fd, uint64_t img_size, int bmap_fd, int zst_fd,
-		  volatile sig_atomic_t *interrupted, struct progress *progress,
-		  struct output_result *res)
+int outputs_fd(const struct outputs *o, int which) { return o->f[which].fd; }
+const char *outputs_path(const struct outputs *o, int which) { return o->f[which].path; }
+const char *outputs_name(const struct outputs *o, int which) { return o->f[which].final; }
+
+int outputs_write_failed(const struct outputs *o, int which, int r)
 {
-	static const uint8_t zero_block[CHUNK];
-	struct deriver d = { .name = name, .img_fd = img_fd, .zst_fd = zst_fd };
-	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
-	_cleanup_free_ struct range *ranges = NULL;
-	size_t n_ranges = 0, cap = 0;
-	uint64_t pos = 0, mapped = 0;
-	uint8_t digest[SHA256_LEN];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int r = 0;
-
-	d.cctx = ZSTD_createCCtx();
-	d.out_size = ZSTD_CStreamOutSize();
-	d.out = xmalloc(d.out_size);
-	d.zst_sha = sha256_new();
-	if (!d.cctx) {
-		r = log_error("%s.zst: cannot create a zstd context", name);
-		goto out;
+	if (r == -ENOSPC || r == -EDQUOT) {
+		char a[32], b[32], c[32];
+		uint64_t now = free_bytes(o->dfd);
+		return log_error_errno(r,
+				       "%s: cannot write %s: %s is full (%s free; %s when the build "
+				       "began, and the image needs at least %s there): make room, or "
+				       "choose another --out",
+				       o->node, o->f[which].final, o->dir,
+				       format_size(now == UINT64_MAX ? 0 : now, a, sizeof(a)),
+				       format_size(o->free_at_start, b, sizeof(b)),
+				       format_size(o->need, c, sizeof(c)));
 	}
-	/* nbWorkers >= 1 in all cases: zstd's output then does not depend on
-	 * the number of workers, so the .zst is reproducible across machines. */
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_checksumFlag, 1);
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_nbWorkers, (int)MAX(1, MIN(cpus, 8)));
-	ZSTD_CCtx_setPledgedSrcSize(d.cctx, img_size);
+	return log_error_errno(r, "%s: cannot write %s: %m", o->node, o->f[which].final);
+}
 
-	while (pos < img_size) {
-		uint64_t ds = 0, de = 0;
-		r = next_data(img_fd, pos, img_size, &ds, &de);
-		if (r < 0) {
-			r = log_error_errno(r, "%s: cannot map the image's data: %m", name);
-			goto out;
+/* A hidden name in DIR for the anonymous file F, or for the target's
+ * previous file (BACKUP). */
+static int link_hidden(struct outputs *o, struct outfile *f, bool backup)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		char *name = hidden_name(f->base);
+		int r = backup ? linkat(o->dfd, f->base, o->dfd, name, 0)
+			       : linkat(AT_FDCWD, f->path, o->dfd, name, AT_SYMLINK_FOLLOW);
+		if (r == 0) {
+			if (backup)
+				f->backup = name;
+			else
+				f->tmp = name;
+			return 0;
 		}
-		if (r == 0)
-			ds = de = img_size;
-		/* The hole before the data: zeros, not read. */
-		while (pos < ds) {
-			size_t n = (size_t)MIN((uint64_t)CHUNK, ds - pos);
-			r = zst_feed(&d, zero_block, n, false);
-			if (r < 0)
-				goto out;
-			pos += n;
-		}
-		if (ds >= de)
-			continue;
-		{
-			struct sha256_ctx *rs = sha256_new();
-			struct range rg = { ds / BMAP_BLOCK, (de - 1) / BMAP_BLOCK, "" };
-			while (pos < de) {
-				size_t n = (size_t)MIN((uint64_t)CHUNK, de - pos);
-				r = pread_full(img_fd, buf, n, pos);
-				if (r < 0) {
-					sha256_free(rs);
-					r = log_error_errno(r, "%s: read failed: %m", name);
-					goto out;
-				}
-				sha256_update(rs, buf, n);
-				r = zst_feed(&d, buf, n, false);
-				if (r < 0) {
-					sha256_free(rs);
-					goto out;
-				}
-				pos += n;
-				if (interrupted && *interrupted) {
-					sha256_free(rs);
-					r = -EINTR;
-					goto out;
-				}
-				if (progress)
-					progress_update(progress, pos, img_size, 0, d.zst_size);
+		free(name);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* A rename failed at output K: the previous build's files go back. Returns
+ * the number of targets that could not be restored. */
+static unsigned roll_back(struct outputs *o, int k)
+{
+	unsigned stuck = 0;
+
+	for (int i = 0; i < OUT_COUNT; i++) {
+		struct outfile *f = &o->f[i];
+		int r = 0;
+		if (i < k && f->renamed) {
+			r = f->backup ? renameat(o->dfd, f->backup, o->dfd, f->base)
+				      : unlinkat(o->dfd, f->base, 0);
+			if (r == 0) {
+				f->renamed = false;
+				free(f->backup);
+				f->backup = NULL;
 			}
-			sha256_final(rs, digest);
-			hex_encode(digest, SHA256_LEN, rg.sha);
-			ARRAY_PUSH(ranges, n_ranges, cap, rg);
-			mapped += de - ds;
+		} else if (i == OUT_JSON && f->backup) {
+			r = renameat(o->dfd, f->backup, o->dfd, f->base);
+			if (r == 0) {
+				free(f->backup);
+				f->backup = NULL;
+			}
+		}
+		if (r < 0) {
+			log_error_errno(errno, "%s: cannot put the previous %s back: %m", o->node,
+					f->final);
+			stuck++;
 		}
 	}
-	r = zst_feed(&d, NULL, 0, true);
+	return stuck;
+}
+
+int outputs_commit(struct outputs *o, mode_t mode)
+{
+	bool previous = false;
+	int r;
+
+	for (int i = 0; i < OUT_COUNT; i++) {
+		if (fchmod(o->f[i].fd, mode) < 0 || fsync(o->f[i].fd) < 0)
+			return outputs_write_failed(o, i, -errno);
+	}
+	/* Nothing may have come in the way since the build began. */
+	r = check_targets(o);
 	if (r < 0)
-		goto out;
-	r = write_bmap(name, bmap_fd, img_size, ranges, n_ranges, mapped);
-	if (r < 0)
-		goto out;
-	sha256_final(d.zst_sha, digest);
-	d.zst_sha = NULL;
-	hex_encode(digest, SHA256_LEN, res->zst_sha256);
-	res->mapped_bytes = mapped;
-	res->zst_size = d.zst_size;
-out:
-	if (progress)
-		progress_done(progress);
-	ZSTD_freeCCtx(d.cctx);
-	free(d.out);
-	sha256_free(d.zst_sha);
+		return r;
+	for (int i = 0; i < OUT_COUNT; i++) {
+		struct outfile *f = &o->f[i];
+		struct stat st;
+		if (f->anonymous && !f->tmp && (r = link_hidden(o, f, false)) < 0) {
+			log_error_errno(r, "%s: cannot give %s a name in %s: %m", o->node, f->final,
+					o->dir);
+			goto undo_backups;
+		}
+		/* The previous build's file stays reachable until the new
+		 * one is in place. */
+		if (fstatat(o->dfd, f->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		previous = true;
+		r = link_hidden(o, f, true);
+		if (r < 0) {
+			log_error_errno(r, "%s: cannot keep the previous %s while it is replaced "
+					   "(%m): nothing was replaced",
+					o->node, f->final);
+			goto undo_backups;
+		}
+	}
+	/* The old manifest goes first, the new one comes last: no manifest
+	 * ever sits beside files it does not describe. */
+	if (o->f[OUT_JSON].backup && unlinkat(o->dfd, o->f[OUT_JSON].base, 0) < 0) {
+		r = log_error_errno(errno, "%s: cannot remove the previous %s: %m", o->node,
+				    o->f[OUT_JSON].final);
+		goto undo_backups;
+	}
+	fsync(o->dfd);
+	for (int i = 0; i < OUT_COUNT; i++) {
+		struct outfile *f = &o->f[i];
+		if (renameat(o->dfd, f->tmp, o->dfd, f->base) < 0) {
+			r = -errno;
+			if (roll_back(o, i) == 0)
+				log_error_errno(r, "%s: cannot rename %s/%s to %s: %m; %s", o->node,
+						o->dir, f->tmp, f->final,
+						previous ? "the previous build's files are back in place"
+							 : "nothing was written");
+			else
+				log_error_errno(r, "%s: cannot rename %s/%s to %s: %m; %s and the "
+						   "files named above are this build's, without a "
+						   "manifest",
+						o->node, o->dir, f->tmp, f->final, o->dir);
+			goto undo_backups;
+		}
+		f->renamed = true;
+		free(f->tmp);
+		f->tmp = NULL;
+	}
+	r = 0;
+undo_backups:
+	for (int i = 0; i < OUT_COUNT; i++)
+		if (o->f[i].backup) {
+			unlinkat(o->dfd, o->f[i].backup, 0);
+			free(o->f[i].backup);
+			o->f[i].backup = NULL;
+		}
+	fsync(o->dfd);
 	return r;
+}
+
+void outputs_free(struct outputs *o)
+{
+	if (!o)
+		return;
+	for (int i = 0; i < OUT_COUNT; i++) {
+		struct outfile *f = &o->f[i];
+		if (f->fd >= 0)
+			close(f->fd);
+		if (f->tmp)
+			unlinkat(o->dfd, f->tmp, 0);
+		free(f->tmp);
+		free(f->path);
+		free(f->backup);
+	}
+	if (o->lock_fd >= 0) {
+		/* Removed while held: see take_lock(). */
+		unlinkat(o->dfd, o->lock_name, 0);
+		close(o->lock_fd);
+	}
+	if (o->dfd >= 0)
+		close(o->dfd);
+	free(o->lock_name);
+	free(o);
 }

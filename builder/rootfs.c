@@ -102,7 +102,11 @@ static int entry_error(struct stream *s, const char *path, const char *fmt, ...)
 static int write_error(struct stream *s, const char *path, int r)
 {
 	uint32_t free_inodes, inodes = ext4_inodes(s->sink->ext4, &free_inodes);
+	int host = ext4_host_error(s->sink->ext4);
 
+	/* The disk the image is on is full, not the filesystem in it. */
+	if (host < 0 && s->sink->out)
+		return outputs_write_failed(s->sink->out, OUT_IMG, host);
 	/* Out of inodes, not of space: a fixed root holds one per 8 KiB. */
 	if (r == -ENOSPC && free_inodes == 0)
 		return log_error_errno(r, "%s: entry '%s': the root filesystem has no inode left "
@@ -119,6 +123,14 @@ static int write_error(struct stream *s, const char *path, int r)
 				       (unsigned long long)(ext4_capacity(s->sink->ext4) / MiB));
 	return log_error_errno(r, "%s: entry '%s': %s", s->archive, path,
 			       ext4_last_error(s->sink->ext4));
+}
+
+static int boot_write_error(struct stream *s, const char *path, int r)
+{
+	if ((r == -ENOSPC || r == -EDQUOT) && s->sink->out)
+		return outputs_write_failed(s->sink->out, OUT_IMG, r);
+	return log_error_errno(r, "%s: entry '%s': writing it to the boot partition: %m",
+			       s->archive, path);
 }
 
 /* "a/b" is below (or at) "a"; everything is below "". */
@@ -214,14 +226,12 @@ static int copy_data(struct stream *s, const char *path, uint64_t size, struct f
 				size_t n = (size_t)MIN((uint64_t)sizeof(zeros), off - pos);
 				r = fat_file_write(boot, zeros, n);
 				if (r < 0)
-					return log_error_errno(r, "%s: entry '%s': writing it to the boot partition: %m",
-							       s->archive, path);
+					return boot_write_error(s, path, r);
 				pos += n;
 			}
 			r = fat_file_write(boot, buf, len);
 			if (r < 0)
-				return log_error_errno(r, "%s: entry '%s': writing it to the boot partition: %m",
-						       s->archive, path);
+				return boot_write_error(s, path, r);
 		}
 		if (to_root && len) {
 			r = ext4_file_write(s->sink->ext4, off, buf, len);
@@ -239,8 +249,7 @@ static int copy_data(struct stream *s, const char *path, uint64_t size, struct f
 			size_t n = (size_t)MIN((uint64_t)sizeof(zeros), size - pos);
 			int r = fat_file_write(boot, zeros, n);
 			if (r < 0)
-				return log_error_errno(r, "%s: entry '%s': writing it to the boot partition: %m",
-						       s->archive, path);
+				return boot_write_error(s, path, r);
 			pos += n;
 		}
 	}

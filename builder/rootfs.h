@@ -9,6 +9,7 @@
 #include "ext4.h"
 #include "fat.h"
 #include "hash.h"
+#include "output.h"
 #include "pathmap.h"
 #include "progress.h"
 
@@ -39,6 +40,7 @@ struct rootfs_sink {
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 	struct progress *progress;
+	const struct outputs *out;     /* where the image goes: a full disk is named */
 };
 
 /* Returns 0, or -errno after printing one message naming the archive (and

@@ -21,7 +21,9 @@ for sig in TERM HUP; do
 	child=
 	for _ in $(seq 100); do
 		child=$(pgrep -P $pid)
-		[ -n "$child" ] && ls "$out"/.cow.img.* >/dev/null 2>&1 && break
+		# The node's lock: the build has begun (its temporaries have no
+		# name where the filesystem has O_TMPFILE).
+		[ -n "$child" ] && [ -e "$out/.cow.lock" ] && break
 		sleep 0.05
 	done
 	# Hold the child where it is, so that it cannot finish before the

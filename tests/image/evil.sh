@@ -63,7 +63,7 @@ fixture bomb-count "$TMP/many.tar"
 	--out "$TMP/out-int" >"$TMP/out-int.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do
-	ls "$TMP/out-int"/.sheep.img.* >/dev/null 2>&1 && break
+	[ -e "$TMP/out-int/.sheep.lock" ] && break # the build is writing
 	sleep 0.1
 done
 sleep 0.5
