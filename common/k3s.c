@@ -32,14 +32,15 @@ static bool manifest_suffix(const char *s, size_t len)
 
 bool k3s_manifest_deleted(const char *name)
 {
-	const char *base = name, *slash, *dot;
+	const char *slash = strchr(name, '/'), *base, *dot;
 
-	/* A directory named after a disabled component, at any depth. */
-	while ((slash = strchr(base, '/'))) {
-		if (disabled(base, (size_t)(slash - base)))
-			return true;
-		base = slash + 1;
-	}
+	/* Below a directory named after a disabled component: k3s looks up
+	 * the joins of the leading components ("a", "a/b", ...), and no
+	 * disabled name holds a '/', so only the first one can match. */
+	if (slash && disabled(name, (size_t)(slash - name)))
+		return true;
+	/* Then the base name, at any depth. */
+	base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
 	if (!manifest_suffix(base, strlen(base)))
 		return false;
 	/* filepath.Ext: from the last dot of the base name. */

@@ -47,8 +47,10 @@ extern const size_t n_k3s_disabled;
 /* Whether k3s deletes the file NAME (relative to its manifests directory)
  * and what it created: k3s's deploy controller (pkg/deploy/controller.go
  * shouldDisableFile) deletes every .yaml/.yml/.json file whose name without
- * the extension is a disabled component, and every file below a directory
- * of that name. Besides the `disable:` list, "ccm" is disabled when both the
- * cloud controller and servicelb are (pkg/cli/server/server.go), as in
- * farm's server config. Anything farm puts there must pass this. */
+ * the extension is a disabled component, at any depth, and every file
+ * below a top-level directory of that name (it looks up the joins of the
+ * leading components, "a", "a/b"..., so a deeper one is no match).
+ * Besides the `disable:` list, "ccm" is disabled when both the cloud
+ * controller and servicelb are (pkg/cli/server/server.go), as in farm's
+ * server config. Anything farm puts there must pass this. */
 bool k3s_manifest_deleted(const char *name);

@@ -125,7 +125,11 @@ int main(void)
 	CHECK("k3s deletes ccm.yaml (cloud controller and servicelb off)",
 	      k3s_manifest_deleted("ccm.yaml"));
 	CHECK("k3s deletes under coredns/", k3s_manifest_deleted("coredns/farm.yaml"));
-	CHECK("k3s deletes under x/traefik/", k3s_manifest_deleted("x/traefik/a.txt"));
+	CHECK("k3s deletes x/traefik.yaml (the base name, at any depth)",
+	      k3s_manifest_deleted("x/traefik.yaml"));
+	/* The directory check joins the leading components ("x", then
+	 * "x/traefik"): a deeper directory of that name is no match. */
+	CHECK("k3s keeps x/traefik/a.yaml", !k3s_manifest_deleted("x/traefik/a.yaml"));
 	CHECK("k3s keeps farm-coredns.yaml", !k3s_manifest_deleted("farm-coredns.yaml"));
 	CHECK("k3s keeps coredns.yaml.skip (not a manifest)",
 	      !k3s_manifest_deleted("coredns.yaml.skip"));
