@@ -679,7 +679,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 		  t_fs - t_stream, seconds() - t_fs);
 	{
 		char a[32], bb[32], cc[32];
-		printf("%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", name, plan.out_img,
+		log_print(stdout, "%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", name,
+			  plan.out_img,
 		       format_size(plan.disk_size, a, sizeof(a)),
 		       format_size(res.mapped_bytes, bb, sizeof(bb)), plan.out_img, plan.out_zst,
 		       format_size(res.zst_size, cc, sizeof(cc)), plan.out_json);

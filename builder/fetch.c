@@ -410,7 +410,7 @@ static int fetch_one(struct fetch *f, const struct artifact *art)
 			f->downloaded++;
 	}
 	if (r == 0)
-		printf("%s %s\n", f->from ? "imported" : "downloaded", desc);
+		log_print(stdout, "%s %s\n", f->from ? "imported" : "downloaded", desc);
 	return r;
 }
 
@@ -438,7 +438,7 @@ static int check_all(struct fetch *f, char **archs, size_t n_archs)
 			missing++;
 			continue;
 		}
-		printf("verified %s: %s\n", desc, path);
+		log_print(stdout, "verified %s: %s\n", desc, path);
 		ok++;
 	}
 	printf("%u verified, %u missing or damaged\n", ok, missing);
@@ -480,7 +480,7 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 			log_error("Interrupted; run 'farm-image fetch' again to go on");
 		return 1;
 	}
-	printf("%u artifacts: %u downloaded (%s), %u imported, %u already in %s, %u failed\n",
+	log_print(stdout, "%u artifacts: %u downloaded (%s), %u imported, %u already in %s, %u failed\n",
 	       selected, f->downloaded, format_size(f->downloaded_bytes, size, sizeof(size)),
 	       f->imported, f->present, f->cache, f->failed);
 	return f->failed ? 1 : 0;

@@ -393,27 +393,27 @@ void flash_target_describe(FILE *f, const struct flash_target *t, int fd,
 {
 	char a[32], fs[160];
 
-	fprintf(f, "%s: %s%s%s, %s (%llu bytes), %u-byte sectors\n", t->path,
+	log_print(f, "%s: %s%s%s, %s (%llu bytes), %u-byte sectors\n", t->path,
 		t->model ? t->model : t->blockdev ? "(no model name)" : "a regular file",
 		t->transport && *t->transport ? " on " : "",
 		t->transport && *t->transport ? t->transport : "", format_size(t->size, a, sizeof(a)),
 		(unsigned long long)t->size, t->lss);
 	if (!table->label[0]) {
 		probe_fs(fd, 0, t->size, fs, sizeof(fs));
-		fprintf(f, "  no partition table%s%s\n", fs[0] ? "; a whole-disk filesystem: " : "",
+		log_print(f, "  no partition table%s%s\n", fs[0] ? "; a whole-disk filesystem: " : "",
 			fs);
 		return;
 	}
-	fprintf(f, "  a %s partition table%s%s%s%s\n", streq(table->label, "dos") ? "DOS (MBR)" : "GPT",
+	log_print(f, "  a %s partition table%s%s%s%s\n", streq(table->label, "dos") ? "DOS (MBR)" : "GPT",
 		table->disk_id[0] ? " (disk id " : "", table->disk_id, table->disk_id[0] ? ")" : "",
 		table->marked ? ", marked by an interrupted 'flash --keep-data'" : "");
 	for (size_t i = 0; i < table->n_parts; i++) {
 		const struct flash_part *p = &table->parts[i];
 		probe_fs(fd, p->start, p->size, fs, sizeof(fs));
-		fprintf(f, "    %2u  %-8s %10s  %s%s%s\n", p->partno, p->name[0] ? p->name : "-",
+		log_print(f, "    %2u  %-8s %10s  %s%s%s\n", p->partno, p->name[0] ? p->name : "-",
 			format_size(p->size, a, sizeof(a)), p->type_name[0] ? p->type_name : p->type,
 			fs[0] ? ", " : "", fs);
 	}
 	if (!table->n_parts)
-		fprintf(f, "    (no partitions)\n");
+		log_print(f, "    (no partitions)\n");
 }

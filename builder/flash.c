@@ -209,17 +209,17 @@ static int confirm(struct flash_ctx *x, int fd)
 	char line[64];
 	const struct config_node *n = x->node;
 
-	printf("About to write node '%s' (%s, %s, cluster '%s') from %s onto\n", n->name.v,
+	log_print(stdout, "About to write node '%s' (%s, %s, cluster '%s') from %s onto\n", n->name.v,
 	       n->board.v, n->role.v, x->config.cluster.name.v, x->img);
 	flash_target_describe(stdout, &x->target, fd, &x->disk);
 	if (x->o->keep_data) {
 		printf("Partitions 1 (boot) and 2 (root) are rewritten; 3 (data)");
 		for (size_t i = 0; i < x->disk.n_parts; i++)
 			if (x->disk.parts[i].partno > 3)
-				printf(", %u (%s)", x->disk.parts[i].partno, x->disk.parts[i].name);
+				log_print(stdout, ", %u (%s)", x->disk.parts[i].partno, x->disk.parts[i].name);
 		printf(" and the partition table are kept as they are.\n");
 	} else
-		printf("Everything on %s is overwritten.\n", x->o->device);
+		log_print(stdout, "Everything on %s is overwritten.\n", x->o->device);
 	fflush(stdout);
 	if (!isatty(STDIN_FILENO))
 		return log_error("Not asking: standard input is not a terminal. Pass --yes to write "
@@ -353,7 +353,7 @@ static int write_disk(struct flash_ctx *x)
 		reread_partitions(o->device);
 	{
 		uint64_t ms = MAX(now_ms() - t0, (uint64_t)1);
-		printf("%s: %s %s of %s onto %s and verified it in %.1f s (%s/s, %s)%s\n", o->node,
+		log_print(stdout, "%s: %s %s of %s onto %s and verified it in %.1f s (%s/s, %s)%s\n", o->node,
 		       o->keep_data ? "reimaged boot and root: wrote" : "wrote",
 		       format_size(c.written, a, sizeof(a)), x->img, o->device, (double)ms / 1000,
 		       format_size(c.written * 1000 / ms, rate, sizeof(rate)),

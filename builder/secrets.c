@@ -795,10 +795,10 @@ int cmd_secrets(int argc, char **argv)
 	s.dir = dir;
 	r = dir ? init(&s, &c) : fail(&s, -ENOENT, "No HOME to keep the secrets in: pass --dir");
 	if (s.n > 0 || r >= 0)
-		printf("Secrets of cluster '%s' in %s%s:\n", c.cluster.name.v, dir,
+		log_print(stdout, "Secrets of cluster '%s' in %s%s:\n", c.cluster.name.v, dir,
 		       s.made_dir ? " (directory created)" : "");
 	for (size_t i = 0; i < s.n; i++) {
-		printf("  %-8s %s\n", s.entries[i].created ? "created" : "kept", s.entries[i].path);
+		log_print(stdout, "  %-8s %s\n", s.entries[i].created ? "created" : "kept", s.entries[i].path);
 		created += s.entries[i].created;
 	}
 	if (r >= 0)

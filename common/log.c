@@ -89,6 +89,26 @@ bool log_is_printable(const char *s)
 	return true;
 }
 
+void log_print(FILE *f, const char *fmt, ...)
+{
+	_cleanup_free_ char *text = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		fputs("out of memory\n", stderr);
+		abort();
+	}
+	flockfile(f);
+	log_put_escaped(f, text, (size_t)n - (n > 0 && text[n - 1] == '\n'));
+	if (n > 0 && text[n - 1] == '\n')
+		fputc('\n', f);
+	funlockfile(f);
+}
+
 int log_full_errno(enum log_level level, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -31,6 +31,11 @@ size_t log_put_escaped(FILE *f, const char *s, size_t len);
 size_t log_escape_char(const char *s, size_t len, char out[16], size_t *consumed);
 /* Whether S would be written by log_put_escaped() unchanged. */
 bool log_is_printable(const char *s);
+/* Writes a command's result (a line of "wrote ...", "created ...") to F,
+ * made visible as messages are: the paths and names in it come from the
+ * command line, the config, a disk's partition table. A newline that ends
+ * the text is kept. */
+void log_print(FILE *f, const char *fmt, ...) _printf_(2, 3);
 
 /* Prints the message as one line, escaped as log_put_escaped() does; "%m"
  * expands to strerror(-err). Returns -abs(err) (or -EIO when err is 0), so

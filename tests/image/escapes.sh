@@ -22,3 +22,23 @@ check_eq "entry name escaped" "1 farm-image: $TMP/forged.tar: entry '/x\\r\\x1b[
 check_eq "one line, no control character" "1 0" \
 	"$(wc -l <"$TMP/out.log") $(LC_ALL=C tr -d '\n -~' <"$TMP/out.log" | wc -c)"
 check_eq "nothing written" "" "$(ls -A "$TMP/out")"
+
+# What a command prints on success names paths given on its command line:
+# they are made visible too (a directory named with an escape sequence and a
+# line break cannot clear the screen or print a line of its own).
+odd=$TMP/o$'\e[2J\n'x
+esc_odd="$TMP/o\\x1b[2J\\nx"
+mkdir -p "$odd"
+build sheep "$(fixture full "$TMP/full.tar" && echo "$TMP/full.tar")" "$odd"
+check_eq "build: the wrote line escaped" "0 sheep: wrote $esc_odd/sheep.img" \
+	"$? $(grep -o '^sheep: wrote [^(]*' "$odd.log" | sed 's/ $//')"
+check_eq "build: every line of its output one line, no control character" "0" \
+	"$(LC_ALL=C tr -d '\n -~' <"$odd.log" | wc -c)"
+"$FARM_IMAGE" secrets init --dir "$odd/secrets" --config "$TOP/configs/cluster.yaml" >"$TMP/secrets.out"
+check_eq "secrets init: the directory escaped" "0 Secrets of cluster 'farm' in $esc_odd/secrets (directory created):" \
+	"$? $(head -1 "$TMP/secrets.out")"
+# shellcheck disable=SC2046
+"$FARM_IMAGE" fetch $(artifacts | sed 's/--artifacts/--from/') --cache "$odd/cache" >"$TMP/fetch.out"
+check_eq "fetch: the cache escaped" "0 already in $esc_odd/cache" \
+	"$? $(tail -1 "$TMP/fetch.out" | grep -o 'already in [^,]*')"
+check_eq "fetch: no control character" "0" "$(LC_ALL=C tr -d '\n -~' <"$TMP/fetch.out" | wc -c)"
