@@ -432,9 +432,11 @@ int cmd_flash(int argc, char **argv)
 	struct flash_opts o = { .out = "out", .config = DEFAULT_CONFIG };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:d:o:c:kyh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:d:o:c:kyh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
+			if (o.node)
+				return usage_error("flash", "--node given twice, again as", optarg);
 			o.node = optarg;
 			break;
 		case 'd':
@@ -456,7 +458,7 @@ int cmd_flash(int argc, char **argv)
 			printf("Usage: farm-image " FLASH_USAGE "\n\n" FLASH_SUMMARY "\n");
 			return 0;
 		default:
-			return usage_error("flash", "unknown option", NULL);
+			return usage_option_error("flash", c, argv, opts);
 		}
 	}
 	if (optind < argc)

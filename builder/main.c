@@ -292,6 +292,11 @@ static int cmd_build(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, ":n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
+			/* The last one would win: one build is one node. */
+			if (node)
+				return usage_error("build",
+						   "--node given twice (one node, or --all), again as",
+						   optarg);
 			node = optarg;
 			break;
 		case 'a':

@@ -24,7 +24,7 @@ usage() {
 }
 mktmp_once() { [ -n "${TMP:-}" ] || mktmp; }
 
-for cmd in validate build fetch rootfs secrets; do
+for cmd in validate build fetch rootfs secrets flash; do
 	opt=--config
 	[ $cmd = fetch ] && opt=--lock
 	usage "$cmd: a missing option argument, once" \
@@ -51,9 +51,17 @@ Try 'farm-image help --help'." help $'bu\nild'
 "$FARM_IMAGE" $'bu\rild' >/dev/null 2>"$TMP/err"
 check_eq "an unknown command, escaped" "2 farm-image: unknown command 'bu\\rild'" "$? $(head -1 "$TMP/err")"
 
-for cmd in validate build rootfs secrets fetch help; do
+for cmd in validate build rootfs secrets fetch flash help; do
 	check_eq "help $cmd is $cmd --help" "$("$FARM_IMAGE" help $cmd)" "$("$FARM_IMAGE" $cmd --help)"
 done
+
+usage "flash: an unknown option, once" "farm-image flash: unknown option '--nope'
+Try 'farm-image flash --help'." flash --nope
+# One build, one flash is one node: a second --node would silently win.
+usage "build: --node given twice" "farm-image build: --node given twice (one node, or --all), again as 'cow'
+Try 'farm-image build --help'." build --node sheep -n cow
+usage "flash: --node given twice" "farm-image flash: --node given twice, again as 'cow'
+Try 'farm-image flash --help'." flash --node sheep --node cow --device /dev/null
 
 out=$("$FARM_IMAGE" build --node nope 2>&1)
 check_eq "--node names every node" \
