@@ -282,7 +282,10 @@ static void show(struct run *s, bool force)
 	if (n > 0 && (size_t)n < sizeof(line) && *s->detail)
 		snprintf(line + n, sizeof(line) - n, " (%s)", s->detail);
 	line[MIN((size_t)cols - 1, sizeof(line) - 1)] = 0;
-	fprintf(stderr, "\r\033[K%s", line);
+	/* What mmdebstrap printed (a package, a hook's output) is shown
+	 * made visible, as every message is. */
+	fputs("\r\033[K", stderr);
+	log_print(stderr, "%s", line);
 }
 
 static const struct {
@@ -394,7 +397,7 @@ static void print_failure(const struct run *s, const char *why, const char *log_
 	log_error("Building the %s base failed: %s. The end of mmdebstrap's output:", s->board,
 		  why);
 	for (unsigned i = first; i < s->ntail; i++)
-		fprintf(stderr, "    %s\n", s->tail[i % TAIL_LINES]);
+		log_print(stderr, "    %s\n", s->tail[i % TAIL_LINES]);
 	if (s->sha1_key)
 		fputs("This host's apt refuses a signing key bound with SHA-1: replace it with the "
 		      "same key re-signed (see the comment at the mirror's key in the recipe).\n",
@@ -403,7 +406,7 @@ static void print_failure(const struct run *s, const char *why, const char *log_
 		fputs("A mirror's signature could not be checked: give the mirror the archive's "
 		      "public key ('key:' in the recipe).\n",
 		      stderr);
-	fprintf(stderr, "The full log: %s\n", log_path);
+	log_print(stderr, "The full log: %s\n", log_path);
 }
 
 /* The finished archive: readable by all, on disk, then under its name. */

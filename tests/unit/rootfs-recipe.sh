@@ -24,7 +24,7 @@ case ${FAKE_MODE:-ok} in
 ok) echo "I: installing remaining packages inside the chroot..."
     echo "Setting up systemd (257-1) ..."
     echo "fake base" >"$target"; touch "$FAKE_DIR/built" ;;
-fail) echo "E: Unable to locate package nosuchpackage" >&2; exit 100 ;;
+fail) printf 'E: Unable to locate package nosuchpackage\n\033[2Jhook\r\n' >&2; exit 100 ;;
 wait) echo "I: downloading packages with apt..."; echo partial >"$target"
     touch "$FAKE_DIR/waiting"; exec sleep 30 ;;
 esac
@@ -162,6 +162,8 @@ grep -q "E: Unable to locate package nosuchpackage" <<<"$out" &&
 	pass "failure shows mmdebstrap's error" || fail "failure shows mmdebstrap's error" "$out"
 grep -q "The full log: $cache/x86-trixie-amd64-.*\.log" <<<"$out" &&
 	pass "failure names the log" || fail "failure names the log" "$out"
+grep -qxF '    \x1b[2Jhook' <<<"$out" &&
+	pass "failure: mmdebstrap's output made visible" || fail "failure: mmdebstrap's output made visible" "$out"
 check_eq "failed build leaves no temporary files" "" "$(ls -A "$cache" | grep '^\.' | tr '\n' ' ')"
 check_eq "failed rebuild keeps the old archive" "fake base" "$(cat "$path")"
 
