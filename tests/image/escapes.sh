@@ -42,14 +42,3 @@ check_eq "secrets init: the directory escaped" "0 Secrets of cluster 'farm' in $
 check_eq "fetch: the cache escaped" "0 already in $esc_odd/cache" \
 	"$? $(tail -1 "$TMP/fetch.out" | grep -o 'already in [^,]*')"
 check_eq "fetch: no control character" "0" "$(LC_ALL=C tr -d '\n -~' <"$TMP/fetch.out" | wc -c)"
-
-# A base path that is not UTF-8 reaches the manifest as valid JSON, the byte
-# that does not decode as U+FFFD (issue 13, item 7).
-odd_base=$TMP/b$'\xff\e'ase.tar
-cp "$TMP/full.tar" "$odd_base"
-build sheep "$odd_base" "$TMP/out-json"
-check_eq "manifest: a base path that is not UTF-8, as valid JSON" "0 $TMP/b\\ufffd\\x1base.tar" \
-	"$? $(python3 -c '
-import json, sys
-print(ascii(json.load(open(sys.argv[1]))["inputs"]["base"]["path"])[1:-1])' \
-		"$TMP/out-json/sheep.json" 2>&1)"
