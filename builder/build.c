@@ -196,7 +196,8 @@ static int open_outputs(const struct build_opts *o, const struct plan *p, const 
 }
 
 /* After the content: the filesystems' metadata, the root cut to its size,
- * the data partition and the GPT. Then the whole image is final. */
+ * the data partition and the GPT. Then the whole image is final, and its
+ * writeback to the disk starts while the derived outputs are computed. */
 static int finish_image(struct outputs *out, struct plan *p, const char *name,
 			struct fat_writer *fat, struct ext4_writer *ext4, uint64_t *root_used)
 {
@@ -226,7 +227,11 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 	r = zero_range(img, p->part[PART_DATA].start, p->part[PART_DATA].size);
 	if (r < 0)
 		return outputs_write_failed(out, OUT_IMG, r);
-	return gpt_write(outputs_path(out, OUT_IMG), outputs_name(out, OUT_IMG), p);
+	r = gpt_write(outputs_path(out, OUT_IMG), outputs_name(out, OUT_IMG), p);
+	if (r < 0)
+		return r;
+	outputs_writeback(out, OUT_IMG);
+	return 0;
 }
 
 /* Once the base has streamed: its facts complete the variables; templates

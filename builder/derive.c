@@ -7,6 +7,7 @@
 #define BMAP_BLOCK 4096
 #define CHUNK (1 << 20)
 #define ZSTD_LEVEL 3
+#define WRITEBACK_STEP (32 * MiB) /* of .zst, then its writeback starts */
 
 struct range {
 	uint64_t first, last; /* blocks, inclusive */
@@ -21,7 +22,7 @@ struct deriver {
 	uint8_t *out;
 	size_t out_size;
 	struct sha256_ctx *zst_sha;
-	uint64_t zst_size;
+	uint64_t zst_size, zst_flushed;
 };
 
 static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
@@ -41,6 +42,10 @@ static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
 				return outputs_write_failed(d->o, OUT_ZST, r);
 			sha256_update(d->zst_sha, d->out, o.pos);
 			d->zst_size += o.pos;
+			if (d->zst_size >= d->zst_flushed + WRITEBACK_STEP) {
+				outputs_writeback(d->o, OUT_ZST);
+				d->zst_flushed = d->zst_size;
+			}
 		}
 	} while (end ? rem != 0 : in.pos < in.size);
 	return 0;

@@ -22,6 +22,7 @@ struct ext4_writer {
 	struct pathmap *paths; /* path -> ino << 16 | mode >> 12 */
 	char err[512];
 	int host_error; /* -errno of a failed write to the image file */
+	errcode_t write_error; /* the first failed write, seen by libext2fs's hook */
 
 	/* The regular file being written (ext4-file.c). */
 	ext2_ino_t cur_ino;

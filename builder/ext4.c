@@ -32,6 +32,20 @@ int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
 	return -EIO;
 }
 
+/* Every failed write of the image, whichever libext2fs call did it (the
+ * last ones happen inside ext2fs_close2(), which cannot report them). */
+static errcode_t on_write_error(io_channel io, unsigned long block, int count, const void *data,
+				size_t size, int actual, errcode_t e)
+{
+	ext2_filsys fs = io->app_data;
+	struct ext4_writer *w = fs ? fs->priv_data : NULL;
+
+	(void)block, (void)count, (void)data, (void)size, (void)actual;
+	if (w && !w->write_error)
+		w->write_error = e ? e : EXT2_ET_SHORT_WRITE;
+	return e;
+}
+
 const char *ext4_last_error(const struct ext4_writer *w) { return w->err; }
 int ext4_host_error(const struct ext4_writer *w) { return w ? w->host_error : 0; }
 
@@ -427,6 +441,8 @@ int ext4_new(const struct ext4_params *p, struct ext4_writer **ret)
 	e = io_channel_set_options(w->fs->io, opt);
 	if (e)
 		return ext4_fail(w, e, "setting the filesystem offset");
+	w->fs->priv_data = w;
+	w->fs->io->write_error = on_write_error;
 
 	{
 		struct ext2_super_block *s = w->fs->super;
@@ -477,7 +493,14 @@ int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
 		return ext4_fail(w, e, "creating the journal");
 	fs->super->s_wtime = fs->super->s_mtime = (uint32_t)w->epoch;
 	*size = ext2fs_blocks_count(fs->super) * BLOCK_SIZE;
-	e = ext2fs_close_free(&w->fs);
+	/* Without libext2fs's fsync: the image is synced once, with the
+	 * other outputs, when they are committed. */
+	e = ext2fs_close2(fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (e)
+		ext2fs_free(fs);
+	w->fs = NULL;
+	if (!e)
+		e = w->write_error;
 	if (e)
 		return ext4_fail(w, e, "writing the filesystem metadata");
 	return 0;

@@ -5,12 +5,13 @@
 
 #include <libfdisk/libfdisk.h>
 
+/* Closes the image without fdisk_deassign_device(), which fsyncs it (and
+ * with nosync=0 syncs every filesystem): the image is synced once, when
+ * the outputs are committed, whose fsync reports any failed write. */
 static void unref_context(struct fdisk_context **c)
 {
-	if (*c) {
-		fdisk_deassign_device(*c, 1);
+	if (*c)
 		fdisk_unref_context(*c);
-	}
 }
 
 static void unref_partition(struct fdisk_partition **pa) { fdisk_unref_partition(*pa); }
@@ -81,11 +82,5 @@ int gpt_write(const char *path, const char *name, const struct plan *p)
 	r = fdisk_write_disklabel(cxt);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot write the GPT: %m", name);
-	r = fdisk_deassign_device(cxt, 0);
-	if (r < 0)
-		return log_error_errno(r, "%s: cannot close the image after partitioning: %m",
-				       name);
-	fdisk_unref_context(cxt);
-	cxt = NULL;
 	return 0;
 }

@@ -290,6 +290,11 @@ int outputs_fd(const struct outputs *o, int which) { return o->f[which].fd; }
 const char *outputs_path(const struct outputs *o, int which) { return o->f[which].path; }
 const char *outputs_name(const struct outputs *o, int which) { return o->f[which].final; }
 
+void outputs_writeback(const struct outputs *o, int which)
+{
+	(void)sync_file_range(o->f[which].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 int outputs_write_failed(const struct outputs *o, int which, int r)
 {
 	if (r == -ENOSPC || r == -EDQUOT) {

@@ -40,6 +40,12 @@ const char *outputs_path(const struct outputs *o, int which);
 /* The target's name, for messages. */
 const char *outputs_name(const struct outputs *o, int which);
 
+/* Starts writing what output WHICH holds so far to the disk, without
+ * waiting: the disk works while the build computes, and the commit's fsync
+ * (which reports any failure) has little left to do. Written pages are
+ * written again if they change. */
+void outputs_writeback(const struct outputs *o, int which);
+
 /* Reports a failed write of output WHICH (R < 0) once: a full filesystem
  * is named with what is free on it and what the outputs need. Returns R. */
 int outputs_write_failed(const struct outputs *o, int which, int r);
