@@ -138,9 +138,44 @@ errcode_t ext4_dir_link(struct ext4_writer *w, ext2_ino_t dir, const char *name,
 		return e;
 	if (inode.i_flags & EXT2_INDEX_FL)
 		return EXT2_ET_DIR_NO_SPACE; /* the index is as deep as it goes */
-	if (EXT2_I_SIZE(&inode) == w->fs->blocksize)
+	if (EXT2_I_SIZE(&inode) == w->fs->blocksize) {
 		e = make_indexed(w->fs, dir);
-	else
+		if (!e)
+			ARRAY_PUSH(w->indexed, w->n_indexed, w->cap_indexed, dir);
+	} else
 		e = ext2fs_expand_dir(w->fs, dir); /* lost+found: linear, 4 blocks */
 	return e ? e : ext2fs_link(w->fs, dir, name, ino, file_type);
+}
+
+/* Live entries only: "." and ".." of an htree hold the index root after
+ * their names, and the index blocks show as empty entries. */
+static int scrub_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset,
+		       int blocksize, char *buf, void *priv)
+{
+	ext2_filsys fs = priv;
+	unsigned len = ext2fs_dirent_name_len(de), rec_len;
+	char *p = de->name + len, *end;
+	bool dirty = false;
+
+	(void)dir, (void)buf;
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || !de->inode ||
+	    ext2fs_get_rec_len(fs, de, &rec_len) || rec_len < 8 + len ||
+	    (unsigned)offset + rec_len > (unsigned)blocksize)
+		return 0;
+	for (end = (char *)de + rec_len; p < end; p++)
+		if (*p) {
+			*p = 0;
+			dirty = true;
+		}
+	return dirty ? DIRENT_CHANGED : 0;
+}
+
+errcode_t ext4_dir_scrub(struct ext4_writer *w)
+{
+	for (size_t i = 0; i < w->n_indexed; i++) {
+		errcode_t e = ext2fs_dir_iterate2(w->fs, w->indexed[i], 0, NULL, scrub_entry, w->fs);
+		if (e)
+			return e;
+	}
+	return 0;
 }

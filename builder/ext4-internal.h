@@ -23,6 +23,8 @@ struct ext4_writer {
 	char err[512];
 	int host_error; /* -errno of a failed write to the image file */
 	errcode_t write_error; /* the first failed write, seen by libext2fs's hook */
+	ext2_ino_t *indexed; /* the directories made htrees (ext4-dir.c) */
+	size_t n_indexed, cap_indexed;
 
 	/* The regular file being written (ext4-file.c). */
 	ext2_ino_t cur_ino;
@@ -55,6 +57,10 @@ errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4
 			bool keep_type);
 int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 		    const struct ext4_meta *m);
+/* Zeroes what follows each name in the htree directories' entries
+ * (ext4-dir.c): libext2fs's leaf splits leave bytes of its own memory there,
+ * which differ from run to run. */
+errcode_t ext4_dir_scrub(struct ext4_writer *w);
 /* Adds NAME -> INO (of FILE_TYPE) to directory DIR, which does not hold
  * NAME yet (ext4-dir.c). */
 errcode_t ext4_dir_link(struct ext4_writer *w, ext2_ino_t dir, const char *name, ext2_ino_t ino,

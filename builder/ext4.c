@@ -486,6 +486,9 @@ int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
 			return r;
 	}
 
+	e = ext4_dir_scrub(w);
+	if (e)
+		return ext4_fail(w, e, "clearing the directories' padding");
 	ext2fs_get_journal_params(&jp, fs);
 	e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL,
 				      EXT2_MKJOURNAL_NO_MNT_CHECK | EXT2_MKJOURNAL_LAZYINIT);
@@ -513,6 +516,7 @@ void ext4_free(struct ext4_writer *w)
 	if (w->fs)
 		ext2fs_free(w->fs); /* abandon: nothing more is written */
 	pathmap_free(w->paths);
+	free(w->indexed);
 	ext4_file_free(w);
 	free(w);
 }
