@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The archive source: libarchive's streaming read loop (as in its untar.c),
- * reading the file ourselves so that it is hashed as it is read, once. */
+ * reading the file ourselves so that it is hashed as it is read, once (on
+ * a thread of its own, ahead of libarchive). */
 #include "log.h"
+#include "readahead.h"
 #include "source.h"
 
 #include <archive.h>
@@ -12,7 +14,7 @@
 struct archive_source {
 	struct source s;
 	int fd;
-	uint8_t *buf;
+	struct readahead *ra;
 	struct sha256_ctx *sha;
 	struct archive *a;
 	struct source_entry e;
@@ -26,18 +28,13 @@ struct archive_source {
 static la_ssize_t reader_read(struct archive *a, void *data, const void **out)
 {
 	struct archive_source *as = data;
-	ssize_t n;
+	ssize_t n = readahead_next(as->ra, out);
 
-	do
-		n = read(as->fd, as->buf, READ_CHUNK);
-	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		archive_set_error(a, errno, "read error");
+		archive_set_error(a, (int)-n, "read error");
 		return -1;
 	}
-	sha256_update(as->sha, as->buf, (size_t)n);
 	as->s.done += (uint64_t)n;
-	*out = as->buf;
 	return n;
 }
 
@@ -167,8 +164,8 @@ static void tar_free(struct source *s)
 	struct archive_source *as = (struct archive_source *)s;
 
 	archive_read_free(as->a);
+	readahead_free(as->ra);
 	sha256_free(as->sha);
-	free(as->buf);
 	free(as->regions);
 	free(as->xattrs);
 	if (as->fd >= 0)
@@ -190,14 +187,15 @@ int source_archive_open(const char *path, int fd, struct source **ret)
 	as->s.path = xstrdup(path);
 	as->s.kind = "archive";
 	as->fd = fd;
-	as->buf = xmalloc(READ_CHUNK);
 	as->sha = sha256_new();
+	*ret = &as->s;
+	if (readahead_start(fd, READ_CHUNK, as->sha, &as->ra) < 0)
+		return log_error("%s: cannot start reading it", path);
 	as->a = archive_read_new();
 	archive_read_support_filter_all(as->a);
 	archive_read_support_format_tar(as->a);
 	archive_read_support_format_gnutar(as->a);
 	archive_read_support_format_cpio(as->a);
-	*ret = &as->s;
 	if (archive_read_open(as->a, as, NULL, reader_read, NULL) != ARCHIVE_OK)
 		return log_error("%s: not a rootfs archive: %s", path,
 				 archive_error_string(as->a));
