@@ -6,7 +6,11 @@
 
 #define BMAP_BLOCK 4096
 #define CHUNK (1 << 20)
-#define ZSTD_LEVEL 3
+/* Level 1, not zstd's default 3: compression is the largest part of a
+ * build, and with level 1 a build of the x86 base takes about 30% less CPU
+ * time for a 5% larger .zst (267 MiB instead of 254), and peaks at 56 MiB
+ * of memory instead of 134. */
+#define ZSTD_LEVEL 1
 #define WRITEBACK_STEP (32 * MiB) /* of .zst, then its writeback starts */
 
 struct range {

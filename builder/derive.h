@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The outputs derived from a finished image, in one read pass over it:
  * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
- * file has data in, each with its sha256) and NAME.img.zst (zstd,
+ * file has data in, each with its sha256) and NAME.img.zst (zstd level 1,
  * multithreaded; the same bytes for any number of threads) with its sha256.
  * Holes are not read: zeros are fed to the compressor directly. The whole
  * image is not hashed: its holes would cost more than all the data, and the
