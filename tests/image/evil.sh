@@ -86,39 +86,8 @@ check_eq "out of inodes leaves nothing" "0" "$(ls -A "$TMP/out-inodes" | wc -l)"
 # changed to fit: a variant of the full fixture (as Python's tarfile writes
 # it, its sparse file left out) with one entry added.
 fixture full "$TMP/full.tar"
-variant() {
-	python3 - "$TMP/full.tar" "$TMP/$1.tar" "$1" <<'PY'
-import io, sys, tarfile
-src, out, kind = sys.argv[1:4]
-def entry(name, data=b"", **kw):
-    ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = 0o644; ti.mtime = 1600000000
-    for k, v in kw.items():
-        setattr(ti, k, v)
-    return ti, io.BytesIO(data)
-with tarfile.open(src) as s, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
-    for m in s:
-        if not m.issparse():
-            t.addfile(m, s.extractfile(m) if m.isreg() else None)
-    extra = {
-        "twice-captured": [entry("./etc/passwd", b"root:x:0:0::/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n")],
-        "twice-replaced": [entry("./etc/hostname", b"evil\n")],
-        "twice-boot": [entry("./boot/firmware/config.txt", b"# second\n")],
-        "twice-hostkey": [entry("./etc/ssh/ssh_host_ed25519_key", b"second\n")],
-        "xattr-name": [entry("./etc/longx", b"x\n", pax_headers={"SCHILY.xattr.user." + "n" * 300: "v"})],
-        "xattr-count": [entry("./etc/manyx", b"x\n",
-                              pax_headers={"SCHILY.xattr.user.x%02d" % i: "v" for i in range(65)})],
-        "dev-major": [entry("./dev/big2", type=tarfile.CHRTYPE, devmajor=5000, devminor=1)],
-        "dev-minor": [entry("./dev/big3", type=tarfile.BLKTYPE, devmajor=8, devminor=2000000)],
-        "link-replaced": [entry("./etc/name", type=tarfile.LNKTYPE, linkname="./etc/hostname")],
-        "link-captured": [entry("./etc/pw", type=tarfile.LNKTYPE, linkname="./etc/passwd")],
-        "link-left-out": [entry("./etc/k", type=tarfile.LNKTYPE,
-                                linkname="./etc/ssh/ssh_host_ed25519_key")],
-        "uid-wrap": [entry("./etc/owned", b"x\n", uid=4294967296)],
-        "gid-none": [entry("./etc/owned", b"x\n", gid=4294967295)],
-    }[kind]
-    for ti, f in extra:
-        t.addfile(ti, f if ti.isreg() else None)
-PY
+variant() { # KIND: $TMP/KIND.tar (tests/helpers/variants.py)
+	python3 "$TOP/tests/helpers/variants.py" "$1" "$TMP/full.tar" "$TMP/$1.tar"
 }
 while IFS='|' read -r kind message; do
 	variant "$kind" || { fail "$kind" "no fixture"; continue; }
@@ -141,15 +110,7 @@ LIST
 
 # A directory may be given again (its last owner and mode win, as tar's
 # extraction does); a file may not.
-python3 - "$TMP/full.tar" "$TMP/dir-twice.tar" <<'PY'
-import sys, tarfile
-with tarfile.open(sys.argv[1]) as s, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
-    for m in s:
-        if not m.issparse():
-            t.addfile(m, s.extractfile(m) if m.isreg() else None)
-    d = tarfile.TarInfo("./usr/share/"); d.type = tarfile.DIRTYPE; d.mode = 0o700; d.uid = 3
-    t.addfile(d)
-PY
+variant dir-twice || fail "dir-twice" "no fixture"
 if build sheep "$TMP/dir-twice.tar" "$TMP/out-dir-twice"; then
 	extract "$TMP/out-dir-twice/sheep.img" "$TMP/out-dir-twice/sheep.json" 2 "$TMP/dir-twice.root"
 	check_eq "directory given twice: the last owner and mode" "0700 3" \
@@ -160,13 +121,7 @@ fi
 
 # No rootfs has a quarter of a million names in one directory; FAT has room
 # for 65536 entries in one (a long name takes two or more).
-python3 - "$TMP/dir-bomb.tar" <<'PY'
-import sys, tarfile
-with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
-    d = tarfile.TarInfo("./f/"); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
-    for i in range(250001):
-        t.addfile(tarfile.TarInfo("./f/%06u" % i))
-PY
+variant dir-bomb || fail "dir-bomb" "no fixture"
 refused dir-bomb "$TMP/dir-bomb.tar" \
 	"farm-image: $TMP/dir-bomb.tar: entry 'f/250000': directory '/f' has more than 250000 entries; no rootfs has that many, refusing the archive"
 # Nor two million entries in all: reached cheaply, with one directory given
@@ -175,14 +130,6 @@ refused dir-bomb "$TMP/dir-bomb.tar" \
 fixture bomb-entries "$TMP/entries.tar.zst"
 refused bomb-entries "$TMP/entries.tar.zst" \
 	"farm-image: $TMP/entries.tar.zst: the archive holds more than 2000000 entries; no rootfs has that many, refusing it"
-python3 - "$TMP/full.tar" "$TMP/fat-dir.tar" <<'PY'
-import sys, tarfile
-with tarfile.open(sys.argv[1]) as s, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
-    for m in s:
-        if not m.issparse():
-            t.addfile(m, s.extractfile(m) if m.isreg() else None)
-    for i in range(33000):
-        t.addfile(tarfile.TarInfo("./boot/firmware/overlays/o%05u.dtbo" % i))
-PY
+variant fat-dir || fail "fat-dir" "no fixture"
 refused fat-dir "$TMP/fat-dir.tar" \
 	"farm-image: $TMP/fat-dir.tar: entry 'boot/firmware/overlays/o32765.dtbo': directory '/overlays' of the boot partition is full: FAT holds 65536 entries in a directory (a long name takes several)"
