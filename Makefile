@@ -1,4 +1,5 @@
-# farm: build farm-image (and later farm-node) and run the tests.
+# farm: build farm-image and farm-node (native, and aarch64 with CROSS=1) and
+# run the tests.
 #
 # Targets:
 #   make            build build/farm-image
@@ -7,7 +8,7 @@
 #   make bench      run the side-by-side benchmarks (bench/): build, flash
 #   make fuzz       build the fuzzing targets (clang, libFuzzer, ASan+UBSan,
 #                   into build-fuzz/) and run each for FUZZ_TIME seconds
-#   make format     reformat the C sources with clang-format
+#   make format     reformat every C source and header with clang-format
 #   make clean      remove build/
 #   make help       this text
 #
@@ -177,8 +178,11 @@ $(FUZZ_O)/fuzz-%: $(FUZZ_O)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJ)
 fuzz: $(FUZZ_BIN) $(O)/tests/helpers/mkarchive
 	@FARM_BUILD=$(O) FUZZ_BUILD=$(FUZZ_O) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
 
+# Every C file of the tree, whichever folder it is in (the build folders aside).
+FORMAT_SRC = $(shell find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune \
+	-o -name '*.[ch]' -print)
 format:
-	clang-format -i $(wildcard common/*.[ch] builder/*.[ch] tests/*/*.[ch])
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-asan build-fuzz

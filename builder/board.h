@@ -77,8 +77,8 @@ extern const struct board_ops board_pi5, board_x86;
 /* Partition type GUIDs by the names profiles use. NULL when unknown. */
 const char *partition_type_guid(const char *name);
 
-/* Loads DIR/boards/NAME.yaml. Messages name the profile's file and line;
- * UNKNOWN_POS is where the config names the board (for "unknown board"). */
+/* Loads CONFIG_DIR/boards/NAME.yaml. Messages name the profile's file and
+ * line. */
 int board_load(const char *config_dir, const char *name, struct board *b);
 void board_free(struct board *b);
 static inline const struct board_copy *board_copy_at(const struct board *b, size_t i)

@@ -108,7 +108,7 @@ struct plan {
  * file and a directory at one path). */
 int plan_make(const struct plan_input *in, struct plan *p);
 /* Adds a file the build generates (replacing one of the same path), and
- * keeps the list sorted. Takes ownership of DATA. */
+ * keeps the list sorted; the caller fills in its content. */
 struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
 			   uint32_t mode, const char *origin);
 /* A PLAN_FILE whose content is a copy of DATA (SIZE bytes). */

@@ -22,7 +22,8 @@
 
 #define MOUNT_DIR "/run/farm/data"
 
-/* "btrfs", "" for no signature, or NULL after an error. */
+/* The filesystem signature on DEV into TYPE: "btrfs", "" for none. Returns 0,
+ * or -errno after one message. */
 static int probe_type(const char *dev, char *type, size_t len)
 {
 	blkid_probe pr = blkid_new_probe_from_filename(dev);
