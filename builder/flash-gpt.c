@@ -5,25 +5,16 @@
  * and a disk whose GPT headers carry the mark of an interrupted reimage is
  * read as it will be once the mark is taken off, without writing it. */
 #include "flash.h"
+#include "fdisk-cleanup.h"
 #include "log.h"
 #include "util.h"
 
 #include <fcntl.h>
-#include <libfdisk/libfdisk.h>
 #include <sys/mman.h>
 
 #define GPT_SIG "EFI PART"
 #define SHADOW_HEAD (1 * MiB)
 #define BLOCK 4096
-
-static void unref_context(struct fdisk_context **c)
-{
-	if (*c) {
-		fdisk_deassign_device(*c, 1);
-		fdisk_unref_context(*c);
-	}
-}
-static void unref_table(struct fdisk_table **t) { fdisk_unref_table(*t); }
 
 static uint64_t le64(const uint8_t *p)
 {

@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "gpt.h"
+#include "fdisk-cleanup.h"
 #include "hash.h"
 #include "log.h"
-
-#include <libfdisk/libfdisk.h>
 
 /* Closes the image without fdisk_deassign_device(), which fsyncs it (and
  * with nosync=0 syncs every filesystem): the image is synced once, when
  * the outputs are committed, whose fsync reports any failed write. */
-static void unref_context(struct fdisk_context **c)
+static void close_without_sync(struct fdisk_context **c)
 {
 	if (*c)
 		fdisk_unref_context(*c);
 }
-
-static void unref_partition(struct fdisk_partition **pa) { fdisk_unref_partition(*pa); }
-static void unref_parttype(struct fdisk_parttype **t) { fdisk_unref_parttype(*t); }
 
 static int add_partition(struct fdisk_context *cxt, const char *name, const struct plan *p,
 			 size_t i)
@@ -55,7 +51,7 @@ static int add_partition(struct fdisk_context *cxt, const char *name, const stru
 
 int gpt_write(const char *path, const char *name, const struct plan *p)
 {
-	_cleanup_(unref_context) struct fdisk_context *cxt = fdisk_new_context();
+	_cleanup_(close_without_sync) struct fdisk_context *cxt = fdisk_new_context();
 	char uuid[37];
 	int r;
 

@@ -20,6 +20,7 @@
  * format) into an unnamed temporary file in $TMPDIR, zero blocks left as
  * holes. */
 #include "ext4read.h"
+#include "fdisk-cleanup.h"
 #include "fatread.h"
 #include "log.h"
 #include "pathmap.h"
@@ -28,7 +29,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <libfdisk/libfdisk.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -258,16 +258,6 @@ static int decompress(struct image_source *is)
 }
 
 /* --- The partition table ---------------------------------------------- */
-
-static void unref_context(struct fdisk_context **c)
-{
-	if (*c) {
-		fdisk_deassign_device(*c, 1);
-		fdisk_unref_context(*c);
-	}
-}
-
-static void unref_table(struct fdisk_table **t) { fdisk_unref_table(*t); }
 
 /* The byte ranges of p1 (FAT) and p2 (Linux). */
 static int read_mbr(struct image_source *is, uint64_t off[2], uint64_t size[2])

@@ -1,23 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "disk.h"
+#include "fdisk-cleanup.h"
 #include "fileio.h"
 #include "log.h"
 #include "util.h"
 
-#include <libfdisk/libfdisk.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-
-static void unref_context(struct fdisk_context **c)
-{
-	if (*c) {
-		fdisk_deassign_device(*c, 1);
-		fdisk_unref_context(*c);
-	}
-}
-static void unref_partition(struct fdisk_partition **p) { fdisk_unref_partition(*p); }
-static void unref_table(struct fdisk_table **t) { fdisk_unref_table(*t); }
 
 int disk_of_partition(const char *part, char **disk, unsigned *partno)
 {
