@@ -6,25 +6,21 @@
  * removed on failure or Ctrl-C. */
 #include "base.h"
 #include "board.h"
+#include "fileio.h"
+#include "interrupt.h"
 #include "log.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
-extern char **environ;
-
 #define TAIL_LINES 12
-
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig) { got_signal = sig; }
 
 static bool in_path(const char *prog)
 {
@@ -38,44 +34,6 @@ static bool in_path(const char *prog)
 			return true;
 	}
 	return false;
-}
-
-/* Starts ARGV (looked up in PATH) with stdin from /dev/null, stdout and
- * stderr into OUT, and the signals farm-image passes on at their defaults
- * (a shell starts background jobs with SIGINT ignored). Returns 0 or -errno. */
-static int spawn(char *const argv[], int out, pid_t *pid)
-{
-	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t def;
-	int r;
-
-	if (null < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, null, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&def);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return -r;
-}
-
-static int wait_child(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
 }
 
 char *base_mmdebstrap_version(bool quiet)
@@ -93,7 +51,7 @@ char *base_mmdebstrap_version(bool quiet)
 				  "(scripts/install-deps installs it)");
 		return NULL;
 	}
-	if (pipe2(fds, O_CLOEXEC) < 0 || spawn(argv, fds[1], &pid) < 0) {
+	if (pipe2(fds, O_CLOEXEC) < 0 || spawn_into(argv, fds[1], &pid) < 0) {
 		if (!quiet)
 			log_error_errno(errno, "Cannot run mmdebstrap --version: %m");
 		closep(&fds[0]);
@@ -217,22 +175,6 @@ static int check_emulation(const char *board, const char *arch)
 				  : "binfmt_misc has no qemu-user handler for it",
 			 mounted ? "" : "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; ",
 			 ops->qemu_arch);
-}
-
-/* mkdir -p: returns 0 or -1 with errno set. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* Progress: one line on a terminal, redrawn from mmdebstrap's output; one
@@ -361,8 +303,8 @@ static void pump(struct run *s, int fd, pid_t pid)
 		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
 		char *start = buf, *nl;
 
-		if (got_signal && !passed_on) {
-			kill(pid, got_signal);
+		if (interrupted && !passed_on) {
+			kill(pid, interrupted);
 			passed_on = true;
 		}
 		if (n < 0 && errno == EINTR)
@@ -427,8 +369,7 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 	_cleanup_free_ char *log_path = NULL, *tmp = NULL, *sources = NULL;
 	_cleanup_(base_strv_free) char **argv = NULL;
 	_cleanup_close_ int log_fd = -1, rd = -1, fd = -1;
-	struct sigaction sa = { .sa_handler = on_signal }, old[3];
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	struct interrupt_saved old;
 	struct run s = { .board = board };
 	int fds[2], status = 0, ret;
 	pid_t pid;
@@ -444,13 +385,11 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 		return log_error("The cache directory '%s' has a space in it, which mmdebstrap's "
 				 "upload hook cannot take: pass --cache DIR",
 				 dir);
-	if (mkdir_p(dir, 0755) < 0)
-		return log_error_errno(errno, "Cannot create the cache directory %s: %m", dir);
+	if ((ret = mkdir_p(dir, 0755)) < 0)
+		return log_error_errno(ret, "Cannot create the cache directory %s: %m", dir);
 
 	/* From here on a signal is noted, passed on and cleaned up after. */
-	got_signal = 0;
-	for (int i = 0; i < 3; i++)
-		sigaction(sigs[i], &sa, &old[i]);
+	interrupt_catch(&old);
 	log_path = xasprintf("%.*s.log", (int)(strlen(archive) - strlen(".tar.zst")), archive);
 	tmp = xasprintf("%s/.building-XXXXXX.tar.zst", dir);
 	sources = xasprintf("%s/.sources-XXXXXX", dir);
@@ -489,7 +428,7 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 		goto out;
 	}
 	rd = fds[0];
-	ret = spawn(argv, fds[1], &pid);
+	ret = spawn_into(argv, fds[1], &pid);
 	close(fds[1]);
 	if (ret < 0) {
 		log_error_errno(ret, "Cannot run mmdebstrap: %m");
@@ -500,7 +439,7 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 	if (s.tty && s.phase)
 		fputs("\r\033[K", stderr);
 	ms = ms_since(&s.start);
-	if (got_signal) {
+	if (interrupted) {
 		ret = log_error("Interrupted: removed the partial %s base; log: %s", board,
 				log_path);
 	} else if (ret < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -522,7 +461,6 @@ out:
 		unlink(tmp);
 	unlink(sources);
 restore:
-	for (int i = 0; i < 3; i++)
-		sigaction(sigs[i], &old[i], NULL);
+	interrupt_restore(&old);
 	return ret;
 }
