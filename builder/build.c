@@ -34,25 +34,15 @@ static double seconds(void)
 static int mkdir_parents(struct ext4_writer *w, const char *path, time_t epoch,
 			 const char *origin)
 {
-	_cleanup_free_ char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	struct ext4_meta m = { .mode = S_IFDIR | 0755, .mtime = epoch };
-	uint32_t mode;
-	int r;
+	_cleanup_free_ char *dir = NULL;
+	uint32_t mode = 0;
+	int r = ext4_mkdir_parents(w, path, epoch, &dir, &mode);
 
-	if (!slash)
+	if (r >= 0)
 		return 0;
-	*slash = 0;
-	if (ext4_lookup(w, dir, &mode) == 0) {
-		if (S_ISDIR(mode))
-			return 0;
+	if (mode)
 		return log_error("%s: /%s in the base rootfs is not a directory", origin, dir);
-	}
-	r = mkdir_parents(w, dir, epoch, origin);
-	if (r < 0)
-		return r;
-	r = ext4_mkdir(w, dir, &m);
-	return r < 0 ? log_error_errno(r, "%s: %s", origin, ext4_last_error(w)) : 0;
+	return log_error_errno(r, "%s: %s", origin, ext4_last_error(w));
 }
 
 /* The plan's own files, on top of the base. */

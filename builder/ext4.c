@@ -252,6 +252,34 @@ int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *
 	return ext4_set_xattrs(w, ino, path, m);
 }
 
+int ext4_mkdir_parents(struct ext4_writer *w, const char *path, time_t mtime, char **where,
+		       uint32_t *mode)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	struct ext4_meta m = { .mode = S_IFDIR | 0755, .mtime = mtime };
+	int r;
+
+	if (!slash)
+		return 0;
+	*slash = 0;
+	if (ext4_lookup(w, dir, mode) == 0) {
+		if (S_ISDIR(*mode))
+			return 0;
+		*where = TAKE_PTR(dir);
+		return -ENOTDIR;
+	}
+	r = ext4_mkdir_parents(w, dir, mtime, where, mode);
+	if (r < 0)
+		return r;
+	r = ext4_mkdir(w, dir, &m);
+	if (r < 0) {
+		*where = TAKE_PTR(dir);
+		*mode = 0;
+	}
+	return r;
+}
+
 int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 		 const struct ext4_meta *m)
 {

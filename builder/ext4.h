@@ -75,6 +75,14 @@ int ext4_lookup(struct ext4_writer *w, const char *path, uint32_t *mode);
 
 /* Creates a directory, or updates the metadata of an existing one. */
 int ext4_mkdir(struct ext4_writer *w, const char *path, const struct ext4_meta *m);
+/* Makes sure every parent of PATH is a directory, creating the missing ones
+ * (root:root 0755, mtime MTIME), outermost first; a path is never resolved
+ * through a link. Returns 0, or -errno with the parent it stopped at in
+ * *WHERE (to free) and *MODE: that parent's mode when it exists and is no
+ * directory (a symlink, a file), 0 when creating it failed
+ * (ext4_last_error() says why). */
+int ext4_mkdir_parents(struct ext4_writer *w, const char *path, time_t mtime, char **where,
+		       uint32_t *mode);
 int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 		 const struct ext4_meta *m);
 /* Character/block devices, fifos and sockets. */

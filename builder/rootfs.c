@@ -174,29 +174,21 @@ static bool boot_listed(struct stream *s, const char *rel)
  * file is refused: the writer never resolves a path through a link. */
 static int ensure_parents(struct stream *s, const char *path)
 {
-	_cleanup_free_ char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	uint32_t mode;
-	int r;
+	_cleanup_free_ char *dir = NULL, *below = NULL;
+	uint32_t mode = 0;
+	int r = ext4_mkdir_parents(s->sink->ext4, path, s->sink->epoch, &dir, &mode);
+	size_t n;
 
-	if (!slash)
+	if (r >= 0)
 		return 0;
-	*slash = 0;
-	r = ext4_lookup(s->sink->ext4, dir, &mode);
-	if (r == 0) {
-		if (S_ISDIR(mode))
-			return 0;
-		return entry_error(s, path, "its parent '%s' is a %s; refusing to write through it",
-				   dir, S_ISLNK(mode) ? "symlink" : "non-directory");
-	}
-	r = ensure_parents(s, dir);
-	if (r < 0)
-		return r;
-	{
-		struct ext4_meta m = { .mode = S_IFDIR | 0755, .mtime = s->sink->epoch };
-		r = ext4_mkdir(s->sink->ext4, dir, &m);
-	}
-	return r < 0 ? write_error(s, dir, r) : 0;
+	if (!mode)
+		return write_error(s, dir, r);
+	/* Named as the path one level below that parent on the way to PATH. */
+	n = strlen(dir) + 1;
+	n += strcspn(path + n, "/");
+	below = xasprintf("%.*s", (int)n, path);
+	return entry_error(s, below, "its parent '%s' is a %s; refusing to write through it", dir,
+			   S_ISLNK(mode) ? "symlink" : "non-directory");
 }
 
 static int copy_data(struct stream *s, const char *path, uint64_t size, struct fat_file *boot,
