@@ -2,6 +2,7 @@
 #include "fileio.h"
 #include "fetch.h"
 #include "artifacts.h"
+#include "interrupt.h"
 #include "log.h"
 #include "progress.h"
 #include "usage.h"
@@ -15,9 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-static volatile sig_atomic_t fetch_interrupted;
 
-static void on_signal(int sig) { fetch_interrupted = 1; }
 
 struct fetch {
 	const struct artifacts *lock;
@@ -138,7 +137,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	if (!total && dltotal > 0)
 		total = t->offset + (uint64_t)dltotal;
 
-	if (fetch_interrupted)
+	if (interrupted)
 		return 1;
 	progress_update(&t->prog, done, total, 0, done);
 	return 0;
@@ -264,7 +263,7 @@ static int download_once(struct fetch *f, const struct artifact *art, const char
 		return finish(f, &t, desc, part, final, art->url);
 	sha256_free(TAKE_PTR(t.sha));
 	format_size(t.offset + t.written, kept, sizeof(kept));
-	if (res == CURLE_ABORTED_BY_CALLBACK && fetch_interrupted) {
+	if (res == CURLE_ABORTED_BY_CALLBACK && interrupted) {
 		if (t.offset + t.written == 0) {
 			unlink_part(part);
 			return log_error_errno(EINTR, "%s: interrupted before any data came",
@@ -352,12 +351,12 @@ static int import(struct fetch *f, const struct artifact *art, const char *desc,
 	t.sha = sha256_new();
 	for (;;) {
 		ssize_t n = read(sfd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR && !fetch_interrupted)
+		if (n < 0 && errno == EINTR && !interrupted)
 			continue;
 		if (n == 0)
 			break;
 		r = n < 0 ? -errno : write_full(fd, buf, (size_t)n);
-		if (r == 0 && fetch_interrupted)
+		if (r == 0 && interrupted)
 			r = -EINTR;
 		if (r < 0) {
 			sha256_free(t.sha);
@@ -467,7 +466,7 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 		log_error_errno(r, "Cannot create the cache %s: %m", f->cache);
 		return 1;
 	}
-	for (size_t i = 0; i < f->lock->n && !fetch_interrupted; i++) {
+	for (size_t i = 0; i < f->lock->n && !interrupted; i++) {
 		if (!wanted(&f->lock->v[i], archs, n_archs))
 			continue;
 		selected++;
@@ -475,7 +474,7 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 		if (r < 0)
 			f->failed++;
 	}
-	if (fetch_interrupted) {
+	if (interrupted) {
 		if (r != -EINTR) /* else the download said where it stopped */
 			log_error("Interrupted; run 'farm-image fetch' again to go on");
 		return 1;
@@ -501,7 +500,7 @@ int cmd_fetch(int argc, char **argv)
 	_cleanup_free_ char *cache_default = NULL;
 	_cleanup_free_ char **archs = NULL;
 	size_t n_archs = 0, cap = 0;
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term, old_hup;
+	struct interrupt_saved old;
 	struct artifacts lock;
 	struct fetch f = { 0 };
 	bool check = false;
@@ -548,10 +547,7 @@ int cmd_fetch(int argc, char **argv)
 	}
 	f.lock = &lock;
 
-	fetch_interrupted = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
+	interrupt_catch(&old);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("Cannot initialize libcurl");
 		r = 1;
@@ -559,9 +555,7 @@ int cmd_fetch(int argc, char **argv)
 		r = run(&f, archs, n_archs, check);
 		curl_global_cleanup();
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
+	interrupt_restore(&old);
 	artifacts_free(&lock);
 	return r;
 }

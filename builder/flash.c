@@ -10,6 +10,7 @@
 #include "config.h"
 #include "flash.h"
 #include "hash.h"
+#include "interrupt.h"
 #include "log.h"
 #include "usage.h"
 #include "util.h"
@@ -25,8 +26,6 @@
 
 #define HEAD_LEN (1 * MiB)
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = 1; }
 
 struct flash_opts {
 	const char *node, *device, *out, *config;
@@ -287,7 +286,6 @@ static int write_disk(struct flash_ctx *x)
 		.interrupted = &interrupted,
 		.what = o->node,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
 	_cleanup_close_ int rfd = -1;
 	bool direct;
 	uint64_t t0;
@@ -321,9 +319,7 @@ static int write_disk(struct flash_ctx *x)
 		}
 	}
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	interrupt_catch(NULL);
 	t0 = now_ms();
 	/* From here on the disk does not boot until everything is verified. */
 	r = o->keep_data ? flash_gpt_mark(fd, &x->disk, true)

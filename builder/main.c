@@ -7,6 +7,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "flash.h"
+#include "interrupt.h"
 #include "log.h"
 #include "secrets.h"
 #include "usage.h"
@@ -18,11 +19,6 @@
 #include <sys/wait.h>
 
 #define DEFAULT_OUT "out"
-
-static volatile sig_atomic_t interrupted;
-
-/* The signal that interrupted the build (0: none). */
-static void on_signal(int sig) { interrupted = sig; }
 
 struct command {
 	const char *name;
@@ -286,7 +282,6 @@ static int cmd_build(int argc, char **argv)
 	struct config c;
 	struct board *boards = NULL;
 	struct build_opts bo = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, ":n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
@@ -391,9 +386,7 @@ static int cmd_build(int argc, char **argv)
 	bo.artifacts = artifacts;
 	bo.farm_node = farm_node;
 	bo.interrupted = &interrupted;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	interrupt_catch(NULL);
 
 	/* --board checks --node's board, and selects --all's nodes. */
 	if (all && board) {
