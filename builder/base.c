@@ -534,8 +534,11 @@ int cmd_rootfs(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("rootfs", "unexpected argument", argv[optind]);
-	if (!board)
-		return usage_error("rootfs", "--board BOARD is required (boards: pi5, x86)", NULL);
+	if (!board) {
+		_cleanup_free_ char *what =
+			xasprintf("--board BOARD is required (boards: %s)", board_names());
+		return usage_error("rootfs", what, NULL);
+	}
 	if (print_path + print_key + rebuild > 1)
 		return usage_error("rootfs",
 				   "give at most one of --print-path, --print-key and --rebuild",

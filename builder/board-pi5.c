@@ -91,4 +91,6 @@ const struct board_ops board_pi5 = {
 	.qemu_arch = "aarch64",
 	.finish = pi5_finish,
 	.sector_size_problem = pi5_sector_size_problem,
+	.base_archives = " and Raspberry Pi's",
+	.base_other = " or a Raspberry Pi OS Lite image",
 };

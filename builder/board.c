@@ -4,7 +4,14 @@
 #include "hash.h"
 #include "log.h"
 
-static const struct board_ops *const board_table[] = { &board_pi5, &board_x86 };
+/* The boards: one row each, NAME for the ops table board_NAME that
+ * board-NAME.c defines. */
+#define BOARDS(X) X(pi5) X(x86)
+
+#define BOARD_DECLARE(name) extern const struct board_ops board_##name;
+#define BOARD_ROW(name)	    &board_##name,
+BOARDS(BOARD_DECLARE)
+static const struct board_ops *const board_table[] = { BOARDS(BOARD_ROW) };
 
 const struct board_ops *board_ops_find(const char *name)
 {
@@ -14,7 +21,20 @@ const struct board_ops *board_ops_find(const char *name)
 	return NULL;
 }
 
-const char *board_names(void) { return "pi5, x86"; }
+const char *board_names(void)
+{
+	static char *names; /* made once, from the table */
+
+	if (names)
+		return names;
+	for (size_t i = 0; i < ELEMENTSOF(board_table); i++) {
+		char *more = xasprintf("%s%s%s", i ? names : "", i ? ", " : "",
+				       board_table[i]->name);
+		free(names);
+		names = more;
+	}
+	return names;
+}
 
 const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
 				      unsigned image_ss)

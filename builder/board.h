@@ -70,9 +70,11 @@ struct board_ops {
 	/* Why the board cannot boot from a disk of LSS-byte logical sectors,
 	 * or NULL when it can (see board_sector_size_problem()). */
 	const char *(*sector_size_problem)(unsigned lss);
+	/* For the message that there is no base: what its recipe needs beside
+	 * Debian's archive (" and Raspberry Pi's"), and what else can be the
+	 * base (" or a Raspberry Pi OS Lite image"). NULL: nothing. */
+	const char *base_archives, *base_other;
 };
-
-extern const struct board_ops board_pi5, board_x86;
 
 /* Partition type GUIDs by the names profiles use. NULL when unknown. */
 const char *partition_type_guid(const char *name);
@@ -94,6 +96,6 @@ static inline const struct board_copy *board_copy_at(const struct board *b, size
 const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
 				      unsigned image_ss);
 
-/* Comma-separated list of known boards, for messages. */
+/* The known boards, comma-separated ("pi5, x86"), for messages. */
 const char *board_names(void);
 const struct board_ops *board_ops_find(const char *name);

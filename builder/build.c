@@ -440,8 +440,8 @@ int build_node(const struct build_opts *o, const struct config *c, const struct 
 					  "rootfs --board %s' (needs Debian's archive%s), or pass --base "
 					  "with a rootfs archive%s",
 					  name, b->name.v, b->name.v,
-					  streq(b->name.v, "pi5") ? " and Raspberry Pi's" : "",
-					  streq(b->name.v, "pi5") ? " or a Raspberry Pi OS Lite image" : "");
+					  b->ops->base_archives ? b->ops->base_archives : "",
+					  b->ops->base_other ? b->ops->base_other : "");
 				missing++;
 			}
 		} else if (access(base, R_OK) < 0) {
