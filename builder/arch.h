@@ -5,7 +5,7 @@
  * and the ELF header of programs that exist only natively (dpkg, init,
  * sshd). Other programs and the dynamic loaders are no evidence: a multiarch
  * system legitimately carries those of a foreign architecture too. Pure:
- * rootfs.c compares what these return with the board's architecture as the
+ * stream.c compares what these return with the board's architecture as the
  * base streams. */
 #pragma once
 

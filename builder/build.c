@@ -14,7 +14,7 @@
 #include "overlay.h"
 #include "personalize.h"
 #include "plan.h"
-#include "rootfs.h"
+#include "stream.h"
 #include "secrets.h"
 #include "source.h"
 

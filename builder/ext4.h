@@ -18,7 +18,7 @@
  *
  * This module enforces the mechanics (parents exist and are directories, a
  * name is not used twice); the policy for untrusted archives lives in
- * rootfs.c. Low-level: never prints; on failure returns -errno and keeps a
+ * stream.c. Low-level: never prints; on failure returns -errno and keeps a
  * description of the libext2fs error in ext4_last_error(). */
 #pragma once
 

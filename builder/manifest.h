@@ -8,7 +8,7 @@
 #include "config.h"
 #include "derive.h"
 #include "plan.h"
-#include "rootfs.h"
+#include "stream.h"
 
 struct artifact;
 

@@ -18,7 +18,7 @@ struct archive_source {
 	struct sha256_ctx *sha;
 	struct archive *a;
 	struct source_entry e;
-	struct ext4_xattr *xattrs; /* rootfs.c bounds how many */
+	struct ext4_xattr *xattrs; /* stream.c bounds how many */
 	size_t cap_xattrs;
 	struct ext4_region *regions;
 	size_t cap_regions;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The disk image source: a Raspberry Pi OS (Lite) image, raw or compressed,
  * read without mounting and without root: the MBR through libfdisk, the
- * ext4 root (p2) through ext4read.c, the FAT bootfs (p1) through fatread.c.
+ * ext4 root (p2) through source-ext4.c, the FAT bootfs (p1) through
+ * source-fat.c.
  *
  * Entries come in a fixed order, so that builds are reproducible: the ext4
  * tree depth first in byte order of names, each directory before its
  * contents, a regular file's first name as the file and its later names as
- * hardlinks to it (other types, which rootfs.c does not link, are reported
+ * hardlinks to it (other types, which stream.c does not link, are reported
  * once per name); then the bootfs below boot/firmware/, where Raspberry Pi
  * OS mounts it, as root:root 0644 files and 0755 directories. What the ext4
  * root holds below boot/firmware is hidden by that mount on a running
@@ -14,16 +15,16 @@
  * filesystem.
  *
  * The image is untrusted: the ext4 walk (inode numbers, directory loops,
- * depth, extent maps, symlinks) is checked by ext4read.c, every FAT chain
- * by fatread.c, the FAT tree's loops and depth here; the rest is
- * rootfs.c's. A compressed image is first decompressed (libarchive, raw
+ * depth, extent maps, symlinks) is checked by source-ext4.c, every FAT chain
+ * by source-fat.c, the FAT tree's loops and depth here; the rest is
+ * stream.c's. A compressed image is first decompressed (libarchive, raw
  * format) into an unnamed temporary file in $TMPDIR, zero blocks left as
  * holes. */
-#include "ext4read.h"
 #include "fdisk-cleanup.h"
-#include "fatread.h"
 #include "log.h"
 #include "pathmap.h"
+#include "source-ext4.h"
+#include "source-fat.h"
 #include "source.h"
 
 #include <archive.h>
@@ -32,7 +33,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#define MAX_DEPTH	64 /* path components, as rootfs.c */
+#define MAX_DEPTH	64 /* path components, as stream.c */
 #define MAX_DIR_ENTRIES (1u << 20)
 #define MAX_IMAGE	(64 * GiB)
 #define CHUNK		((size_t)MiB)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A base rootfs is read as a stream of entries from a source: a tar archive
  * in any compression libarchive reads (source-archive.c), or a disk image in
- * the Raspberry Pi OS layout (source-image.c). rootfs.c applies the same
+ * the Raspberry Pi OS layout (source-image.c). stream.c applies the same
  * rules (SECURITY.md, "Reading untrusted input") to every source, so a
  * source only reports what it holds and never decides what is acceptable. */
 #pragma once
@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 struct source_entry {
-	const char *path;     /* as the source names it; rootfs.c normalizes it */
+	const char *path;     /* as the source names it; stream.c normalizes it */
 	uint32_t mode;        /* st_mode: type and permission bits */
-	int64_t uid, gid;     /* as the source gives them: rootfs.c checks the range */
+	int64_t uid, gid;     /* as the source gives them: stream.c checks the range */
 	int64_t mtime;
 	bool size_known;
 	uint64_t size;

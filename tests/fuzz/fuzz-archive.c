@@ -13,7 +13,7 @@
 #include "log.h"
 #include "personalize.h"
 #include "process.h"
-#include "rootfs.h"
+#include "stream.h"
 #include "util.h"
 
 #include <fcntl.h>

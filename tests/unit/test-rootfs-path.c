@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "rootfs.h"
+#include "stream.h"
 #include "unit.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* FAT reader, see fatread.h.
+/* FAT reader, see source-fat.h.
  *
  * Layout, in sectors from the start of the filesystem: the reserved sectors
  * (boot sector first), NFATS copies of the FAT, the root directory (FAT12
@@ -9,7 +9,7 @@
  *
  * A chain that loops never ends: a chain is followed at most as many steps
  * as the filesystem has clusters, and one that is longer must loop. */
-#include "fatread.h"
+#include "source-fat.h"
 #include "util.h"
 
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "rootfs.h"
+#include "stream.h"
 #include "arch.h"
 #include "personalize.h"
 #include "board.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ext4 reader, see ext4read.h.
+/* ext4 reader, see source-ext4.h.
  *
  * The walk keeps a stack of directories, each listed and sorted when it is
  * entered, and the path of the current entry in one buffer. Directories
@@ -9,7 +9,7 @@
  *
  * A regular file's data is read through the data regions found from its
  * extent map (or block map): unwritten extents and gaps are holes. */
-#include "ext4read.h"
+#include "source-ext4.h"
 #include "pathmap.h"
 #include "util.h"
 
@@ -20,7 +20,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#define MAX_DEPTH	64 /* path components, as rootfs.c */
+#define MAX_DEPTH	64 /* path components, as stream.c */
 #define MAX_SYMLINK	4095
 #define MAX_XATTRS	64
 #define MAX_DIR_ENTRIES (1u << 20)
