@@ -7,9 +7,29 @@
  * can check it without I/O. */
 #pragma once
 
-#include "plan.h"
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #define OVERLAY_MAX_FEATURES 8
+
+/* A file found in an overlay directory (collected by the load phase). */
+struct overlay_entry {
+	char *layer; /* "common", "board/pi5", "role/server" */
+	char *rel;   /* path relative to the layer, without ".in" for templates */
+	char *host;  /* path on the build host */
+	uint32_t mode;
+	bool symlink;
+	char *target;
+	char *text;  /* a template's text (the file ended in ".in") */
+};
+
+/* An explicit owner and mode for an overlay file (overlays/modes). */
+struct overlay_mode {
+	char *path;
+	uint32_t mode, uid, gid;
+};
 
 /* The features of config C that have their own layer,
  * ROOT/feature/FEATURE/, added after the role's: files that exist only

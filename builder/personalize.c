@@ -7,6 +7,7 @@
 #include "nodeconf.h"
 #include "nodevars.h"
 #include "power.h"
+#include "stream.h"
 
 #include <ctype.h>
 #include <sys/stat.h>

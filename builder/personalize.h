@@ -8,6 +8,8 @@
 #include "plan.h"
 #include "template.h"
 
+struct capture; /* stream.h */
+
 struct blob {
 	const char *name; /* a path relative to some directory */
 	const uint8_t *data;
@@ -29,16 +31,6 @@ struct personal_inputs {
 	size_t n_charts;
 	/* agents: the power-cycle key and certificate, and the server CA */
 	const struct blob *power_key, *power_crt, *server_ca;
-};
-
-/* Base files the build needs to read while they stream past: captured
- * (and, for KEEP, also written unchanged). */
-struct capture {
-	const char *path;
-	bool keep;
-	uint8_t *data;
-	size_t size;
-	bool found;
 };
 
 #define FARM_LIB "usr/lib/farm"

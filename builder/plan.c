@@ -3,6 +3,7 @@
 #include "ext4.h"
 #include "hash.h"
 #include "log.h"
+#include "overlay.h"
 
 #define DEFAULT_HEADROOM (256 * MiB)
 

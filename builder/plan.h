@@ -57,22 +57,8 @@ struct plan_file {
 	char *origin; /* where it came from, for messages and the manifest */
 };
 
-/* A file found in an overlay directory (collected by the load phase). */
-struct overlay_entry {
-	char *layer; /* "common", "board/pi5", "role/server" */
-	char *rel;   /* path relative to the layer, without ".in" for templates */
-	char *host;  /* path on the build host */
-	uint32_t mode;
-	bool symlink;
-	char *target;
-	char *text;  /* a template's text (the file ended in ".in") */
-};
-
-/* An explicit owner and mode for an overlay file (overlays/modes). */
-struct overlay_mode {
-	char *path;
-	uint32_t mode, uid, gid;
-};
+struct overlay_entry; /* overlay.h */
+struct overlay_mode;
 
 struct plan_input {
 	const struct config *config;

@@ -27,14 +27,22 @@ struct rootfs_stats {
 	char sha256[SHA256_HEX_LEN];
 };
 
-struct capture;
+/* Base files the build needs to read while they stream past: captured
+ * (and, for KEEP, also written unchanged). personalize.c lists them. */
+struct capture {
+	const char *path;
+	bool keep;
+	uint8_t *data;
+	size_t size;
+	bool found;
+};
 
 struct rootfs_sink {
 	struct ext4_writer *ext4;
 	struct fat_writer *fat;        /* NULL: no boot partition files */
 	const struct board *board;
 	const struct pathmap *replaced_paths; /* written later by the build; skipped here */
-	struct capture *captures;      /* base files read into memory (personalize.h) */
+	struct capture *captures;      /* base files read into memory */
 	size_t n_captures;
 	struct pathmap *boot_files;    /* gets the paths written to the boot partition */
 	time_t epoch;

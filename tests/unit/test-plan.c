@@ -3,6 +3,7 @@
  * in order; later overlay layers replace earlier ones. */
 #include "config.h"
 #include "hash.h"
+#include "overlay.h"
 #include "plan.h"
 #include "unit.h"
 
