@@ -1,26 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-#include "fileio.h"
-#include "build.h"
-#include "artifacts.h"
-#include "base.h"
+/* A node's build, phase by phase: load (build-load.c), plan, stream,
+ * finish the filesystems, derive the outputs, commit. */
+#include "build-internal.h"
+#include "derive.h"
 #include "ext4.h"
 #include "fat.h"
+#include "fileio.h"
 #include "gpt.h"
 #include "log.h"
-#include "derive.h"
 #include "manifest.h"
 #include "nodevars.h"
 #include "output.h"
 #include "overlay.h"
 #include "personalize.h"
 #include "plan.h"
-#include "stream.h"
 #include "secrets.h"
 #include "source.h"
+#include "stream.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 static double seconds(void)
@@ -281,423 +280,245 @@ static int render_plan(struct plan *p, struct vars *v, struct capture *caps, siz
 	return 0;
 }
 
-/* The chart each stack component is installed from. */
-static const struct {
-	const char *component, *chart;
-} stack_charts[] = {
-	{ "cilium", "cilium" },
-	{ "coredns", "coredns" },
-	{ "cert-manager", "cert-manager" },
-	{ "trust-manager", "trust-manager" },
-	{ "traefik", "traefik" },
-	{ "argocd", "argo-cd" },
-	{ "rook-ceph", "rook-ceph" },
-	{ "cloudnative-pg", "cloudnative-pg" },
-	{ "monitoring", "kube-prometheus-stack" },
-};
-
-struct node_artifacts {
-	struct artifacts lock;
-	char *k3s, *airgap, *airgap_name;
-	struct blob *charts;
-	size_t n_charts;
-};
-
-static void node_artifacts_free(struct node_artifacts *na)
-{
-	artifacts_free(&na->lock);
-	free(na->k3s);
-	free(na->airgap);
-	free(na->airgap_name);
-	for (size_t i = 0; i < na->n_charts; i++) {
-		free((char *)na->charts[i].name);
-		free((uint8_t *)na->charts[i].data);
-	}
-	free(na->charts);
-}
-
-/* Finds and verifies every artifact the node needs; reports all that are
- * missing or wrong before failing. */
-static int load_artifacts(const struct build_opts *o, const struct config *c,
-			  const struct config_node *n, const struct board *b,
-			  struct node_artifacts *na)
-{
-	const struct artifact *k3s;
-	unsigned failed = 0;
-	int r;
-
-	r = artifacts_load(o->lock, &na->lock);
-	if (r < 0)
-		return r;
-	k3s = artifacts_find(&na->lock, "k3s", b->arch.v);
-	if (k3s && k3s->version && !streq(k3s->version, c->k3s.version.v))
-		return log_error("%s asks for k3s %s, but %s pins %s: change one of them",
-				 o->config_path, c->k3s.version.v, o->lock, k3s->version);
-	failed += artifact_path(&na->lock, "k3s", b->arch.v, o->artifacts, &na->k3s) < 0;
-	failed += artifact_path(&na->lock, "k3s-airgap-images", b->arch.v, o->artifacts,
-				&na->airgap) < 0;
-	{
-		const struct artifact *a = artifacts_find(&na->lock, "k3s-airgap-images", b->arch.v);
-		if (a)
-			na->airgap_name = artifact_file_name(a);
-	}
-	if (streq(n->role.v, "server")) {
-		na->charts = xcalloc(c->stack.n, sizeof(*na->charts));
-		for (size_t i = 0; i < c->stack.n; i++) {
-			const char *chart = NULL;
-			const struct artifact *a;
-			char *path = NULL;
-			for (size_t j = 0; j < ELEMENTSOF(stack_charts); j++)
-				if (streq(stack_charts[j].component, c->stack.v[i]))
-					chart = stack_charts[j].chart;
-			a = chart ? artifacts_find(&na->lock, chart, NULL) : NULL;
-			if (!a) {
-				log_error("%s: no chart '%s' for stack component '%s': add it to the "
-					  "lock with its URL and sha256, or remove the component from "
-					  "the stack",
-					  o->lock, chart ? chart : "?", c->stack.v[i]);
-				failed++;
-				continue;
-			}
-			if (artifact_path(&na->lock, chart, NULL, o->artifacts, &path) < 0) {
-				failed++;
-				continue;
-			}
-			na->charts[na->n_charts++] =
-				(struct blob){ artifact_file_name(a), (const uint8_t *)path, 0 };
-		}
-	}
-	return failed ? -ENOENT : 0;
-}
-
-/* farm-node for the board's architecture: DIR/farm-node when it is this
- * machine's, else DIR/<qemu arch>/farm-node (built by the cross compiler). */
-static int find_farm_node(const char *dir, const struct board *b, char **ret)
-{
-	struct utsname u;
-	bool native;
-
-	uname(&u);
-	native = (streq(u.machine, "x86_64") && streq(b->arch.v, "amd64")) ||
-		 (streq(u.machine, "aarch64") && streq(b->arch.v, "arm64"));
-	*ret = native ? xasprintf("%s/farm-node", dir)
-		      : xasprintf("%s/%s/farm-node", dir, b->ops->qemu_arch);
-	if (access(*ret, X_OK) < 0)
-		return log_error("farm-node for %s is not built (%s): run make%s", b->arch.v, *ret,
-				 native ? "" : "; it needs the cross compiler and the arm64 -dev "
-					       "packages that scripts/install-deps installs");
-	return 0;
-}
-
 static void hash_or_empty(const char *path, char out[SHA256_HEX_LEN])
 {
 	if (sha256_file(path, out) < 0)
 		out[0] = 0;
 }
 
-int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
-	       const struct board *b)
+/* Plan: pure, and every template checked before anything is written. */
+static int build_plan(struct build *bd)
 {
-	struct outputs *out = NULL;
-	struct overlay_entry *overlays = NULL;
-	struct overlay_mode *modes = NULL;
-	size_t n_overlays = 0, n_modes = 0, n_caps = 0;
-	struct capture *caps = personalize_captures(&n_caps);
-	struct personal_inputs pi = { 0 };
-	struct secrets *sec = NULL;
-	struct blob *ca = NULL, power_key, power_crt, server_ca;
-	struct node_artifacts na = { 0 };
-	const char *base;
-	char *base_cached = NULL, *farm_node = NULL;
-	struct pathmap *boot_files = pathmap_new();
-	struct vars vars = { 0 };
-	bool secret = false;
-	struct plan plan = { 0 };
-	struct plan_input in = { .config = c, .node = n, .board = b, .out_dir = o->out_dir,
-				 .epoch = o->epoch };
-	struct pathmap *replaced = pathmap_new();
-	struct fat_writer *fat = NULL;
-	struct ext4_writer *ext4 = NULL;
-	struct rootfs_stats stats;
-	struct derive_result res = { 0 };
-	struct manifest man = { 0 };
-	struct progress prog;
-	const char *name = n->name.v;
-	uint64_t root_used = 0;
-	char *img_name = NULL;
-	double t0 = seconds(), t_stream = 0, t_fs = 0;
+	struct plan *p = &bd->plan;
+	unsigned problems = 0;
 	int r;
 
-	/* Load: everything the write needs must be there before anything is
-	 * created; whatever is missing is named, all of it, at once. */
-	{
-		unsigned missing = 0;
-		base = o->base;
-		if (!base) {
-			base = base_cached = base_cached_path(c->dir, b->name.v);
-			if (!base) {
-				log_error("%s: no base rootfs for board %s: build it with 'farm-image "
-					  "rootfs --board %s' (needs Debian's archive%s), or pass --base "
-					  "with a rootfs archive%s",
-					  name, b->name.v, b->name.v,
-					  b->ops->base_archives ? b->ops->base_archives : "",
-					  b->ops->base_other ? b->ops->base_other : "");
-				missing++;
-			}
-		} else if (access(base, R_OK) < 0) {
-			log_error_errno(errno, "Cannot read the base rootfs %s: %m", base);
-			missing++;
-		}
-		const char *features[OVERLAY_MAX_FEATURES];
-		size_t n_features = overlay_features(c, features, ELEMENTSOF(features));
-		r = overlay_scan(o->overlays, b->name.v, n->role.v, features, n_features, &overlays,
-				 &n_overlays);
-		if (r >= 0)
-			r = overlay_read_modes(o->overlays, &modes, &n_modes);
-		missing += r < 0;
-		missing += secrets_load(o->secrets, c, &sec) < 0;
-		missing += load_artifacts(o, c, n, b, &na) < 0;
-		missing += find_farm_node(o->farm_node, b, &farm_node) < 0;
-		if (missing) {
-			r = -ENOENT;
-			goto out;
-		}
-	}
-	pi.token = secrets_token(sec);
-	pi.agent_token = secrets_agent_token(sec);
-	pi.node_password = secrets_node_password(sec, name);
-	if (streq(n->role.v, "server")) {
-		const struct secret_file *files;
-		pi.n_ca = secrets_ca_files(sec, &files);
-		ca = xcalloc(pi.n_ca, sizeof(*ca));
-		for (size_t i = 0; i < pi.n_ca; i++)
-			ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
-		pi.ca = ca;
-	} else {
-		const struct secret_file *files, *f = NULL;
-		struct secret_file k, crt;
-		for (size_t i = 0, n_files = secrets_ca_files(sec, &files); i < n_files; i++)
-			if (streq(files[i].name, "server-ca.crt"))
-				f = &files[i];
-		if (f && secrets_power_identity(sec, name, &k, &crt) == 0) {
-			power_key = (struct blob){ k.name, k.data, k.size };
-			power_crt = (struct blob){ crt.name, crt.data, crt.size };
-			server_ca = (struct blob){ f->name, f->data, f->size };
-			pi.power_key = &power_key;
-			pi.power_crt = &power_crt;
-			pi.server_ca = &server_ca;
-		}
-	}
-	pi.farm_node = farm_node;
-	pi.k3s_binary = na.k3s;
-	pi.airgap_images = na.airgap;
-	pi.airgap_name = na.airgap_name;
-	pi.charts = na.charts;
-	pi.n_charts = na.n_charts;
-
-	/* Plan. */
-	in.overlays = overlays;
-	in.n_overlays = n_overlays;
-	in.modes = modes;
-	in.n_modes = n_modes;
-	r = plan_make(&in, &plan);
+	bd->in = (struct plan_input){ .config = bd->c, .node = bd->n, .board = bd->b,
+				      .overlays = bd->overlays, .n_overlays = bd->n_overlays,
+				      .modes = bd->modes, .n_modes = bd->n_modes,
+				      .out_dir = bd->o->out_dir, .epoch = bd->o->epoch };
+	r = plan_make(&bd->in, p);
 	if (r >= 0)
-		r = personalize_plan(&in, &pi, &plan);
+		r = personalize_plan(&bd->in, &bd->pi, p);
 	if (r < 0)
-		goto out;
-	/* Every template is checked before anything is written. */
-	node_vars(c, n, b, &plan, &vars);
-	{
-		unsigned problems = 0;
-		for (size_t i = 0; i < plan.n_files; i++)
-			if (plan.files[i].kind == PLAN_TEMPLATE)
-				problems += template_check(plan.files[i].origin,
-							   (const char *)plan.files[i].data, &vars);
-		if (problems) {
-			r = -EINVAL;
-			goto out;
-		}
+		return r;
+	node_vars(bd->c, bd->n, bd->b, p, &bd->vars);
+	for (size_t i = 0; i < p->n_files; i++)
+		if (p->files[i].kind == PLAN_TEMPLATE)
+			problems += template_check(p->files[i].origin, (const char *)p->files[i].data,
+						   &bd->vars);
+	if (problems)
+		return -EINVAL;
+	for (size_t i = 0; i < p->n_files; i++) {
+		pathmap_put(bd->replaced, p->files[i].path, 1);
+		bd->secret |= p->files[i].secret;
 	}
-	for (size_t i = 0; i < plan.n_files; i++) {
-		pathmap_put(replaced, plan.files[i].path, 1);
-		secret |= plan.files[i].secret;
-	}
+	return 0;
+}
 
-	/* Write. */
-	r = open_outputs(o, &plan, name, base, &out);
+/* Write: the outputs opened, the filesystems created, the base streamed
+ * into them. */
+static int build_stream(struct build *bd)
+{
+	const struct plan *p = &bd->plan;
+	int r = open_outputs(bd->o, p, bd->name, bd->base, &bd->out);
+
 	if (r < 0)
-		goto out;
+		return r;
 	{
 		struct fat_params fp = {
-			.offset = plan.part[PART_BOOT].start,
-			.size = plan.part[PART_BOOT].size,
-			.serial = plan.boot_serial,
-			.label = plan.boot_label,
-			.mtime = plan.epoch,
+			.offset = p->part[PART_BOOT].start,
+			.size = p->part[PART_BOOT].size,
+			.serial = p->boot_serial,
+			.label = p->boot_label,
+			.mtime = p->epoch,
 		};
-		r = fat_new(outputs_fd(out, OUT_IMG), &fp, &fat);
-		if (r < 0) {
-			r = log_error_errno(r, "%s: cannot create the boot filesystem: %m", name);
-			goto out;
-		}
+		r = fat_new(outputs_fd(bd->out, OUT_IMG), &fp, &bd->fat);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot create the boot filesystem: %m",
+					       bd->name);
 	}
 	{
 		struct ext4_params ep = {
-			.path = outputs_path(out, OUT_IMG),
-			.fd = outputs_fd(out, OUT_IMG),
-			.offset = plan.part[PART_ROOT].start,
-			.size = plan.root_size,
-			.shrink = plan.root_from_content,
+			.path = outputs_path(bd->out, OUT_IMG),
+			.fd = outputs_fd(bd->out, OUT_IMG),
+			.offset = p->part[PART_ROOT].start,
+			.size = p->root_size,
+			.shrink = p->root_from_content,
 			.label = "root",
-			.epoch = plan.epoch,
+			.epoch = p->epoch,
 		};
-		memcpy(ep.uuid, plan.root_fs_uuid, 16);
-		memcpy(ep.hash_seed, plan.root_hash_seed, 16);
-		r = ext4_new(&ep, &ext4);
-		if (r < 0) {
-			r = log_error_errno(r, "%s: cannot create the root filesystem: %s", name,
-					    ext4_last_error(ext4));
-			goto out;
-		}
+		memcpy(ep.uuid, p->root_fs_uuid, 16);
+		memcpy(ep.hash_seed, p->root_hash_seed, 16);
+		r = ext4_new(&ep, &bd->ext4);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot create the root filesystem: %s",
+					       bd->name, ext4_last_error(bd->ext4));
 	}
 	{
 		struct rootfs_sink sink = {
-			.ext4 = ext4,
-			.fat = fat,
-			.board = b,
-			.replaced_paths = replaced,
-			.captures = caps,
-			.n_captures = n_caps,
-			.boot_files = boot_files,
-			.epoch = plan.epoch,
-			.interrupted = o->interrupted,
-			.progress = &prog,
-			.out = out,
+			.ext4 = bd->ext4,
+			.fat = bd->fat,
+			.board = bd->b,
+			.replaced_paths = bd->replaced,
+			.captures = bd->caps,
+			.n_captures = bd->n_caps,
+			.boot_files = bd->boot_files,
+			.epoch = p->epoch,
+			.interrupted = bd->o->interrupted,
+			.progress = &bd->prog,
+			.out = bd->out,
 		};
-		progress_init(&prog, name);
-		r = rootfs_stream(base, &sink, &stats);
+		progress_init(&bd->prog, bd->name);
+		r = rootfs_stream(bd->base, &sink, &bd->stats);
 		if (r < 0)
-			goto out;
+			return r;
 	}
-	t_stream = seconds();
-	if (stats.host_keys)
+	bd->t_stream = seconds();
+	if (bd->stats.host_keys)
 		log_notice("%s: left out the base's %llu SSH host key files: each node makes its "
 			   "own at first boot",
-			   name, (unsigned long long)stats.host_keys);
-	if (stats.left_out)
+			   bd->name, (unsigned long long)bd->stats.host_keys);
+	if (bd->stats.left_out)
 		log_notice("%s: %llu entries below %s in the base are not listed in board %s's "
 			   "profile and were left out",
-			   name, (unsigned long long)stats.left_out, b->boot.mount.v, b->name.v);
-	r = personalize_check_base(c, ext4, base);
+			   bd->name, (unsigned long long)bd->stats.left_out, bd->b->boot.mount.v,
+			   bd->b->name.v);
+	return 0;
+}
+
+/* Write: the build's own files on top of the base and the board's boot
+ * files, then the filesystems, the data partition and the GPT made final. */
+static int build_finish_fs(struct build *bd)
+{
+	const struct board *b = bd->b;
+	struct board_finish bf = { .board = b, .plan = &bd->plan, .vars = &bd->vars,
+				   .fat = bd->fat, .boot_files = bd->boot_files,
+				   .base = bd->base };
+	int r = personalize_check_base(bd->c, bd->ext4, bd->base);
+
 	if (r >= 0)
-		r = render_plan(&plan, &vars, caps, n_caps, base);
+		r = render_plan(&bd->plan, &bd->vars, bd->caps, bd->n_caps, bd->base);
 	if (r >= 0)
-		r = write_plan_files(&plan, ext4);
-	if (r < 0)
-		goto out;
-	r = ensure_mount_point(ext4, b->boot.mount.v, plan.epoch);
-	if (r < 0)
-		goto out;
-	{
-		struct board_finish bf = { .board = b, .plan = &plan, .vars = &vars, .fat = fat,
-					   .boot_files = boot_files, .base = base };
+		r = write_plan_files(&bd->plan, bd->ext4);
+	if (r >= 0)
+		r = ensure_mount_point(bd->ext4, b->boot.mount.v, bd->plan.epoch);
+	if (r >= 0)
 		r = b->ops->finish(&bf);
-		if (r < 0)
-			goto out;
-	}
-	r = finish_image(out, &plan, name, fat, ext4, &root_used);
+	if (r >= 0)
+		r = finish_image(bd->out, &bd->plan, bd->name, bd->fat, bd->ext4, &bd->root_used);
 	if (r < 0)
-		goto out;
-	t_fs = seconds();
-	if (o->interrupted && *o->interrupted) {
-		r = -EINTR;
-		goto out;
-	}
+		return r;
+	bd->t_fs = seconds();
+	return bd->o->interrupted && *bd->o->interrupted ? -EINTR : 0;
+}
 
-	/* Derived outputs. */
-	img_name = xasprintf("%s.img", name);
-	progress_init(&prog, "compress");
-	r = derive_outputs(out, img_name, plan.disk_size, o->interrupted, &prog, &res);
+/* The derived outputs: bmap and zst of the final image, then the manifest. */
+static int build_derive(struct build *bd)
+{
+	const struct build_opts *o = bd->o;
+	struct manifest man = {
+		.plan = &bd->plan,
+		.config = bd->c,
+		.node = bd->n,
+		.board = bd->b,
+		.config_file.path = o->config_path,
+		.board_file.path = bd->b->path,
+		.base.path = bd->base,
+		.artifacts = bd->na.used,
+		.n_artifacts = bd->na.n_used,
+		.rootfs = &bd->stats,
+		.root_used = bd->root_used,
+		.out = &bd->res,
+	};
+	int r;
+
+	bd->img_name = xasprintf("%s.img", bd->name);
+	progress_init(&bd->prog, "compress");
+	r = derive_outputs(bd->out, bd->img_name, bd->plan.disk_size, o->interrupted, &bd->prog,
+			   &bd->res);
 	if (r < 0)
-		goto out;
-
-	man.plan = &plan;
-	man.config = c;
-	man.node = n;
-	man.board = b;
-	man.config_file.path = o->config_path;
+		return r;
 	hash_or_empty(o->config_path, man.config_file.sha256);
-	man.board_file.path = b->path;
-	hash_or_empty(b->path, man.board_file.sha256);
-	man.base.path = base;
-	memcpy(man.base.sha256, stats.sha256, sizeof(stats.sha256));
-	{
-		const struct artifact *used[64];
-		size_t nu = 0;
-		const struct artifact *a;
-		if ((a = artifacts_find(&na.lock, "k3s", b->arch.v)))
-			used[nu++] = a;
-		if ((a = artifacts_find(&na.lock, "k3s-airgap-images", b->arch.v)))
-			used[nu++] = a;
-		for (size_t i = 0; i < c->stack.n && streq(n->role.v, "server") && nu < 64; i++)
-			for (size_t k = 0; k < ELEMENTSOF(stack_charts); k++)
-				if (streq(stack_charts[k].component, c->stack.v[i]) &&
-				    (a = artifacts_find(&na.lock, stack_charts[k].chart, NULL)))
-					used[nu++] = a;
-		man.artifacts = used;
-		man.n_artifacts = nu;
-		man.rootfs = &stats;
-		man.root_used = root_used;
-		man.out = &res;
-		r = manifest_write(outputs_fd(out, OUT_JSON), &man);
-	}
-	if (r < 0) {
-		r = outputs_write_failed(out, OUT_JSON, r);
-		goto out;
-	}
-	if (o->interrupted && *o->interrupted) {
-		r = -EINTR;
-		goto out;
-	}
+	hash_or_empty(bd->b->path, man.board_file.sha256);
+	memcpy(man.base.sha256, bd->stats.sha256, sizeof(bd->stats.sha256));
+	r = manifest_write(outputs_fd(bd->out, OUT_JSON), &man);
+	return r < 0 ? outputs_write_failed(bd->out, OUT_JSON, r) : 0;
+}
+
+/* The outputs given their names, all at once, and what was written said. */
+static int build_commit(struct build *bd)
+{
+	const struct plan *p = &bd->plan;
+	char a[32], bb[32], cc[32];
+	int r;
+
+	if (bd->o->interrupted && *bd->o->interrupted)
+		return -EINTR;
 	/* An image with secrets in it is for its owner's eyes only. */
-	r = outputs_commit(out, secret ? 0600 : 0644);
+	r = outputs_commit(bd->out, bd->secret ? 0600 : 0644);
 	if (r < 0)
-		goto out;
-	if (secret)
+		return r;
+	if (bd->secret)
 		log_notice("%s: the image carries secrets (the join token, the node password%s): "
 			   "its files are mode 0600; keep them private",
-			   name, streq(n->role.v, "server") ? ", the cluster CA keys"
-			   : pi.power_key ? ", its power-cycle key" : "");
+			   bd->name, streq(bd->n->role.v, "server") ? ", the cluster CA keys"
+				     : bd->pi.power_key ? ", its power-cycle key" : "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",
-		  name, seconds() - t0, t_stream - t0, (unsigned long long)stats.entries, base,
-		  t_fs - t_stream, seconds() - t_fs);
-	{
-		char a[32], bb[32], cc[32];
-		log_print(stdout, "%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", name,
-			  plan.out_img,
-		       format_size(plan.disk_size, a, sizeof(a)),
-		       format_size(res.mapped_bytes, bb, sizeof(bb)), plan.out_img, plan.out_zst,
-		       format_size(res.zst_size, cc, sizeof(cc)), plan.out_json);
-	}
-out:
+		  bd->name, seconds() - bd->t0, bd->t_stream - bd->t0,
+		  (unsigned long long)bd->stats.entries, bd->base, bd->t_fs - bd->t_stream,
+		  seconds() - bd->t_fs);
+	log_print(stdout, "%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", bd->name,
+		  p->out_img, format_size(p->disk_size, a, sizeof(a)),
+		  format_size(bd->res.mapped_bytes, bb, sizeof(bb)), p->out_img, p->out_zst,
+		  format_size(bd->res.zst_size, cc, sizeof(cc)), p->out_json);
+	return 0;
+}
+
+static void build_free(struct build *bd)
+{
+	fat_free(bd->fat);
+	ext4_free(bd->ext4);
+	outputs_free(bd->out);
+	overlay_free(bd->overlays, bd->n_overlays);
+	overlay_modes_free(bd->modes, bd->n_modes);
+	personalize_captures_reset(bd->caps, bd->n_caps);
+	pathmap_free(bd->boot_files);
+	vars_free(&bd->vars);
+	secrets_free(bd->sec);
+	free(bd->ca);
+	node_artifacts_free(&bd->na);
+	free(bd->base_cached);
+	free(bd->farm_node);
+	pathmap_free(bd->replaced);
+	plan_free(&bd->plan);
+	free(bd->img_name);
+}
+
+/* The phases of DESIGN.md, in order; nothing is written before the plan is
+ * complete, nothing named before every output is. */
+int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
+	       const struct board *b)
+{
+	struct build bd = { .o = o, .c = c, .n = n, .b = b, .name = n->name.v, .t0 = seconds(),
+			    .replaced = pathmap_new(), .boot_files = pathmap_new() };
+	int r;
+
+	bd.caps = personalize_captures(&bd.n_caps);
+	r = build_load(&bd);
+	if (r >= 0)
+		r = build_plan(&bd);
+	if (r >= 0)
+		r = build_stream(&bd);
+	if (r >= 0)
+		r = build_finish_fs(&bd);
+	if (r >= 0)
+		r = build_derive(&bd);
+	if (r >= 0)
+		r = build_commit(&bd);
 	if (r == -EINTR)
-		log_error("%s: interrupted; no output was written", name);
-	fat_free(fat);
-	ext4_free(ext4);
-	outputs_free(out);
-	overlay_free(overlays, n_overlays);
-	overlay_modes_free(modes, n_modes);
-	personalize_captures_reset(caps, n_caps);
-	pathmap_free(boot_files);
-	vars_free(&vars);
-	secrets_free(sec);
-	free(ca);
-	node_artifacts_free(&na);
-	free(base_cached);
-	free(farm_node);
-	pathmap_free(replaced);
-	plan_free(&plan);
-	free(img_name);
+		log_error("%s: interrupted; no output was written", bd.name);
+	build_free(&bd);
 	return r;
 }
