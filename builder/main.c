@@ -256,7 +256,30 @@ static int build_all(const struct build_opts *bo, const struct config *c, struct
 	return built == asked ? 0 : -EIO;
 }
 
-static int cmd_build(int argc, char **argv)
+/* What 'build' was asked, and what it holds while it runs. */
+struct build_cmd {
+	const char *node, *board, *config;
+	bool all;
+	struct build_opts bo;
+	char *overlays_default, *lock_default, *farm_node_default, *secrets_default;
+	bool loaded;
+	struct config c;
+	struct board *boards;
+};
+
+static void build_cmd_free(struct build_cmd *bc)
+{
+	free(bc->overlays_default);
+	free(bc->lock_default);
+	free(bc->farm_node_default);
+	free(bc->secrets_default);
+	if (bc->loaded)
+		free_all(&bc->c, bc->boards);
+}
+
+/* The command line into BC. Returns -1 to go on, else the exit status
+ * (--help, a usage error). */
+static int build_parse(int argc, char **argv, struct build_cmd *bc)
 {
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'n' },
@@ -273,56 +296,50 @@ static int cmd_build(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *node = NULL, *board = NULL, *config = DEFAULT_CONFIG, *base = NULL;
-	const char *out = DEFAULT_OUT, *overlays = NULL, *secrets = NULL, *lock = NULL;
-	const char *artifacts = NULL, *farm_node = NULL;
-	_cleanup_free_ char *farm_node_default = NULL;
-	_cleanup_free_ char *overlays_default = NULL, *secrets_default = NULL, *lock_default = NULL;
-	bool all = false;
-	struct config c;
-	struct board *boards = NULL;
-	struct build_opts bo = { 0 };
-	int o, r;
+	struct build_opts *bo = &bc->bo;
+	int o;
 
+	bc->config = DEFAULT_CONFIG;
+	bo->out_dir = DEFAULT_OUT;
 	while ((o = getopt_long(argc, argv, ":n:ab:c:B:o:O:S:L:A:F:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			/* The last one would win: one build is one node. */
-			if (node)
+			if (bc->node)
 				return usage_error("build",
 						   "--node given twice (one node, or --all), again as",
 						   optarg);
-			node = optarg;
+			bc->node = optarg;
 			break;
 		case 'a':
-			all = true;
+			bc->all = true;
 			break;
 		case 'b':
-			board = optarg;
+			bc->board = optarg;
 			break;
 		case 'c':
-			config = optarg;
+			bc->config = optarg;
 			break;
 		case 'B':
-			base = optarg;
+			bo->base = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			bo->out_dir = optarg;
 			break;
 		case 'O':
-			overlays = optarg;
+			bo->overlays = optarg;
 			break;
 		case 'S':
-			secrets = optarg;
+			bo->secrets = optarg;
 			break;
 		case 'L':
-			lock = optarg;
+			bo->lock = optarg;
 			break;
 		case 'A':
-			artifacts = optarg;
+			bo->artifacts = optarg;
 			break;
 		case 'F':
-			farm_node = optarg;
+			bo->farm_node = optarg;
 			break;
 		case 'h':
 			usage_of(&commands[1], stdout);
@@ -333,88 +350,112 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("build", "unexpected argument", argv[optind]);
-	if (!!node == all)
+	if (!!bc->node == bc->all)
 		return usage_error("build", "give exactly one of --node NAME and --all", NULL);
+	return -1;
+}
 
-	bo.epoch = source_date_epoch(&r);
-	if (r < 0)
-		return 1;
-	r = load_all(config, &c, &boards);
-	if (r < 0) {
-		free_all(&c, boards);
-		return 1;
-	}
-	if (node && !config_find_node(&c, node)) {
-		_cleanup_free_ char *names = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&names, &len);
-		for (size_t i = 0; i < c.nodes.n; i++)
-			fprintf(f, "%s%s", i ? ", " : "", config_node_at(&c, i)->name.v);
-		fclose(f);
-		log_error("%s: there is no node '%s' (nodes: %s)", config, node, names);
-		free_all(&c, boards);
-		return 1;
-	}
-	if (!overlays)
-		overlays = overlays_default = xasprintf("%s/../overlays", c.dir);
-	if (!lock)
-		lock = lock_default = xasprintf("%s/artifacts.lock", c.dir);
-	if (!farm_node) {
+/* What was not given, from where the config is: overlays/ beside configs/,
+ * the lock beside the config, farm-node beside farm-image, the cluster's
+ * secrets directory. Returns 0 or -errno after one message. */
+static int build_defaults(struct build_cmd *bc)
+{
+	struct build_opts *bo = &bc->bo;
+
+	if (!bo->overlays)
+		bo->overlays = bc->overlays_default = xasprintf("%s/../overlays", bc->c.dir);
+	if (!bo->lock)
+		bo->lock = bc->lock_default = xasprintf("%s/artifacts.lock", bc->c.dir);
+	if (!bo->farm_node) {
 		/* Built next to farm-image. */
 		char exe[4096];
 		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[len > 0 ? len : 0] = 0;
 		if (strrchr(exe, '/'))
 			*strrchr(exe, '/') = 0;
-		farm_node = farm_node_default = xstrdup(exe);
+		bo->farm_node = bc->farm_node_default = xstrdup(exe);
 	}
-	if (!secrets) {
-		secrets = secrets_default = secrets_default_dir(&c);
-		if (!secrets) {
-			log_error("No secrets directory: pass --secrets DIR (HOME is not set)");
-			free_all(&c, boards);
-			return 1;
-		}
+	if (!bo->secrets) {
+		bo->secrets = bc->secrets_default = secrets_default_dir(&bc->c);
+		if (!bo->secrets)
+			return log_error("No secrets directory: pass --secrets DIR (HOME is not set)");
 	}
+	return 0;
+}
 
-	bo.config_path = config;
-	bo.base = base;
-	bo.out_dir = out;
-	bo.overlays = overlays;
-	bo.secrets = secrets;
-	bo.lock = lock;
-	bo.artifacts = artifacts;
-	bo.farm_node = farm_node;
-	bo.interrupted = &interrupted;
-	interrupt_catch(NULL);
+/* --node names a node of the config. Returns 0 or -errno after one message. */
+static int build_check_node(const struct build_cmd *bc)
+{
+	_cleanup_free_ char *names = NULL;
+	size_t len = 0;
+	FILE *f;
 
-	/* --board checks --node's board, and selects --all's nodes. */
-	if (all && board) {
+	if (!bc->node || config_find_node(&bc->c, bc->node))
+		return 0;
+	f = open_memstream(&names, &len);
+	for (size_t i = 0; i < bc->c.nodes.n; i++)
+		fprintf(f, "%s%s", i ? ", " : "", config_node_at(&bc->c, i)->name.v);
+	fclose(f);
+	return log_error("%s: there is no node '%s' (nodes: %s)", bc->config, bc->node, names);
+}
+
+/* --board checks --node's board, and selects --all's nodes. Returns 0 or
+ * -errno after one message. */
+static int build_check_board(struct build_cmd *bc)
+{
+	struct config *c = &bc->c;
+
+	if (!bc->board)
+		return 0;
+	if (bc->all) {
 		size_t of_board = 0;
-		for (size_t i = 0; i < c.nodes.n; i++)
-			of_board += streq(board, config_node_at(&c, i)->board.v);
-		if (!of_board) {
-			log_error("%s: no node has board '%s' (--board)", config, board);
-			free_all(&c, boards);
-			return 1;
-		}
+		for (size_t i = 0; i < c->nodes.n; i++)
+			of_board += streq(bc->board, config_node_at(c, i)->board.v);
+		if (!of_board)
+			return log_error("%s: no node has board '%s' (--board)", bc->config,
+					 bc->board);
+		return 0;
 	}
-	for (size_t i = 0; i < c.nodes.n && node; i++) {
-		struct config_node *n = config_node_at(&c, i);
-		if (!streq(n->name.v, node))
-			continue;
-		if (board && !streq(board, n->board.v)) {
-			config_error(&c, n->board.m.pos,
+	for (size_t i = 0; i < c->nodes.n; i++) {
+		const struct config_node *n = config_node_at(c, i);
+		if (streq(n->name.v, bc->node) && !streq(bc->board, n->board.v)) {
+			config_error(c, n->board.m.pos,
 				     "node '%s' has board '%s', not '%s' as --board says", n->name.v,
-				     n->board.v, board);
-			free_all(&c, boards);
-			return 1;
+				     n->board.v, bc->board);
+			return -EINVAL;
 		}
 	}
-	r = node ? build_node(&bo, &c, config_find_node(&c, node),
-			      &boards[config_find_node(&c, node) - config_node_at(&c, 0)])
-		 : build_all(&bo, &c, boards, board);
-	free_all(&c, boards);
+	return 0;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	struct build_cmd bc = { 0 };
+	int r = build_parse(argc, argv, &bc);
+
+	if (r >= 0)
+		return r;
+	bc.bo.epoch = source_date_epoch(&r);
+	if (r < 0)
+		return 1;
+	bc.bo.config_path = bc.config;
+	bc.loaded = true;
+	r = load_all(bc.config, &bc.c, &bc.boards);
+	if (r >= 0)
+		r = build_check_node(&bc);
+	if (r >= 0)
+		r = build_defaults(&bc);
+	if (r >= 0) {
+		bc.bo.interrupted = &interrupted;
+		interrupt_catch(NULL);
+		r = build_check_board(&bc);
+	}
+	if (r >= 0) {
+		const struct config_node *n = bc.node ? config_find_node(&bc.c, bc.node) : NULL;
+		r = n ? build_node(&bc.bo, &bc.c, n, &bc.boards[n - config_node_at(&bc.c, 0)])
+		      : build_all(&bc.bo, &bc.c, bc.boards, bc.board);
+	}
+	build_cmd_free(&bc);
 	return r < 0 ? 1 : 0;
 }
 
