@@ -3,6 +3,7 @@
  * finish the filesystems, derive the outputs, commit. */
 #include "build-internal.h"
 #include "derive.h"
+#include "basefit.h"
 #include "ext4.h"
 #include "fat.h"
 #include "fileio.h"
@@ -52,7 +53,10 @@ static int write_plan_files(const struct plan *p, struct ext4_writer *w)
 	for (size_t i = 0; i < p->n_files; i++) {
 		const struct plan_file *f = &p->files[i];
 		struct ext4_meta m = { .uid = f->uid, .gid = f->gid, .mtime = p->epoch };
-		int r = mkdir_parents(w, f->path, p->epoch, f->origin);
+		int r;
+		if (f->kind == PLAN_ABSENT)
+			continue;
+		r = mkdir_parents(w, f->path, p->epoch, f->origin);
 		if (r < 0)
 			return r;
 		if (f->kind == PLAN_DIR) {
@@ -302,6 +306,7 @@ static int build_plan(struct build *bd)
 		r = personalize_plan(&bd->in, &bd->pi, p);
 	if (r < 0)
 		return r;
+	basefit_plan(p);
 	node_vars(bd->c, bd->n, bd->b, p, &bd->vars);
 	for (size_t i = 0; i < p->n_files; i++)
 		if (p->files[i].kind == PLAN_TEMPLATE)
@@ -397,6 +402,8 @@ static int build_finish_fs(struct build *bd)
 				   .base = bd->base };
 	int r = personalize_check_base(bd->c, bd->ext4, bd->base);
 
+	if (r >= 0)
+		r = basefit_finish(&bd->plan, bd->ext4, b, &bd->vars, bd->base);
 	if (r >= 0)
 		r = render_plan(&bd->plan, &bd->vars, bd->caps, bd->n_caps, bd->base);
 	if (r >= 0)

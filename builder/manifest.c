@@ -64,6 +64,8 @@ static void write_files(struct json *j, const struct plan *p)
 			json_kv_string(j, "symlink", pf->target);
 		} else if (pf->kind == PLAN_DIR) {
 			json_kv_bool(j, "directory", true);
+		} else if (pf->kind == PLAN_ABSENT) {
+			json_kv_bool(j, "removed", true);
 		} else if (pf->secret) {
 			json_kv_bool(j, "secret", true);
 		} else {

@@ -31,6 +31,7 @@ enum plan_file_kind {
 	PLAN_DIR,       /* a directory, created when the base lacks it */
 	PLAN_TEMPLATE,  /* DATA is a template, rendered once the base's facts are known */
 	PLAN_TRANSFORM, /* the base's own file, changed by TRANSFORM */
+	PLAN_ABSENT,    /* the base's entry at this path is left out (not a directory) */
 };
 
 enum plan_transform {

@@ -272,7 +272,41 @@ static const char os_release[] = "PRETTY_NAME=\"Farm Fixture 1\"\n"
 				 "ID=farm-fixture\n"
 				 "VERSION_ID=1\n";
 
-static void kind_full(struct ctx *c)
+/* The fixture's stand-ins for what a node cannot do without (builder/
+ * basefit.c): a few bytes each, where Debian puts them. */
+static void add_node_needs(struct ctx *c, bool resolved)
+{
+	static const char *const bins[] = {
+	    "./usr/lib/systemd/systemd", "./usr/lib/systemd/systemd-networkd",
+	    "./usr/lib/systemd/systemd-udevd", "./usr/sbin/sshd", "./usr/bin/ssh-keygen",
+	    "./usr/sbin/mkfs.btrfs", "./usr/bin/sudo",
+	};
+	static const char *const libs[] = {
+	    "libfdisk.so.1", "libblkid.so.1", "libbtrfsutil.so.1", "libyaml-0.so.2",
+	};
+	static const char *const triplets[] = {"x86_64-linux-gnu", "aarch64-linux-gnu"};
+
+	add_dir(c, "./usr/sbin/", 0755);
+	for (size_t i = 0; i < ELEMENTSOF(bins); i++)
+		add_text(c, bins[i], 0755, "#!/bin/sh\n# fixture\n");
+	if (resolved)
+		add_text(c, "./usr/lib/systemd/systemd-resolved", 0755, "#!/bin/sh\n# fixture\n");
+	add_symlink(c, "./usr/sbin/init", "../lib/systemd/systemd");
+	for (size_t t = 0; t < ELEMENTSOF(triplets); t++) {
+		char dir[64];
+		snprintf(dir, sizeof(dir), "./usr/lib/%s/", triplets[t]);
+		add_dir(c, dir, 0755);
+		for (size_t i = 0; i < ELEMENTSOF(libs); i++) {
+			char path[128];
+			snprintf(path, sizeof(path), "%s%s", dir, libs[i]);
+			add_text(c, path, 0644, "fixture library\n");
+		}
+	}
+}
+
+/* The full fixture; RESOLVED: with systemd-resolved (a Debian base), else
+ * without (Raspberry Pi OS). */
+static void full_entries(struct ctx *c, bool resolved)
 {
 	add_dir(c, "./", 0755);
 
@@ -437,6 +471,76 @@ static void kind_full(struct ctx *c)
 	add_dir(c, "./usr/lib/systemd/boot/", 0755);
 	add_dir(c, "./usr/lib/systemd/boot/efi/", 0755);
 	add_random(c, "./usr/lib/systemd/boot/efi/systemd-bootx64.efi", 0644, 16 * KiB);
+	add_node_needs(c, resolved);
+}
+
+static void kind_full(struct ctx *c) { full_entries(c, true); }
+
+/* What Raspberry Pi OS Lite brings that a farm node must not run, as
+ * pi-gen leaves it (trixie and bookworm): sshd disabled (no enable links),
+ * NetworkManager enabled, the user wizard enabled and getty@tty1 disabled
+ * (userconf-pi's rename-user), cloud-init, rpi-swap and dphys-swapfile,
+ * first-boot units of raspberrypi-sys-mods, a plain resolv.conf and no
+ * systemd-resolved. Unit files are stand-ins; links are where systemctl
+ * enable puts them. */
+static void kind_pios(struct ctx *c)
+{
+	static const char *const units[] = {
+	    "NetworkManager.service", "NetworkManager-wait-online.service",
+	    "NetworkManager-dispatcher.service", "userconfig.service",
+	    "regenerate_ssh_host_keys.service", "sshswitch.service", "rpi-resize.service",
+	    "dphys-swapfile.service", "cloud-init-main.service", "cloud-init-local.service",
+	    "cloud-init-network.service", "cloud-config.service", "cloud-final.service",
+	    "cloud-init.target", "ssh.service", "getty@.service",
+	};
+	static const char *const links[][2] = {
+	    {"multi-user.target.wants/NetworkManager.service", "NetworkManager.service"},
+	    {"network-online.target.wants/NetworkManager-wait-online.service",
+	     "NetworkManager-wait-online.service"},
+	    {"dbus-org.freedesktop.NetworkManager.service", "NetworkManager.service"},
+	    {"dbus-org.freedesktop.nm-dispatcher.service", "NetworkManager-dispatcher.service"},
+	    {"multi-user.target.wants/userconfig.service", "userconfig.service"},
+	    {"multi-user.target.wants/regenerate_ssh_host_keys.service",
+	     "regenerate_ssh_host_keys.service"},
+	    {"multi-user.target.wants/sshswitch.service", "sshswitch.service"},
+	    {"multi-user.target.wants/dphys-swapfile.service", "dphys-swapfile.service"},
+	    {"cloud-init.target.wants/cloud-init-main.service", "cloud-init-main.service"},
+	    {"cloud-init.target.wants/cloud-final.service", "cloud-final.service"},
+	};
+	static const char *const dirs[] = {
+	    "./etc/systemd/", "./etc/systemd/system/", "./etc/systemd/system/multi-user.target.wants/",
+	    "./etc/systemd/system/network-online.target.wants/",
+	    "./etc/systemd/system/cloud-init.target.wants/", "./etc/ssh/sshd_config.d/",
+	    "./etc/rpi/", "./etc/init.d/", "./usr/lib/systemd/system/",
+	    "./usr/lib/systemd/system-generators/", "./usr/lib/systemd/zram-generator.conf.d/",
+	};
+
+	full_entries(c, false);
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		add_dir(c, dirs[i], 0755);
+	for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+		char path[128], text[128];
+		snprintf(path, sizeof(path), "./usr/lib/systemd/system/%s", units[i]);
+		snprintf(text, sizeof(text), "[Unit]\nDescription=fixture %s\n", units[i]);
+		add_text(c, path, 0644, text);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+		char path[160], target[128];
+		snprintf(path, sizeof(path), "./etc/systemd/system/%s", links[i][0]);
+		snprintf(target, sizeof(target), "/usr/lib/systemd/system/%s", links[i][1]);
+		add_symlink(c, path, target);
+	}
+	add_text(c, "./etc/resolv.conf", 0644, "nameserver 8.8.8.8\n");
+	add_text(c, "./etc/ssh/sshd_config.d/rename_user.conf", 0644,
+		 "Banner /usr/share/userconf-pi/sshd_banner\n");
+	add_text(c, "./etc/rpi/swap.conf", 0644, "[Main]\n#Mechanism=auto\n");
+	add_text(c, "./etc/init.d/resize2fs_once", 0755, "#!/bin/sh\n# fixture\n");
+	add_text(c, "./usr/lib/systemd/system-generators/rpi-swap-generator", 0755,
+		 "#!/bin/sh\n# fixture\n");
+	add_text(c, "./usr/lib/systemd/system-generators/cloud-init-generator", 0755,
+		 "#!/bin/sh\n# fixture\n");
+	add_text(c, "./usr/lib/systemd/zram-generator.conf.d/20-rpi-swap-zram0-ctrl.conf", 0644,
+		 "[zram0]\nfs-type=swap\n");
 }
 
 /* The same base for x86 nodes: only dpkg's record differs. */
@@ -611,6 +715,7 @@ static const struct kind {
 } kinds[] = {
     {"full", kind_full},
     {"full-amd64", kind_full_amd64},
+    {"pios", kind_pios},
     {"traversal", kind_traversal},
     {"traversal-inner", kind_traversal_inner},
     {"absolute", kind_absolute},

@@ -21,8 +21,9 @@ check_eq "arm64 base for x86 leaves nothing" "" "$(ls -A "$TMP/out-duck" 2>/dev/
 
 # variant NAME STATUS [PATH=MACHINE...]: the full fixture with another
 # /var/lib/dpkg/status (STATUS: "dpkg" keeps it, "libc6-amd64" lists libc6
-# instead of dpkg, "none" neither) and programs at the end (MACHINE: an ELF
-# header for x86-64, aarch64 or a machine number, or "script").
+# instead of dpkg, "none" neither) and programs at the end, in place of the
+# fixture's stand-ins at those paths (MACHINE: an ELF header for x86-64,
+# aarch64 or a machine number, or "script").
 variant() {
 	python3 - "$TMP/full.tar" "$TMP/$1.tar" "${@:2}" <<'PY'
 import io, re, struct, sys, tarfile
@@ -34,9 +35,10 @@ def entry(name, data, mode=0o644):
 def elf(machine):
     # ELF64, little-endian, ET_DYN, then e_machine; the rest of a header.
     return b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HH", 3, machine) + bytes(44)
+programs = {"./" + a.split("=")[0] for a in sys.argv[4:]}
 with tarfile.open(src) as s, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
     for m in s:
-        if m.issparse():
+        if m.issparse() or m.name in programs:
             continue
         f = s.extractfile(m) if m.isreg() else None
         if m.name == "./var/lib/dpkg/status" and status != "dpkg":
