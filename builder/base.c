@@ -55,6 +55,7 @@ static const struct field recipe_fields[] = {
 	F("setup-hooks", FT_STRLIST, struct base_recipe, setup_hooks, .multiline = true),
 	F("essential-hooks", FT_STRLIST, struct base_recipe, essential_hooks, .multiline = true),
 	F("customize-hooks", FT_STRLIST, struct base_recipe, customize_hooks, .multiline = true),
+	F("from", FT_STRING, struct base_recipe, from),
 	{ 0 },
 };
 static const struct schema recipe_schema = { .what = "recipe", .fields = recipe_fields };
@@ -66,7 +67,17 @@ const char *base_recipe_suite(const struct base_recipe *r)
 
 const char *base_recipe_variant(const struct base_recipe *r)
 {
+	/* A derived base starts from its parent's tree (a setup hook) and
+	 * only adds its packages. */
+	if (r->from.m.set)
+		return "custom";
 	return r->variant.m.set ? r->variant.v : DEFAULT_VARIANT;
+}
+
+/* The parent recipe's path: relative to this recipe's directory. */
+static char *from_path(const struct base_recipe *r)
+{
+	return r->from.v[0] == '/' ? xstrdup(r->from.v) : xasprintf("%s/%s", r->dir, r->from.v);
 }
 
 struct base_mirror *base_recipe_mirror(const struct base_recipe *r, size_t i)
@@ -185,6 +196,19 @@ static void check_recipe(struct conf_file *f, struct base_recipe *r, const char 
 		check_mirror(f, r, base_recipe_mirror(r, i));
 	if (r->packages.n == 0)
 		conf_error(f, r->packages.m.pos, "packages: give at least one package");
+	if (r->from.m.set) {
+		_cleanup_free_ char *parent = from_path(r);
+		if (has_space(parent) || strpbrk(parent, "'\"\\$`"))
+			conf_error(f, r->from.m.pos, "from: '%s' cannot be passed to a setup hook",
+				   parent);
+		else if (access(parent, R_OK) < 0)
+			conf_error(f, r->from.m.pos, "from: cannot read the parent recipe %s: %s",
+				   parent, strerror(errno));
+		if (r->variant.m.set && !streq(r->variant.v, "custom"))
+			conf_error(f, r->variant.m.pos,
+				   "variant: a recipe with 'from' adds to its parent's tree "
+				   "(variant custom); leave variant out");
+	}
 	for (size_t i = 0; i < r->packages.n; i++) {
 		if (!package_ok(r->packages.v[i])) {
 			conf_error(f, r->packages.vpos[i],
@@ -229,6 +253,12 @@ int base_recipe_load(const char *path, const char *board, struct base_recipe *r)
 
 void base_recipe_free(struct base_recipe *r)
 {
+	if (r->parent) {
+		base_recipe_free(r->parent);
+		free(r->parent);
+	}
+	free(r->parent_key);
+	free(r->parent_archive);
 	conf_free(&recipe_schema, r);
 	free(r->path);
 	free(r->dir);
@@ -325,6 +355,13 @@ char **base_mmdebstrap_argv(const struct base_recipe *r, const char *suite, cons
 		strcat(strcat(inc, i ? "," : ""), r->packages.v[i]);
 	strv_push(&v, &n, &cap, inc);
 	strv_push(&v, &n, &cap, xstrdup("--verbose"));
+	/* A derived base: the parent's tree first, owners, modes and xattrs
+	 * (ACLs too) as they are. */
+	if (r->parent_archive)
+		strv_push(&v, &n, &cap,
+			  xasprintf("--setup-hook=zstd -dcq '%s' | tar -C \"$1\" --numeric-owner "
+				    "--xattrs --xattrs-include='*' -xpf -",
+				    r->parent_archive));
 	push_hooks(&v, &n, &cap, "setup-hook", &r->setup_hooks);
 	push_hooks(&v, &n, &cap, "essential-hook", &r->essential_hooks);
 	push_hooks(&v, &n, &cap, "customize-hook", &r->customize_hooks);
@@ -428,14 +465,49 @@ int base_cache_key(const struct base_recipe *r, const char *suite, const char *m
 	}
 	feed(c, suite, strlen(suite));
 	feed(c, mmdebstrap_version, strlen(mmdebstrap_version));
+	if (r->parent_key)
+		feed(c, r->parent_key, strlen(r->parent_key));
 	sha256_final(c, md);
 	hex_encode(md, SHA256_LEN, key);
 	return 0;
 }
 
+static int archive_path(struct base_recipe *r, const char *board, const char *suite,
+			const char *cache, bool quiet, char **ret, char key[65]);
+
+/* Loads a derived recipe's parent and finds its key and archive. */
+static int resolve_parent(struct base_recipe *r, const char *board, const char *suite,
+			  const char *cache, bool quiet, int depth)
+{
+	_cleanup_free_ char *path = NULL;
+	char key[65];
+	int e;
+
+	if (r->parent || !r->from.m.set)
+		return 0;
+	path = from_path(r);
+	if (depth > 4)
+		return log_error("%s: 'from' goes more than four recipes deep", r->path);
+	r->parent = xcalloc(1, sizeof(*r->parent));
+	e = base_recipe_load(path, board, r->parent);
+	if (e < 0)
+		return e;
+	if (!streq(r->parent->architecture.v, r->architecture.v))
+		return log_error("%s: its parent %s is for %s, not %s", r->path, path,
+				 r->parent->architecture.v, r->architecture.v);
+	e = resolve_parent(r->parent, board, suite, cache, quiet, depth + 1);
+	if (e < 0)
+		return e;
+	e = archive_path(r->parent, board, suite, cache, quiet, &r->parent_archive, key);
+	if (e < 0)
+		return e;
+	r->parent_key = xstrdup(key);
+	return 0;
+}
+
 /* Where a recipe's base is (or would be) cached, CACHE/BOARD-SUITE-ARCH-
  * KEY.tar.zst (KEY's first 16 digits), and the whole KEY. */
-static int archive_path(const struct base_recipe *r, const char *board, const char *suite,
+static int archive_path(struct base_recipe *r, const char *board, const char *suite,
 			const char *cache, bool quiet, char **ret, char key[65])
 {
 	_cleanup_free_ char *version = base_mmdebstrap_version(quiet);
@@ -443,6 +515,9 @@ static int archive_path(const struct base_recipe *r, const char *board, const ch
 
 	if (!version)
 		return -ENOENT;
+	e = resolve_parent(r, board, suite, cache, quiet, 0);
+	if (e < 0)
+		return e;
 	e = base_cache_key(r, suite, version, key);
 	if (e < 0)
 		return e;
@@ -467,6 +542,22 @@ char *base_cached_path(const char *config_dir, const char *board)
 	}
 	base_recipe_free(&r);
 	return path;
+}
+
+/* A derived base starts from its parent's archive: built first when it is
+ * not cached. */
+static int build_parents(const struct base_recipe *r, const char *board, const char *suite)
+{
+	int e;
+
+	if (!r->parent || access(r->parent_archive, R_OK) == 0)
+		return 0;
+	e = build_parents(r->parent, board, suite);
+	if (e < 0)
+		return e;
+	log_info("%s starts from %s, which is not built yet: building that first", r->path,
+		 r->parent->path);
+	return base_build(r->parent, board, suite, r->parent_archive);
 }
 
 static int usage(FILE *f, int status)
@@ -582,7 +673,9 @@ int cmd_rootfs(int argc, char **argv)
 			  board, suite, r.architecture.v, hint, path);
 		ret = -ENOENT;
 	} else if (ret == 0) {
-		ret = base_build(&r, board, suite, path);
+		ret = build_parents(&r, board, suite);
+		if (ret == 0)
+			ret = base_build(&r, board, suite, path);
 		if (ret == 0)
 			printf("%s\n", path);
 	}

@@ -20,9 +20,14 @@ struct base_recipe {
 	struct cstrlist components, packages;
 	struct clist mirrors; /* struct base_mirror */
 	struct cstrlist setup_hooks, essential_hooks, customize_hooks;
+	struct cstr from; /* a parent recipe: this base is that one plus what this one adds */
 
 	char *path; /* the recipe file */
 	char *dir;  /* its directory: key paths are relative to it */
+	/* With FROM, set when the cache key is computed: the parent's recipe,
+	 * its cache key and its archive, which the build starts from. */
+	struct base_recipe *parent;
+	char *parent_key, *parent_archive;
 };
 
 /* Loads the recipe at PATH for BOARD: unknown keys, bad package names,
@@ -38,7 +43,8 @@ char *base_recipe_path(const char *config_dir, const char *board);
 char *base_cache_dir(void);
 
 /* The cache key, as 64 hex digits: sha256 of the recipe's bytes, the key
- * files' bytes, SUITE and MMDEBSTRAP_VERSION. Returns 0 or -errno. */
+ * files' bytes, SUITE and MMDEBSTRAP_VERSION (and the parent's key for a
+ * recipe with `from`). Returns 0 or -errno. */
 int base_cache_key(const struct base_recipe *r, const char *suite,
 		   const char *mmdebstrap_version, char key[65]);
 /* `mmdebstrap --version`'s output ("mmdebstrap 1.3.5"), or NULL (with a

@@ -155,6 +155,33 @@ rm "$TMP/built"
 check_eq "second run reuses it" "$path" "$(rootfs --board x86 2>/dev/null)"
 check "second run does not run mmdebstrap" test ! -e "$TMP/built"
 
+# A derived recipe ("from"): keyed by its parent's key too, built from the
+# parent's archive (built first when missing), with variant custom.
+d=$TMP/cfg/rootfs/derived.yaml
+cp "$TOP/configs/rootfs/x86.yaml" "$TMP/cfg/rootfs/parent.yaml"
+printf 'from: parent.yaml\narchitecture: amd64\nmirrors:\n  - uri: http://deb.debian.org/debian\npackages: [network-manager]\n' >"$d"
+kd1=$(key --board x86 --recipe "$d")
+echo "# changed" >>"$TMP/cfg/rootfs/parent.yaml"
+kd2=$(key --board x86 --recipe "$d")
+[[ $kd1 =~ ^[0-9a-f]{64}$ && $kd2 != "$kd1" ]] && pass "derived key follows the parent recipe" ||
+	fail "derived key follows the parent recipe" "$kd1 / $kd2"
+parent=$cache/x86-trixie-amd64-$(key --board x86 --recipe "$TMP/cfg/rootfs/parent.yaml" | cut -c1-16).tar.zst
+out=$(rootfs --board x86 --recipe "$d" 2>&1)
+check "derived build builds its parent first" grep -q "starts from $TMP/cfg/rootfs/parent.yaml, which is not built yet" <<<"$out"
+check "the parent's archive is cached" test -s "$parent"
+args=$(cat "$TMP/args")
+for a in --variant=custom "--include=network-manager" "--setup-hook=zstd -dcq '$parent' | tar -C \"\$1\" --numeric-owner --xattrs --xattrs-include='*' -xpf -"; do
+	[[ $args == *"$a"* ]] && pass "derived: mmdebstrap gets ${a%% |*}" || fail "derived: mmdebstrap gets $a" "$args"
+done
+printf 'from: parent.yaml\nvariant: minbase\narchitecture: amd64\nmirrors:\n  - uri: http://deb.debian.org/debian\npackages: [network-manager]\n' >"$d"
+check_eq "derived recipe with another variant" \
+	"$d:2:10: variant: a recipe with 'from' adds to its parent's tree (variant custom); leave variant out" \
+	"$(key --board x86 --recipe "$d" | head -1)"
+sed -i 's/^from: parent.yaml/from: nothing.yaml/; /^variant/d' "$d"
+check_eq "derived recipe without its parent" \
+	"$d:1:7: from: cannot read the parent recipe $TMP/cfg/rootfs/nothing.yaml: No such file or directory" \
+	"$(key --board x86 --recipe "$d" | head -1)"
+
 out=$(FAKE_MODE=fail rootfs --board x86 --rebuild 2>&1)
 rc=$?
 check_eq "failed build fails" 1 "$rc"
