@@ -163,6 +163,9 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 		free(lines);
 	}
 	vars_setf(v, "pcie_gen", "%llu", n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);
+	/* A Pi 5's kernel: 4 KiB pages unless the node asks for 16 KiB (see
+	 * board-pi5.c). */
+	vars_set(v, "kernel_page_size", n->kernel.m.set ? n->kernel.v : "4k");
 
 	if (c->power.shutdown.m.set)
 		vars_setf(v, "shutdown_time", "%02u:%02u:00",

@@ -212,6 +212,11 @@ void config_check_nodes(struct config *c)
 				     "(aa:bb:cc:dd:ee:ff) nor an interface name or pattern such as "
 				     "enp1s0 or en*",
 				     n->name.v, n->interface.v);
+		if (n->kernel.m.set && n->board.m.set && !streq(n->board.v, "pi5"))
+			config_error(c, n->kernel.m.pos,
+				     "node '%s': kernel chooses the page size of a Raspberry Pi 5's "
+				     "kernel; board %s boots the base's own",
+				     n->name.v, n->board.v);
 		config_check_node_address(c, n, &n->ipv4, &lan->ipv4, &lan->ipv4_gateway,
 					  &c->network.loadbalancer.ipv4);
 		config_check_node_address(c, n, &n->ipv6, &lan->ipv6, &lan->ipv6_gateway,

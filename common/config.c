@@ -91,6 +91,7 @@ static const struct field storage_fields[] = {
 static const struct schema storage_schema = { .what = "storage", .fields = storage_fields };
 
 static const char *const roles[] = { "server", "agent", NULL };
+static const char *const kernels[] = { "4k", "16k", NULL };
 
 static const struct field node_fields[] = {
 	F("name", FT_STRING, struct config_node, name, .required = true),
@@ -101,6 +102,7 @@ static const struct field node_fields[] = {
 	F("disk", FT_STRING, struct config_node, disk),
 	F("interface", FT_STRING, struct config_node, interface),
 	F("pcie-gen", FT_UINT, struct config_node, pcie_gen, .min = 2, .max = 3),
+	F("kernel", FT_ENUM, struct config_node, kernel, .values = kernels),
 	/* 16 TiB: ext4's limit with 4 KiB blocks and 32-bit block numbers,
 	 * far past any root; the image is written at this size. */
 	F("root-size", FT_SIZE, struct config_node, root_size, .min = MiB, .max = 16 * 1024 * GiB),

@@ -65,6 +65,7 @@ struct config_node {
 	struct cstr interface; /* the LAN NIC: a MAC address or a name pattern */
 	struct caddr ipv4, ipv6;
 	struct cuint pcie_gen;
+	struct cstr kernel; /* pi5: "4k" (kernel8.img, the default) or "16k" (kernel_2712.img) */
 	struct cuint root_size; /* fixed root filesystem size; 0: from content */
 	struct cstrmap labels;
 	struct cstrlist taints;

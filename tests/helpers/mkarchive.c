@@ -456,6 +456,13 @@ static void full_entries(struct ctx *c, bool resolved)
 		 "console=serial0,115200 console=tty1 root=LABEL=root rootfstype=ext4 "
 		 "fsck.repair=yes rootwait\n");
 	add_random(c, "./boot/firmware/kernel_2712.img", 0644, 64 * KiB);
+	add_random(c, "./boot/firmware/kernel8.img", 0644, 48 * KiB);
+	add_random(c, "./boot/firmware/initramfs8", 0644, 24 * KiB);
+	/* What Raspberry Pi OS also has there and a Pi 5 does not read. */
+	add_random(c, "./boot/firmware/start4.elf", 0644, 8 * KiB);
+	add_random(c, "./boot/firmware/fixup4.dat", 0644, 2 * KiB);
+	add_random(c, "./boot/firmware/bootcode.bin", 0644, 2 * KiB);
+	add_random(c, "./boot/firmware/bcm2711-rpi-4-b.dtb", 0644, 4 * KiB);
 	add_random(c, "./boot/firmware/bcm2712-rpi-5-b.dtb", 0644, 4 * KiB);
 	add_dir(c, "./boot/firmware/overlays/", 0755);
 	add_random(c, "./boot/firmware/overlays/bcm2712d0.dtbo", 0644, 1 * KiB);

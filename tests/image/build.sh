@@ -96,20 +96,55 @@ check_eq "boot mount point is empty in the root" "" \
 extract "$img" "$json" 1 "$TMP/boot.vfat"
 check "fsck.fat clean" fsck.fat -n "$TMP/boot.vfat"
 listing=$(mdir -i "$TMP/boot.vfat" -/ -b :: 2>/dev/null | sed 's|^::/||' | sort | tr '\n' ' ')
-check_eq "boot files" "bcm2712-rpi-5-b.dtb cmdline.txt config.txt initramfs_2712 kernel_2712.img overlays/ overlays/bcm2712d0.dtbo " "$listing"
+# What a Pi 5 reads, nothing of a Pi 4's (start4.elf, fixup4.dat,
+# bootcode.bin, bcm2711-*.dtb are in the fixture).
+check_eq "boot files" "bcm2712-rpi-5-b.dtb cmdline.txt config.txt initramfs8 initramfs_2712 kernel8.img kernel_2712.img overlays/ overlays/bcm2712d0.dtbo " "$listing"
 root_uuid=$(manifest_get "$json" "m['partitions'][1]['uuid']")
-check_eq "cmdline.txt" "console=serial0,115200 console=tty1 root=PARTUUID=$root_uuid rootfstype=ext4 ro rootwait cgroup_enable=memory" \
+check_eq "cmdline.txt" "console=serial0,115200 console=tty1 root=PARTUUID=$root_uuid rootfstype=ext4 fsck.repair=yes ro rootwait cgroup_enable=memory" \
 	"$(mcopy -n -i "$TMP/boot.vfat" ::cmdline.txt -)"
 config=$(mcopy -n -i "$TMP/boot.vfat" ::config.txt -)
-for line in "kernel=kernel_2712.img" "dtparam=pciex1" "dtparam=pciex1_gen=2" "auto_initramfs=1" "arm_64bit=1"; do
+for line in "kernel=kernel8.img" "dtparam=pciex1" "dtparam=pciex1_gen=2" "auto_initramfs=1"; do
 	check_eq "config.txt: $line" "$line" "$(grep -x -- "$line" <<<"$config")"
 done
+check_eq "config.txt: no arm_64bit (a Pi 5 is 64-bit only)" "" "$(grep '^arm_64bit' <<<"$config")"
 check_eq "config.txt: nothing of the base's" "" "$(grep -x '# fixture' <<<"$config")"
-for f in kernel_2712.img overlays/bcm2712d0.dtbo; do
+for f in kernel8.img kernel_2712.img overlays/bcm2712d0.dtbo; do
 	check "boot content $f" cmp <(mcopy -n -i "$TMP/boot.vfat" "::$f" -) <(bsdtar -xOf "$TMP/full.tar" "./boot/firmware/$f")
 done
 check_eq "FAT serial matches the manifest" "$(manifest_get "$json" "m['partitions'][0]['filesystem']['uuid']")" \
 	"$(blkid -o value -s UUID "$TMP/boot.vfat")"
+
+# kernel: 16k: the Pi 5's own kernel (16 KiB pages) in config.txt; a base
+# without the chosen kernel is refused, naming its package.
+mkdir -p "$TMP/k16"
+ln -s "$TOP/configs/boards" "$TMP/k16/boards"
+awk '{print} /^  - name: sheep$/ {print "    kernel: 16k"}' "$TOP/configs/cluster.yaml" >"$TMP/k16/cluster.yaml"
+k16() { # OUT BASE: sheep with kernel: 16k
+	# shellcheck disable=SC2046
+	"$FARM_IMAGE" build --node sheep --config "$TMP/k16/cluster.yaml" --secrets "$(secrets)" \
+		$(artifacts) --overlays "$TOP/overlays" --base "$2" --out "$1" >"$1.log" 2>&1
+}
+if k16 "$TMP/k16/out" "$TMP/full.tar"; then
+	extract "$TMP/k16/out/sheep.img" "$TMP/k16/out/sheep.json" 1 "$TMP/k16/boot.vfat"
+	check_eq "kernel: 16k -> config.txt kernel=kernel_2712.img" "kernel=kernel_2712.img" \
+		"$(mcopy -n -i "$TMP/k16/boot.vfat" ::config.txt - | grep '^kernel=')"
+else
+	fail "build sheep with kernel: 16k" "$(tail -3 "$TMP/k16/out.log")"
+fi
+for k in kernel8.img:4k:linux-image-rpi-v8:16k kernel_2712.img:16k:linux-image-rpi-2712:4k; do
+	IFS=: read -r file size pkg other <<<"$k"
+	bsdtar -cf "$TMP/k16/no-$file.tar" --exclude "./boot/firmware/$file" @"$TMP/full.tar"
+	if [ "$size" = 4k ]; then
+		build sheep "$TMP/k16/no-$file.tar" "$TMP/k16/no-$file"
+	else
+		k16 "$TMP/k16/no-$file" "$TMP/k16/no-$file.tar"
+	fi
+	check_eq "kernel: $size without $file refused, naming $pkg" \
+		"farm-image: $TMP/k16/no-$file.tar: node sheep runs the Raspberry Pi kernel with $( [ "$size" = 4k ] && echo 4 || echo 16) KiB pages, $file, which the base does not have in /boot/firmware: add the package $pkg to the base (Raspberry Pi OS Lite has it), or set 'kernel: $other' on the node" \
+		"$(grep 'Raspberry Pi kernel with' "$TMP/k16/no-$file.log")"
+	check_eq "kernel: $size without $file: nothing written" "" "$(ls -A "$TMP/k16/no-$file" 2>/dev/null)"
+done
+rm -rf "$TMP/k16"
 
 # Derived outputs.
 truncate -s "$(stat -c %s "$img")" "$TMP/flash.img"
