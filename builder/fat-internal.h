@@ -18,8 +18,6 @@
 #define ATTR_DIR	0x10u
 #define ATTR_ARCHIVE	0x20u
 #define ATTR_LFN	0x0Fu
-#define CASE_LOWER_BASE 0x08u
-#define CASE_LOWER_EXT	0x10u
 
 struct fat_node {
 	struct fat_node *parent;
@@ -28,7 +26,6 @@ struct fat_node {
 	uint16_t *uname; /* long name, UCS-2 */
 	size_t ulen;
 	uint8_t sname[11]; /* 8.3 name, space padded, upper case */
-	uint8_t ncase;	   /* CASE_LOWER_* flags of a short-only name */
 	uint8_t nlfn;	   /* long-name entries; 0 = short entry only */
 	bool dir;
 	uint32_t cluster; /* first cluster, 0 for an empty file */

@@ -2,14 +2,18 @@
 /* Names for the FAT32 writer (fat.c), see fat-internal.h.
  *
  * Every name is kept as a VFAT long name (UCS-2) and gets an 8.3 name made
- * the Windows way. A name that is valid 8.3 with base and extension each in
- * one case is stored as the 8.3 entry alone, lower case recorded in the NT
- * case flags ("config.txt"); any other name gets long-name entries (13
- * characters each, highest ordinal first, each carrying the checksum of the
- * 8.3 name) followed by its 8.3 entry, whose name is the basis if that is
- * exact and free ("Config.txt" as CONFIG.TXT) or else an alias with the
- * smallest free numeric tail ("KERNEL~1.IMG"). Aliases depend only on the
- * names already in the directory, so the layout is deterministic. */
+ * the Windows way. Only a name that is valid 8.3 in upper case is stored as
+ * the 8.3 entry alone ("KERNEL8.IMG"); any other name gets long-name
+ * entries (13 characters each, highest ordinal first, each carrying the
+ * checksum of the 8.3 name) followed by its 8.3 entry, whose name is the
+ * basis if that is exact and free ("config.txt" as CONFIG.TXT) or else an
+ * alias with the smallest free numeric tail ("KERNEL~1.IMG"). That is what
+ * Linux's vfat writes (shortname=mixed), so what Raspberry Pi OS's boot
+ * partition has: Pi 5 bootloaders before 2024-01-05 sometimes took an 8.3
+ * entry without a long name for one (rpi-eeprom issue 514) and then missed
+ * the file, and lower-case 8.3 names recorded only in the NT case flags
+ * would have been such entries. Aliases depend only on the names already
+ * in the directory, so the layout is deterministic. */
 #include "fat-internal.h"
 
 #include <errno.h>
@@ -122,15 +126,14 @@ static uint32_t free_tail(const struct fat_node *d, const uint8_t *base, size_t 
 /* The basis is made the Windows way: upper case, spaces and leading dots
  * dropped, other characters invalid in 8.3 as '_', base cut to 8 and
  * extension (after the last dot) to 3 characters. If nothing was lost and
- * the basis is free, it is used as is: without a long name when base and
- * extension are each in one case (lower case recorded in the case flags),
- * else with one ("Config.txt"). Otherwise the alias gets the smallest free
- * numeric tail, "KERNEL~1.IMG". */
+ * the basis is free, it is used as is: without a long name when the name
+ * has no lower case, else with one ("config.txt", "Config.txt"). Otherwise
+ * the alias gets the smallest free numeric tail, "KERNEL~1.IMG". */
 void fat_make_short_name(const struct fat_node *d, struct fat_node *n)
 {
 	uint8_t base[8], ext[3] = "   ";
 	size_t nb = 0, ne = 0, start = 0, dot = n->ulen, keep;
-	unsigned lower[2] = {0}, upper[2] = {0};
+	unsigned lower = 0;
 	char t[8];
 	bool lossy;
 
@@ -150,8 +153,7 @@ void fat_make_short_name(const struct fat_node *d, struct fat_node *n)
 			lossy = true;
 			continue;
 		}
-		lower[in_ext] += c >= 'a' && c <= 'z';
-		upper[in_ext] += c >= 'A' && c <= 'Z';
+		lower += c >= 'a' && c <= 'z';
 		c = fold(c);
 		if (!short_char_ok(c)) {
 			c = '_';
@@ -175,11 +177,8 @@ void fat_make_short_name(const struct fat_node *d, struct fat_node *n)
 	if (!lossy) {
 		memcpy(n->sname, base, nb);
 		if (!short_taken(d, n->sname)) {
-			if (!(lower[0] && upper[0]) && !(lower[1] && upper[1])) {
+			if (!lower)
 				n->nlfn = 0;
-				n->ncase = (lower[0] ? CASE_LOWER_BASE : 0) |
-					   (lower[1] ? CASE_LOWER_EXT : 0);
-			}
 			return;
 		}
 	}

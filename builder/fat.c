@@ -99,7 +99,7 @@ static void fat_time(time_t t, uint16_t *date, uint16_t *time, uint8_t *cs)
 }
 
 /* A 32-byte 8.3 directory entry. */
-static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr, uint8_t ncase,
+static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr,
 		       uint32_t cluster, uint32_t size, time_t mtime)
 {
 	uint16_t date, time;
@@ -108,7 +108,7 @@ static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr, uint8_t
 	fat_time(mtime, &date, &time, &cs);
 	memcpy(e, name, 11);
 	e[11] = attr;
-	e[12] = ncase;
+	e[12] = 0;	     /* no NT case flags: lower case has a long name */
 	e[13] = cs;	     /* creation time, 10 ms units */
 	put16(e + 14, time); /* creation time */
 	put16(e + 16, date); /* creation date */
@@ -312,7 +312,7 @@ uint64_t fat_free_bytes(const struct fat_writer *w)
 static uint8_t *put_child(uint8_t *e, const struct fat_node *n)
 {
 	e = fat_put_lfn(e, n);
-	put_dirent(e, n->sname, n->dir ? ATTR_DIR : ATTR_ARCHIVE, n->ncase, n->cluster,
+	put_dirent(e, n->sname, n->dir ? ATTR_DIR : ATTR_ARCHIVE, n->cluster,
 		   n->dir ? 0 : n->size, n->mtime);
 	return e + DIR_ENTRY;
 }
@@ -335,11 +335,11 @@ static int write_dir(struct fat_writer *w, const struct fat_node *d, uint32_t n)
 			w->dir_reserve -= c;
 		}
 	if (!p && w->has_label)
-		put_dirent(e, w->label, ATTR_VOLUME, 0, 0, 0, w->mtime);
+		put_dirent(e, w->label, ATTR_VOLUME, 0, 0, w->mtime);
 	if (p) {
-		put_dirent(e, (const uint8_t *)".          ", ATTR_DIR, 0, d->cluster, 0, d->mtime);
+		put_dirent(e, (const uint8_t *)".          ", ATTR_DIR, d->cluster, 0, d->mtime);
 		/* ".." of a child of the root points to cluster 0 */
-		put_dirent(e + DIR_ENTRY, (const uint8_t *)"..         ", ATTR_DIR, 0,
+		put_dirent(e + DIR_ENTRY, (const uint8_t *)"..         ", ATTR_DIR,
 			   p->parent ? p->cluster : 0, 0, p->mtime);
 	}
 	e += (p ? 2 : w->has_label) * DIR_ENTRY;

@@ -180,10 +180,13 @@ static int selftest(const char *image)
 
 	before = fat_free_bytes(w);
 	EXPECT("free-bytes",
-	       fat_add_file(w, "one", "1", 1, 0) == 0 && fat_free_bytes(w) == before - 512, true);
-	/* Fill the filesystem exactly: directories must still fit. */
+	       fat_add_file(w, "ONE", "1", 1, 0) == 0 && fat_free_bytes(w) == before - 512, true);
+	/* A directory with free entries, for an empty file once data is full. */
+	EXPECT("dir-for-empty", fat_mkdir(w, "dir-for-empty", 0), 0);
+	/* Fill the filesystem exactly: directories must still fit (upper-case
+	 * 8.3 names: one directory entry each, no long name). */
 	before = fat_free_bytes(w);
-	r = fat_file_open(w, "fill", before, 0, &f);
+	r = fat_file_open(w, "FILL", before, 0, &f);
 	EXPECT("fill-open", r, 0);
 	if (r == 0) {
 		_cleanup_free_ char *buf = xcalloc(1, MiB);
@@ -192,8 +195,8 @@ static int selftest(const char *image)
 			r = fat_file_write(f, buf, MIN(MiB, before - done));
 		EXPECT("fill-close", fat_file_close(f), 0);
 	}
-	EXPECT("full", fat_add_file(w, "more", "1", 1, 0), -ENOSPC);
-	EXPECT("full-empty-file", fat_add_file(w, "empty", "", 0, 0), 0);
+	EXPECT("full", fat_add_file(w, "MORE", "1", 1, 0), -ENOSPC);
+	EXPECT("full-empty-file", fat_add_file(w, "dir-for-empty/EMPTY", "", 0, 0), 0);
 	EXPECT("finish", fat_finish(w), 0);
 	EXPECT("finish-again", fat_finish(w), -EINVAL);
 	fat_free(w);

@@ -135,24 +135,25 @@ elif [ -n "$BUILT" ]; then
 	check fat-content-512m same_content "$IMG" "$SRC"
 	check fat-content-64m same_content "$IMG64" "$SRC"
 	root=$(mdir -i "$IMG" ::)
-	# A plain lower-case 8.3 name has no long name; mtools shows it in
-	# lower case only if the case flags are set.
-	check fat-short-lowercase grep -Eq '^config +txt +[0-9]+ [0-9-]+ +[0-9:]+ *$' <<<"$root"
-	check fat-short-lower-ext grep -Eq '^README +md +[0-9]+ [0-9-]+ +[0-9:]+ *$' <<<"$root"
+	# A lower-case 8.3 name has a long name too (as Linux writes it; Pi 5
+	# bootloaders before 2024-01-05 could miss 8.3-only entries), and its
+	# exact upper-case basis as the 8.3 name.
+	check fat-lowercase-lfn grep -Eq '^CONFIG +TXT +[0-9]+ [0-9-]+ +[0-9:]+ +config\.txt$' <<<"$root"
+	check fat-lower-ext-lfn grep -Eq '^README +MD +[0-9]+ [0-9-]+ +[0-9:]+ +README\.md$' <<<"$root"
 	check fat-lfn-mixed grep -Eq '^MIXED +TXT .* Mixed\.Txt$' <<<"$root"
 	check fat-alias-literal grep -Eq '^KERNEL~1 +IMG +8 [0-9-]+ +[0-9:]+ *$' <<<"$root"
 	check fat-alias-kernel grep -Eq '^KERNEL~2 +IMG .* kernel_2712\.img$' <<<"$root"
 	check fat-alias-collide-1 grep -Eq '^BCM271~1 +DTB .* bcm2712-rpi-5-b\.dtb$' <<<"$root"
 	check fat-alias-collide-2 grep -Eq '^BCM271~2 +DTB .* bcm2712-rpi-cm5-cm5io\.dtb$' <<<"$root"
 	check fat-alias-collide-3 grep -Eq '^BCM271~3 +DTB .* bcm2712d0-rpi-5-b\.dtb$' <<<"$root"
-	check fat-empty-file grep -Eq '^empty +bin +0 [0-9-]+ +[0-9:]+ *$' <<<"$root"
-	check fat-mtime grep -Eq '^config +txt +[0-9]+ 2023-11-14 +22:13' <<<"$root"
+	check fat-empty-file grep -Eq '^EMPTY +BIN +0 [0-9-]+ +[0-9:]+ +empty\.bin$' <<<"$root"
+	check fat-mtime grep -Eq '^CONFIG +TXT +[0-9]+ 2023-11-14 +22:13' <<<"$root"
 	check fat-label-rootdir grep -q 'Volume label is FARMBOOT' <<<"$(mlabel -i "$IMG" -s ::)"
 	check fat-serial-mtools grep -q 'Serial Number is 1234-ABCD' <<<"$root"
 fi
 
-# Raw 8.3 entries: attribute and case flags of config.txt (archive; lower-case
-# base and extension), no cluster and size 0 for the empty file.
+# Raw 8.3 entries: attribute and case flags of config.txt (archive; none: it
+# has a long name), no cluster and size 0 for the empty file.
 if [ -n "$BUILT" ]; then
 	raw_entry() {
 		local off
@@ -160,7 +161,7 @@ if [ -n "$BUILT" ]; then
 		[ -n "$off" ] && od -An -tx1 -j"$off" -N32 "$1" | tr -d '\n'
 	}
 	read -ra e <<<"$(raw_entry "$IMG64" 'CONFIG  TXT')"
-	check_eq fat-raw-case-flags "20 18" "${e[11]:-} ${e[12]:-}"
+	check_eq fat-raw-case-flags "20 00" "${e[11]:-} ${e[12]:-}"
 	read -ra e <<<"$(raw_entry "$IMG64" 'EMPTY   BIN')"
 	check_eq fat-raw-empty-file "0000 0000 00000000" \
 		"${e[20]:-}${e[21]:-} ${e[26]:-}${e[27]:-} ${e[28]:-}${e[29]:-}${e[30]:-}${e[31]:-}"
@@ -218,10 +219,10 @@ if [ -n "$HAVE_MTOOLS" ]; then
 	check fat-content-8g same_content "$TMP/8g.img" "$SRC/a"
 	check fat-content-offset same_content "$TMP/offset.img@@1048576" "$SRC"
 	dates=$(mdir -i "$TMP/nolabel.img" ::)
-	check fat-mtime-clamp-1980 grep -Eq '^b +<DIR> +1980-01-01 +0:00' <<<"$dates"
+	check fat-mtime-clamp-1980 grep -Eq '^B +<DIR> +1980-01-01 +0:00 +b$' <<<"$dates"
 	check fat-nolabel grep -q 'has no label' <<<"$(mlabel -i "$TMP/nolabel.img" -s ::)"
 	check fat-build-2108 "$FATWRITE" "$TMP/late.img" 64MiB 0 "" 9999999999 "$SRC/a"
-	check fat-mtime-clamp-2107 grep -Eq '^b +<DIR> +2107-12-31 +23:59' <<<"$(mdir -i "$TMP/late.img" ::)"
+	check fat-mtime-clamp-2107 grep -Eq '^B +<DIR> +2107-12-31 +23:59 +b$' <<<"$(mdir -i "$TMP/late.img" ::)"
 fi
 rm -f "$TMP"/33m.img "$TMP"/8g.img "$TMP"/nolabel.img "$TMP"/offset.img "$TMP"/late.img
 
