@@ -112,7 +112,8 @@ for cut in "${cuts[@]}"; do
 			skip "$name: btrfs check clean" "needs root, btrfs-progs and qemu-img"
 		fi
 	else
-		fail "$name: the node comes up" "no SSH; serial: $(tail -5 "$FARM_VM_DIR/$name/serial.log" 2>/dev/null)"
+		fail "$name: the node comes up" "no SSH after the cut ($(uptime | sed 's/.*load/host load/'))"
+		serial_report $name
 		"$VM" kill $name >/dev/null 2>&1
 	fi
 done
