@@ -38,6 +38,7 @@ table=$(parts duck vda)
 subvols=$(subvolumes duck)
 check_eq "partition table read back" "vda1 vda2 vda3" "$(awk '{print $1}' <<<"$table" | tr '\n' ' ' | sed 's/ $//')"
 fp=$(on duck sudo ssh-keygen -l -f /var/lib/farm/ssh/ssh_host_ed25519_key)
+steps=
 
 # Second boot: storage is a no-op, nothing changes.
 "$VM" stop duck >/dev/null 2>&1
@@ -50,10 +51,62 @@ if "$VM" wait-ssh duck --key "$TMP/key" --user k3s --timeout 600 >/dev/null 2>&1
 	check_eq "second boot: host key kept" "$fp" "$(on duck sudo ssh-keygen -l -f /var/lib/farm/ssh/ssh_host_ed25519_key)"
 	check_eq "second boot: machine-id kept" "$mid" "$(on duck cat /etc/machine-id)"
 	check_eq "second boot: no failed units" "" "$(on duck systemctl --failed --no-legend --plain)"
+	# What a reimage must keep: files in /var and /home, the step journal.
+	on duck 'echo kept-var | sudo tee /var/lib/farm-reimage-test >/dev/null && echo kept-home >~/reimage-test && sync'
+	steps=$(on duck 'sudo sh -c "cd /var/lib/farm/steps && for f in *; do echo == \$f; cat \$f; done"')
 else
 	fail "second boot reachable" "no SSH"
 fi
 "$VM" stop duck >/dev/null 2>&1
+
+# Reimage keeping the data: duck rebuilt with a changed overlay file (so its
+# root differs) and flashed with --keep-data onto the VM's disk (a raw copy
+# of its qcow2, and back). Boot: the data, the identity and the step
+# journal are as they were, the new root is there, nothing is done again.
+cp -r "${BOOT_OVERLAYS:-$TOP/overlays}" "$TMP/overlays2"
+echo "# reimage test: release 2" >>"$TMP/overlays2/common/etc/profile.d/farm-aliases.sh"
+BOOT_OVERLAYS=$TMP/overlays2 boot_build duck "$base" "$TMP/out2"
+check "rebuild duck with a changed overlay file" test -f "$TMP/out2/duck.img"
+disk=$FARM_VM_DIR/duck/disk.qcow2
+if [ -f "$TMP/out2/duck.img" ] && qemu-img convert -O raw "$disk" "$TMP/duck-disk.raw"; then
+	"$FARM_IMAGE" flash --config "$TMP/cluster.yaml" --node duck --out "$TMP/out2" \
+		--device "$TMP/duck-disk.raw" --keep-data --yes >"$TMP/reimage.log" 2>&1
+	check_eq "flash --keep-data onto duck's disk" 0 $?
+	sed 's/^/    /' "$TMP/reimage.log"
+	qemu-img convert -O qcow2 "$TMP/duck-disk.raw" "$disk" && rm -f "$TMP/duck-disk.raw"
+	"$VM" start duck --image "$TMP/out2/duck.img" --arch x86_64 --disk-size 6G --mem 2048 "${net[@]}" \
+		--timeout 900 --reuse-disk >"$TMP/start3.log" 2>&1 || fail "reimaged boot" "$(cat "$TMP/start3.log")"
+	if "$VM" wait-ssh duck --key "$TMP/key" --user k3s --timeout 600 >/dev/null 2>&1; then
+		check_eq "reimaged: the new root (the changed overlay file)" "# reimage test: release 2" \
+			"$(on duck tail -1 /etc/profile.d/farm-aliases.sh)"
+		check_eq "reimaged: the file in /var kept" "kept-var" "$(on duck cat /var/lib/farm-reimage-test)"
+		check_eq "reimaged: the file in /home kept" "kept-home" "$(on duck cat '~/reimage-test')"
+		check_eq "reimaged: machine-id kept" "$mid" "$(on duck cat /etc/machine-id)"
+		check_eq "reimaged: host key kept" "$fp" "$(on duck sudo ssh-keygen -l -f /var/lib/farm/ssh/ssh_host_ed25519_key)"
+		check_eq "reimaged: partition table unchanged" "$table" "$(parts duck vda)"
+		check_eq "reimaged: subvolumes unchanged" "$subvols" "$(subvolumes duck)"
+		# The journal: first-boot steps untouched (same records, same
+		# times: none ran again); storage records each boot, and what it
+		# found must be what the second boot found.
+		now=$(on duck 'sudo sh -c "cd /var/lib/farm/steps && for f in *; do echo == \$f; cat \$f; done"')
+		check_eq "reimaged: first-boot step journal unchanged" \
+			"$(awk '/^== /{keep = ($2 != "storage")} keep' <<<"$steps")" \
+			"$(awk '/^== /{keep = ($2 != "storage")} keep' <<<"$now")"
+		check_eq "reimaged: storage step found everything in place, as before" \
+			"$(awk '/^== storage/{getline; getline; print}' <<<"$steps")" \
+			"$(awk '/^== storage/{getline; getline; print}' <<<"$now")"
+		did=$(on duck sudo journalctl -b -o cat -u farm-storage.service -u farm-firstboot.service --no-pager |
+			grep -E '^(Removing|Creating|Seeding|Created|Grew)|^(ssh-host-keys|home|k3s-ca|k3s-images|kubelet-dropin): ' | tr '\n' ';')
+		check_eq "reimaged: no first-boot work repeated" "" "$did"
+		check_eq "reimaged: no failed units" "" "$(on duck systemctl --failed --no-legend --plain)"
+	else
+		fail "reimaged duck comes up" "no SSH ($(uptime | sed 's/.*load/host load/'))"
+		serial_report duck
+	fi
+	"$VM" stop duck >/dev/null 2>&1
+else
+	fail "reimage duck's disk" "no rebuilt image, or qemu-img cannot convert $disk"
+fi
 
 # Power cuts during first-boot storage work, each on a fresh disk: the
 # moment systemd starts farm-storage, and at farm-node's own console lines
