@@ -150,6 +150,7 @@ rm -rf "$TMP/k16"
 truncate -s "$(stat -c %s "$img")" "$TMP/flash.img"
 check "bmaptool copy" bmaptool -q copy --bmap "$out/sheep.img.bmap" "$out/sheep.img.zst" "$TMP/flash.img"
 check "bmaptool copy gives the image" cmp "$TMP/flash.img" "$img"
+check "the bmap says how to flash the node" grep -qF "Flash with farm-image's flash command (node sheep)" "$out/sheep.img.bmap"
 check "zstd -d gives the image" cmp <(zstd -dc "$out/sheep.img.zst") "$img"
 check "data partition written as zeros" python3 -c "
 import json; m=json.load(open('$json')); p=m['partitions'][2]
