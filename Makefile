@@ -40,7 +40,7 @@ OPTFLAGS := -O2 -g
 endif
 
 CROSS ?= 1
-NODE_PKGS := fdisk blkid libbtrfsutil yaml-0.1
+NODE_PKGS := fdisk blkid libbtrfsutil yaml-0.1 json-c
 CROSS_CC := aarch64-linux-gnu-gcc
 CROSS_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig $(PKG_CONFIG)
 
@@ -59,7 +59,9 @@ else
 Q := @
 endif
 
-COMMON_SRC := $(wildcard common/*.c)
+# common/jsonq.c is for the programs that link json-c (farm-node, the k3s
+# stand-in), not farm-image.
+COMMON_SRC := $(filter-out common/jsonq.c,$(wildcard common/*.c))
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
@@ -71,22 +73,34 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(O)/tests/helpers/%)
 # LD_PRELOAD libraries of the tests (tests/helpers/preload/NAME.c -> libNAME.so).
 PRELOAD_SO := $(patsubst tests/helpers/preload/%.c,$(O)/tests/helpers/lib%.so,$(wildcard tests/helpers/preload/*.c))
 
+# The k3s stand-in (tests/helpers/standin/): one program of several
+# files, for this machine and, as the aarch64 boot test bakes it, for arm64.
+STANDIN_SRC := $(wildcard tests/helpers/standin/*.c) common/fileio.c common/util.c common/jsonq.c
+STANDIN_PKGS := yaml-0.1 json-c libcrypto
+STANDIN_LIBS := $(shell $(PKG_CONFIG) --libs $(STANDIN_PKGS) 2>/dev/null)
+STANDIN_CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(STANDIN_PKGS) 2>/dev/null)
+
 # farm-node links only what it uses of common/ (no OpenSSL, no libarchive:
-# the node's base provides libfdisk, libblkid, libbtrfsutil and libyaml).
-NODE_SRC := $(wildcard firstboot/*.c)
-NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c common/net.c common/fileio.c \
-	common/json.c common/nodeconf.c common/process.c
+# the node's base provides libfdisk, libblkid, libbtrfsutil, libyaml and
+# libjson-c).
+NODE_SRC := $(wildcard node/*.c)
+NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c common/net.c \
+	common/fileio.c common/json.c common/nodeconf.c common/process.c common/cli.c \
+	common/role.c common/stackplan.c common/jsonq.c
 NODE_OBJ := $(NODE_SRC:%.c=$(O)/%.o) $(NODE_COMMON:%.c=$(O)/%.o)
-NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Ifirstboot
+NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Inode
 NODE_LIBS := $(shell $(PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
 CROSS_OBJ := $(NODE_SRC:%.c=$(O)/aarch64/%.o) $(NODE_COMMON:%.c=$(O)/aarch64/%.o)
-CROSS_CFLAGS := $(shell $(CROSS_PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Ifirstboot
+CROSS_CFLAGS := $(shell $(CROSS_PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Inode
 CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
 HAVE_CROSS := $(shell [ "$(CROSS)" = 1 ] && command -v $(CROSS_CC) >/dev/null && $(CROSS_PKG_CONFIG) --exists $(NODE_PKGS) 2>/dev/null && echo 1)
 
-PROGRAMS := $(O)/farm-image $(O)/farm-node
+PROGRAMS := $(O)/farm-image $(O)/farm-node $(O)/tests/helpers/k3s-standin
 ifeq ($(HAVE_CROSS),1)
 PROGRAMS += $(O)/aarch64/farm-node
+ifeq ($(shell $(CROSS_PKG_CONFIG) --exists $(STANDIN_PKGS) 2>/dev/null && echo 1),1)
+PROGRAMS += $(O)/aarch64/tests/helpers/k3s-standin
+endif
 endif
 
 .PHONY: all test image bench fuzz format clean help
@@ -101,7 +115,7 @@ $(O)/%.o: %.c
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(O)/firstboot/%.o: firstboot/%.c
+$(O)/node/%.o: node/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(NODE_CFLAGS) -MMD -MP -c -o $@ $<
@@ -120,15 +134,28 @@ $(O)/aarch64/farm-node: $(CROSS_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CROSS_CC) -o $@ $^ $(CROSS_LIBS)
 
+$(O)/tests/helpers/k3s-standin: $(STANDIN_SRC:%.c=$(O)/%.o)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(STANDIN_LIBS)
+
+$(O)/aarch64/tests/helpers/k3s-standin: $(STANDIN_SRC:%.c=$(O)/aarch64/%.o)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CROSS_CC) -o $@ $^ $(STANDIN_CROSS_LIBS)
+
 $(O)/farm-image: $(O)/builder/main.o $(BUILDER_OBJ) $(COMMON_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# farm-node's cluster module, on its own.
+$(O)/tests/unit/test-cluster: $(O)/tests/unit/test-cluster.o $(O)/node/cluster.o $(COMMON_OBJ) $(O)/common/jsonq.o
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(NODE_LIBS)
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(BUILDER_OBJ) $(COMMON_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(BUILDER_OBJ) $(COMMON_OBJ) $(O)/firstboot/disk.o
+$(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(BUILDER_OBJ) $(COMMON_OBJ) $(O)/node/disk.o
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -142,7 +169,7 @@ $(O)/tests/helpers/lib%.so: tests/helpers/preload/%.c
 $(O)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Ifirstboot -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Inode -MMD -MP -c -o $@ $<
 
 test: all
 	@FARM_BUILD=$(O) TEST='$(TEST)' tests/run

@@ -86,6 +86,10 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		fprintf(f, "cluster: \"%s\"\nnode: \"%s\"\nrole: \"%s\"\nadmin-user: \"%s\"\n",
 			c->cluster.name.v, n->name.v, n->role.v, c->admin.user.v);
 		fprintf(f, "data-partuuid: \"%s\"\n", uuid);
+		/* Where agents reach the API: the supervisor port of k3s
+		 * server (https-listen-port, 6443), by the name in its
+		 * certificate (tls-san). */
+		fprintf(f, "api-server: \"https://%s:6443\"\n", c->cluster.api_name.v);
 		if (n->disk.m.set)
 			fprintf(f, "disk: \"%s\"\n", n->disk.v);
 		/* Sizes carry their unit (conf.h); a Ceph size is whole MiB. */

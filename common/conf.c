@@ -237,6 +237,38 @@ static int parse_time(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* "90s", "15m", "1h30m": at least one NUMBER UNIT pair, units h, m, s in
+ * that order, at most 30 days. */
+static int parse_duration(const char *s, uint64_t *ret)
+{
+	static const char units[] = "hms";
+	static const uint64_t mult[] = { 3600, 60, 1 };
+	uint64_t total = 0;
+	int last = -1;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		const char *u;
+		unsigned long long v;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno || !*end || !(u = strchr(units, *end)) || u - units <= last ||
+		    v > 30 * 86400)
+			return -EINVAL;
+		last = (int)(u - units);
+		total += v * mult[last];
+		s = end + 1;
+	}
+	if (total > 30 * 86400)
+		return -ERANGE;
+	*ret = total;
+	return 0;
+}
+
 static int parse_range(int family, const char *s, struct crange *r)
 {
 	const char *dash = strchr(s, '-');
@@ -334,6 +366,13 @@ static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t
 	case FT_TIME:
 		if (parse_time(s, &((struct cuint *)p)->v) < 0) {
 			werr(w, pos, "%s '%s' is not a time of day (HH:MM, 24-hour)", f->key, s);
+			return;
+		}
+		break;
+	case FT_DURATION:
+		if (parse_duration(s, &((struct cuint *)p)->v) < 0 ||
+		    ((struct cuint *)p)->v < f->min || (f->max && ((struct cuint *)p)->v > f->max)) {
+			werr(w, pos, "%s '%s' is not a duration (examples: 90s, 15m, 1h30m)", f->key, s);
 			return;
 		}
 		break;

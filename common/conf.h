@@ -42,6 +42,7 @@ enum field_type {
 	FT_BOOL,     /* struct cbool: true/false */
 	FT_SIZE,     /* struct cuint: "512MiB", "4GiB", "4096B" (a unit is required), [min, max] */
 	FT_TIME,     /* struct cuint: "HH:MM", minutes after midnight */
+	FT_DURATION, /* struct cuint: seconds, written "90s", "15m", "1h30m" */
 	FT_ENUM,     /* struct cstr: one of field->values */
 	FT_IPV4,     /* struct caddr */
 	FT_IPV6,     /* struct caddr */

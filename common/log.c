@@ -18,6 +18,8 @@ void log_init(const char *program)
 		max_level = LOG_LEVEL_DEBUG;
 }
 
+const char *log_program_name(void) { return program_name; }
+
 void log_set_max_level(enum log_level level) { max_level = level; }
 enum log_level log_get_max_level(void) { return max_level; }
 

@@ -17,6 +17,8 @@ enum log_level {
 };
 
 void log_init(const char *program);
+/* The name given to log_init(), for messages that are not log lines. */
+const char *log_program_name(void);
 void log_set_max_level(enum log_level level);
 enum log_level log_get_max_level(void);
 

@@ -14,16 +14,16 @@ static const struct schema subvolume_schema = { .what = "subvolume", .name_key =
 						.size = sizeof(struct nodeconf_subvolume),
 						.fields = subvolume_fields };
 
-static const char *const roles[] = { "server", "agent", NULL };
-
 static const struct field node_fields[] = {
 	F("cluster", FT_STRING, struct nodeconf, cluster, .required = true),
 	F("node", FT_STRING, struct nodeconf, node, .required = true),
-	F("role", FT_ENUM, struct nodeconf, role, .values = roles, .required = true),
+	F("role", FT_ENUM, struct nodeconf, role, .values = role_names, .required = true),
 	F("admin-user", FT_STRING, struct nodeconf, admin_user, .required = true),
 	F("data-partuuid", FT_STRING, struct nodeconf, data_partuuid, .required = true),
 	F("disk", FT_STRING, struct nodeconf, disk),
 	F("ceph-size", FT_SIZE, struct nodeconf, ceph_size),
+	F("api-server", FT_STRING, struct nodeconf, api_server, .required = true),
+	F("join-timeout", FT_DURATION, struct nodeconf, join_timeout, .min = 1),
 	F("subvolumes", FT_LIST, struct nodeconf, subvolumes, .sub = &subvolume_schema,
 	  .required = true),
 	{ 0 },
@@ -47,6 +47,11 @@ int nodeconf_load(const char *path, struct nodeconf *n)
 				   "an absolute path",
 				   s->name.v);
 	}
+	for (enum role k = 0; k < ROLE_COUNT && n->role.v; k++)
+		if (streq(n->role.v, role_names[k]))
+			n->role_kind = k;
+	if (!n->join_timeout.m.set)
+		n->join_timeout.v = NODECONF_JOIN_TIMEOUT;
 	return n->file.errors ? -EINVAL : 0;
 }
 

@@ -5,8 +5,11 @@
 #pragma once
 
 #include "conf.h"
+#include "role.h"
 
 #define NODECONF_PATH "etc/farm/node.yaml"
+/* How long each wait of `farm-node join` may take unless node.yaml says. */
+#define NODECONF_JOIN_TIMEOUT (60 * 60)
 
 struct nodeconf_subvolume {
 	struct cmeta m;
@@ -17,6 +20,9 @@ struct nodeconf_subvolume {
 struct nodeconf {
 	struct cmeta m;
 	struct cstr cluster, node, role, admin_user;
+	enum role role_kind;
+	struct cstr api_server;    /* https://API-NAME:6443: where agents join */
+	struct cuint join_timeout; /* seconds each wait of `farm-node join` may take */
 	struct cstr data_partuuid; /* the Btrfs data partition */
 	struct cstr disk;          /* expected disk name, for messages */
 	struct cuint ceph_size;    /* bytes of raw Ceph OSD partition; 0: none */

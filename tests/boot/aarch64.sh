@@ -31,7 +31,8 @@ if ! base=$("${rootfs[@]}" --print-path 2>/dev/null); then
 	"${rootfs[@]}" >"$TMP/rootfs.log" 2>&1 || { fail "build the arm64 base" "$(tail -5 "$TMP/rootfs.log")"; exit 0; }
 	base=$("${rootfs[@]}" --print-path)
 fi
-have aarch64-linux-gnu-gcc || { skip "aarch64 boot" "no aarch64 cross compiler for the k3s stand-in"; exit 0; }
+[ -x "$TOP/$FARM_BUILD/aarch64/tests/helpers/k3s-standin" ] ||
+	{ skip "aarch64 boot" "the k3s stand-in for aarch64 is not built (make: the cross compiler and arm64 -dev packages of scripts/install-deps)"; exit 0; }
 
 # The Pi boot file set the pi5 board requires, added to the base.
 mkdir -p "$TMP/pi/boot/firmware/overlays"

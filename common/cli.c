@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-#include "usage.h"
+#include "cli.h"
 #include "log.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 int usage_error(const char *cmd, const char *what, const char *arg)
 {
+	const char *p = log_program_name();
+
 	flockfile(stderr);
-	fprintf(stderr, "farm-image %s: %s", cmd, what);
+	fprintf(stderr, "%s%s%s: %s", p, cmd ? " " : "", cmd ? cmd : "", what);
 	if (arg) {
 		/* What the user typed, control characters made visible. */
 		fputs(" '", stderr);
 		log_put_escaped(stderr, arg, strlen(arg));
 		fputc('\'', stderr);
 	}
-	fprintf(stderr, "\nTry 'farm-image %s --help'.\n", cmd);
+	fprintf(stderr, "\nTry '%s%s%s --help'.\n", p, cmd ? " " : "", cmd ? cmd : "");
 	funlockfile(stderr);
 	return 2;
 }
@@ -46,4 +47,22 @@ int usage_option_error(const char *cmd, int o, char *const *argv, const struct o
 		return usage_error(cmd, "unknown option", name);
 	}
 	return usage_error(cmd, "unknown option", optopt ? letter : word);
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	char opts[128];
+	int o;
+
+	if (shortopts[0] == '+')
+		snprintf(opts, sizeof(opts), "+:%s", shortopts + 1);
+	else
+		snprintf(opts, sizeof(opts), ":%s", shortopts);
+	o = getopt_long(argc, argv, opts, longopts, NULL);
+	if (o == '?' || o == ':') {
+		usage_option_error(cmd, o, argv, longopts);
+		return CLI_USAGE_ERROR;
+	}
+	return o;
 }

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* farm-node firstboot: what the node needs before sshd and k3s start, on
- * the data partition (the root is read-only). Each step checks the world,
- * acts only when needed, verifies, and only then records itself; a power
- * cut anywhere leads to a boot that finishes the job. */
+/* The steps of `farm-node firstboot`: what the node needs before sshd and
+ * k3s start, on the data partition (the root is read-only). Each checks
+ * the world and acts only when needed (steps.c records them). */
 #include "firstboot.h"
 #include "fileio.h"
 #include "log.h"
 #include "process.h"
-#include "steps.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -18,10 +16,6 @@
 #define K3S_KUBELET_D "var/lib/rancher/k3s/agent/etc/kubelet.conf.d"
 #define FARM_K3S "usr/lib/farm/k3s"
 
-const char *const firstboot_steps[] = { "ssh-host-keys", "home", "k3s-ca", "k3s-images",
-					"kubelet-dropin", NULL };
-
-static char *at(const char *root, const char *path) { return xasprintf("%s/%s", root, path); }
 
 /* ssh-keygen into a temporary name, then both files renamed: a key is
  * either complete or absent. */
@@ -67,9 +61,9 @@ static int host_key(const char *dir, const char *type, const char *bits)
 	return r;
 }
 
-static int step_host_keys(const struct nodeconf *n, const char *root, char *detail, size_t len)
+int step_host_keys(struct farm_node *n, char *detail, size_t len)
 {
-	_cleanup_free_ char *dir = at(root, SSH_DIR);
+	_cleanup_free_ char *dir = node_path(n, SSH_DIR);
 	int r = mkdir_p(dir, 0700);
 
 	if (r < 0)
@@ -82,9 +76,9 @@ static int step_host_keys(const struct nodeconf *n, const char *root, char *deta
 }
 
 /* uid and gid of USER from the root's /etc/passwd. */
-static int lookup_user(const char *root, const char *user, unsigned *uid, unsigned *gid)
+static int lookup_user(const struct farm_node *node, const char *user, unsigned *uid, unsigned *gid)
 {
-	_cleanup_free_ char *path = at(root, "etc/passwd"), *text = NULL;
+	_cleanup_free_ char *path = node_path(node, "etc/passwd"), *text = NULL;
 	size_t n = strlen(user);
 	int r = read_file(path, &text, NULL, 4 * MiB);
 
@@ -97,11 +91,12 @@ static int lookup_user(const char *root, const char *user, unsigned *uid, unsign
 	return log_error("User %s is not in %s", user, path);
 }
 
-static int step_home(const struct nodeconf *n, const char *root, char *detail, size_t len)
+int step_home(struct farm_node *node, char *detail, size_t len)
 {
-	_cleanup_free_ char *home = xasprintf("%s/home/%s", root, n->admin_user.v);
+	const struct nodeconf *n = &node->conf;
+	_cleanup_free_ char *home = xasprintf("%s/home/%s", node->root, n->admin_user.v);
 	unsigned uid, gid;
-	int r = lookup_user(root, n->admin_user.v, &uid, &gid);
+	int r = lookup_user(node, n->admin_user.v, &uid, &gid);
 
 	if (r < 0)
 		return r;
@@ -162,16 +157,12 @@ static int copy_tree(const char *src, const char *dst, mode_t mode, bool must_eq
 	return r;
 }
 
-static int step_k3s_ca(const struct nodeconf *n, const char *root, char *detail, size_t len)
+int step_k3s_ca(struct farm_node *n, char *detail, size_t len)
 {
-	_cleanup_free_ char *src = at(root, FARM_K3S "/tls"), *dst = at(root, K3S_TLS);
+	_cleanup_free_ char *src = node_path(n, FARM_K3S "/tls"), *dst = node_path(n, K3S_TLS);
 	unsigned copied = 0;
 	int r;
 
-	if (!streq(n->role.v, "server")) {
-		snprintf(detail, len, "not a server");
-		return 0;
-	}
 	/* Before k3s first starts: k3s uses CA files it finds, makes its own
 	 * otherwise. */
 	r = copy_tree(src, dst, 0600, true, &copied);
@@ -179,9 +170,9 @@ static int step_k3s_ca(const struct nodeconf *n, const char *root, char *detail,
 	return r;
 }
 
-static int step_k3s_images(const struct nodeconf *n, const char *root, char *detail, size_t len)
+int step_k3s_images(struct farm_node *n, char *detail, size_t len)
 {
-	_cleanup_free_ char *src = at(root, FARM_K3S "/images"), *dst = at(root, K3S_IMAGES);
+	_cleanup_free_ char *src = node_path(n, FARM_K3S "/images"), *dst = node_path(n, K3S_IMAGES);
 	DIR *d = opendir(src);
 	struct dirent *de;
 	unsigned linked = 0;
@@ -207,40 +198,13 @@ static int step_k3s_images(const struct nodeconf *n, const char *root, char *det
 	return r;
 }
 
-static int step_kubelet(const struct nodeconf *n, const char *root, char *detail, size_t len)
+int step_kubelet_dropins(struct farm_node *n, char *detail, size_t len)
 {
-	_cleanup_free_ char *src = at(root, FARM_K3S "/kubelet.conf.d"), *dst = at(root, K3S_KUBELET_D);
+	_cleanup_free_ char *src = node_path(n, FARM_K3S "/kubelet.conf.d");
+	_cleanup_free_ char *dst = node_path(n, K3S_KUBELET_D);
 	unsigned copied = 0;
 	int r = copy_tree(src, dst, 0644, false, &copied);
 
 	snprintf(detail, len, "kubelet drop-ins in /%s", K3S_KUBELET_D);
 	return r;
-}
-
-int firstboot_run(const struct nodeconf *n, const char *root)
-{
-	static int (*const steps[])(const struct nodeconf *, const char *, char *, size_t) = {
-		step_host_keys, step_home, step_k3s_ca, step_k3s_images, step_kubelet,
-	};
-	_cleanup_free_ char *state = at(root, FARM_STATE_DIR);
-	int r = mkdir_p(state, 0700);
-
-	if (r < 0)
-		return log_error_errno(r, "Cannot create %s: %m", state);
-	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-		struct step_record rec;
-		char detail[400] = "";
-		if (step_read(state, firstboot_steps[i], &rec) >= 0 && rec.done)
-			continue;
-		r = steps[i](n, root, detail, sizeof(detail));
-		if (r < 0)
-			return log_error_errno(r, "First boot step %s failed; it runs again at the next "
-						  "boot",
-					       firstboot_steps[i]);
-		r = step_record(state, firstboot_steps[i], detail);
-		if (r < 0)
-			return log_error_errno(r, "Cannot record step %s: %m", firstboot_steps[i]);
-		log_info("%s: %s", firstboot_steps[i], detail);
-	}
-	return 0;
 }

@@ -22,6 +22,12 @@
 
 #define MOUNT_DIR "/run/farm/data"
 
+struct storage_opts {
+	const struct nodeconf *node;
+	const char *root; /* "" on the node; a directory in tests */
+	const char *data; /* the data partition's device */
+};
+
 /* The filesystem signature on DEV into TYPE: "btrfs", "" for none. Returns 0,
  * or -errno after one message. */
 static int probe_type(const char *dev, char *type, size_t len)
@@ -125,9 +131,11 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	return 0;
 }
 
-int storage_run(const struct storage_opts *o)
+int step_storage(struct farm_node *n, char *detail_out, size_t detail_len)
 {
-	_cleanup_free_ char *disk = NULL, *state = NULL;
+	_cleanup_free_ char *disk = NULL, *state = NULL, *data_default = NULL;
+	struct storage_opts opts = { .node = &n->conf, .root = n->root, .data = n->data };
+	const struct storage_opts *o = &opts;
 	struct disk_result dr;
 	unsigned partno;
 	char type[64], detail[512];
@@ -135,6 +143,9 @@ int storage_run(const struct storage_opts *o)
 	size_t created = 0;
 	int r;
 
+	if (!opts.data)
+		opts.data = data_default =
+			xasprintf("/dev/disk/by-partuuid/%s", n->conf.data_partuuid.v);
 	r = disk_of_partition(o->data, &disk, &partno);
 	if (r < 0)
 		return r;
@@ -184,11 +195,12 @@ int storage_run(const struct storage_opts *o)
 			 formatted ? "btrfs created" : "btrfs kept", created);
 		r = mkdir_p(state, 0700);
 		if (r >= 0)
-			r = step_record(state, "storage", detail);
+			r = journal_write(state, "steps", "storage", NULL, detail);
 		if (r < 0)
 			log_error_errno(r, "Cannot record the storage step: %m");
 		else
 			log_info("Storage ready: %s", detail);
+		snprintf(detail_out, detail_len, "%s", detail);
 	}
 	if (umount(MOUNT_DIR) < 0 && r >= 0)
 		r = log_error_errno(errno, "Cannot unmount " MOUNT_DIR ": %m");
