@@ -121,6 +121,9 @@ const struct board_ops board_pi5 = {
 	.name = "pi5",
 	.arch = "arm64",
 	.qemu_arch = "aarch64",
+	/* Raspberry Pi's kernels: 39 bits with 4K pages, 47 with 16K
+	 * (raspberrypi/linux#5354). */
+	.va_bits = 39,
 	.finish = pi5_finish,
 	.sector_size_problem = pi5_sector_size_problem,
 	.base_archives = " and Raspberry Pi's",

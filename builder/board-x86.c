@@ -77,5 +77,6 @@ const struct board_ops board_x86 = {
 	.name = "x86",
 	.arch = "amd64",
 	.qemu_arch = "x86_64",
+	.va_bits = 48,
 	.finish = x86_finish,
 };

@@ -64,6 +64,10 @@ struct board_ops {
 	const char *name;
 	const char *arch;    /* Debian architecture */
 	const char *qemu_arch;
+	/* The virtual address bits of the board's kernel (CONFIG_ARM64_VA_BITS,
+	 * x86-64's 4-level paging): below 48, Cilium's Envoy proxy aborts
+	 * (its tcmalloc needs 48), so the stack turns it off. */
+	unsigned va_bits;
 	/* Checks that the base gave what the board boots with and writes the
 	 * generated boot files. Returns 0 or -errno after one message. */
 	int (*finish)(struct board_finish *f);

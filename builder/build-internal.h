@@ -9,6 +9,7 @@
 #include "personalize.h"
 #include "plan.h"
 #include "progress.h"
+#include "stack-render.h"
 #include "stream.h"
 #include "template.h"
 
@@ -16,7 +17,7 @@
 struct node_artifacts {
 	struct artifacts lock;
 	char *k3s, *airgap, *airgap_name;
-	struct blob *charts;
+	struct stack_chart_file *charts; /* server only */
 	size_t n_charts;
 	const struct artifact **used; /* what the manifest lists: k3s, its images, charts */
 	size_t n_used;

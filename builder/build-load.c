@@ -10,39 +10,19 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* The chart each stack component is installed from. */
-static const struct {
-	const char *component, *chart;
-} stack_charts[] = {
-	{ "cilium", "cilium" },
-	{ "coredns", "coredns" },
-	{ "cert-manager", "cert-manager" },
-	{ "trust-manager", "trust-manager" },
-	{ "traefik", "traefik" },
-	{ "argocd", "argo-cd" },
-	{ "rook-ceph", "rook-ceph" },
-	{ "cloudnative-pg", "cloudnative-pg" },
-	{ "monitoring", "kube-prometheus-stack" },
-};
-
 void node_artifacts_free(struct node_artifacts *na)
 {
 	artifacts_free(&na->lock);
 	free(na->k3s);
 	free(na->airgap);
 	free(na->airgap_name);
-	for (size_t i = 0; i < na->n_charts; i++) {
-		free((char *)na->charts[i].name);
-		free((uint8_t *)na->charts[i].data);
-	}
-	free(na->charts);
+	stack_charts_free(na->charts, na->n_charts);
 	free(na->used);
 }
 
 /* What the manifest lists as baked in: k3s and its images for the board's
- * architecture, and on a server the chart of each stack component. */
-static void list_used(const struct config *c, const struct config_node *n,
-		      const struct board *b, struct node_artifacts *na)
+ * architecture, and on a server the chart each stack component embeds. */
+static void list_used(const struct board *b, struct node_artifacts *na)
 {
 	const struct artifact *a;
 	size_t cap = 0;
@@ -51,11 +31,9 @@ static void list_used(const struct config *c, const struct config_node *n,
 		ARRAY_PUSH(na->used, na->n_used, cap, a);
 	if ((a = artifacts_find(&na->lock, "k3s-airgap-images", b->arch.v)))
 		ARRAY_PUSH(na->used, na->n_used, cap, a);
-	for (size_t i = 0; i < c->stack.n && streq(n->role.v, "server"); i++)
-		for (size_t k = 0; k < ELEMENTSOF(stack_charts); k++)
-			if (streq(stack_charts[k].component, c->stack.v[i]) &&
-			    (a = artifacts_find(&na->lock, stack_charts[k].chart, NULL)))
-				ARRAY_PUSH(na->used, na->n_used, cap, a);
+	for (size_t i = 0; i < na->n_charts; i++)
+		if (na->charts[i].pin)
+			ARRAY_PUSH(na->used, na->n_used, cap, na->charts[i].pin);
 }
 
 /* Finds and verifies every artifact the node needs; reports all that are
@@ -83,33 +61,13 @@ static int load_artifacts(const struct build_opts *o, const struct config *c,
 		if (a)
 			na->airgap_name = artifact_file_name(a);
 	}
-	if (streq(n->role.v, "server")) {
-		na->charts = xcalloc(c->stack.n, sizeof(*na->charts));
-		for (size_t i = 0; i < c->stack.n; i++) {
-			const char *chart = NULL;
-			const struct artifact *a;
-			char *path = NULL;
-			for (size_t j = 0; j < ELEMENTSOF(stack_charts); j++)
-				if (streq(stack_charts[j].component, c->stack.v[i]))
-					chart = stack_charts[j].chart;
-			a = chart ? artifacts_find(&na->lock, chart, NULL) : NULL;
-			if (!a) {
-				log_error("%s: no chart '%s' for stack component '%s': add it to the "
-					  "lock with its URL and sha256, or remove the component from "
-					  "the stack",
-					  o->lock, chart ? chart : "?", c->stack.v[i]);
-				failed++;
-				continue;
-			}
-			if (artifact_path(&na->lock, chart, NULL, o->artifacts, &path) < 0) {
-				failed++;
-				continue;
-			}
-			na->charts[na->n_charts++] =
-				(struct blob){ artifact_file_name(a), (const uint8_t *)path, 0 };
-		}
+	if (streq(n->role.v, "server") && o->stack) {
+		/* The charts the stack's components embed. */
+		failed += stack_check_pins(o->stack, &na->lock);
+		failed += stack_load_charts(o->stack, &na->lock, o->artifacts, &na->charts,
+					    &na->n_charts) < 0;
 	}
-	list_used(c, n, b, na);
+	list_used(b, na);
 	return failed ? -ENOENT : 0;
 }
 
@@ -200,7 +158,5 @@ int build_load(struct build *bd)
 	pi->k3s_binary = bd->na.k3s;
 	pi->airgap_images = bd->na.airgap;
 	pi->airgap_name = bd->na.airgap_name;
-	pi->charts = bd->na.charts;
-	pi->n_charts = bd->na.n_charts;
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "secrets.h"
 #include "source.h"
+#include "stack-render.h"
 #include "stream.h"
 
 #include <fcntl.h>
@@ -314,6 +315,15 @@ static int build_plan(struct build *bd)
 						   &bd->vars);
 	if (problems)
 		return -EINVAL;
+	/* The stack, rendered into the control plane's image. */
+	if (streq(bd->n->role.v, "server") && bd->o->stack) {
+		struct vars sv = { 0 };
+		stack_vars(bd->c, &sv);
+		r = stack_render(bd->c, bd->o->stack, &sv, bd->na.charts, bd->na.n_charts, p);
+		vars_free(&sv);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < p->n_files; i++) {
 		pathmap_put(bd->replaced, p->files[i].path, 1);
 		bd->secret |= p->files[i].secret;

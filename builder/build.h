@@ -6,6 +6,7 @@
 
 #include "board.h"
 #include "config.h"
+#include "stack-render.h"
 
 #include <signal.h>
 #include <time.h>
@@ -19,6 +20,7 @@ struct build_opts {
 	const char *lock;     /* artifacts.lock */
 	const char *artifacts; /* a directory of artifacts given by the user, or NULL */
 	const char *farm_node; /* where farm-node is built: DIR/farm-node, DIR/aarch64/farm-node */
+	const struct stack_set *stack; /* the config's stack, checked, in order */
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 };

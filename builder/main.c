@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* farm-image: builds flash-and-boot disk images for the nodes of a K3s
  * cluster from one cluster config. Subcommands are one table, as in git.c. */
+#include "artifacts.h"
 #include "base.h"
 #include "board.h"
 #include "build.h"
@@ -34,15 +35,24 @@ static void usage_of(const struct command *c, FILE *f)
 	fprintf(f, "Usage: farm-image %s\n\n%s\n", c->usage, c->summary);
 }
 
-/* Loads the config and every node's board profile, reporting all problems. */
+/* The config's stack (its definitions, checked, in install order). */
+static struct stack_set stack;
+
+/* Loads the config, every node's board profile and the stack's
+ * definitions, reporting all problems. */
 static int load_all(const char *path, struct config *c, struct board **boards)
 {
 	int r = config_load(path, c);
 	size_t errors = 0;
 
 	*boards = NULL;
+	/* The stack's problems are reported with the config's, all at once,
+	 * whenever the config could be read. */
+	if (r < 0 && c->file.have_doc)
+		stack_set_load(c, &stack);
 	if (r < 0)
 		return r;
+	errors += stack_set_load(c, &stack) < 0;
 	*boards = xcalloc(c->nodes.n, sizeof(struct board));
 	for (size_t i = 0; i < c->nodes.n; i++) {
 		struct config_node *n = config_node_at(c, i);
@@ -58,6 +68,7 @@ static int load_all(const char *path, struct config *c, struct board **boards)
 
 static void free_all(struct config *c, struct board *boards)
 {
+	stack_set_free(&stack);
 	if (boards)
 		for (size_t i = 0; i < c->nodes.n; i++)
 			board_free(&boards[i]);
@@ -65,22 +76,52 @@ static void free_all(struct config *c, struct board *boards)
 	config_free(c);
 }
 
+/* What validate checks of the stack beyond its definitions: every chart
+ * pinned in LOCK (default: beside the config), every template rendered
+ * with the cluster's values into YAML. */
+static int validate_stack(struct config *c, const char *lock)
+{
+	_cleanup_free_ char *lock_default = NULL;
+	struct artifacts a;
+	struct vars v = { 0 };
+	unsigned problems = 0;
+	int r;
+
+	if (!stack.n)
+		return 0;
+	if (!lock)
+		lock = lock_default = streq(c->dir, ".") ? xstrdup("artifacts.lock")
+							 : xasprintf("%s/artifacts.lock", c->dir);
+	r = artifacts_load(lock, &a);
+	if (r >= 0)
+		problems += stack_check_pins(&stack, &a);
+	artifacts_free(&a);
+	stack_vars(c, &v);
+	problems += stack_render(c, &stack, &v, NULL, 0, NULL) < 0;
+	vars_free(&v);
+	return r < 0 || problems ? -EINVAL : 0;
+}
+
 static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "lock", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *config = DEFAULT_CONFIG;
+	const char *config = DEFAULT_CONFIG, *lock = NULL;
 	struct config c;
 	struct board *boards = NULL;
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":c:L:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'L':
+			lock = optarg;
 			break;
 		case 'h':
 			usage_of(&commands[0], stdout);
@@ -92,6 +133,8 @@ static int cmd_validate(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("validate", "unexpected argument", argv[optind]);
 	r = load_all(config, &c, &boards);
+	if (r == 0)
+		r = validate_stack(&c, lock);
 	if (r == 0) {
 		log_put_escaped(stdout, config, strlen(config)); /* as typed, made visible */
 		printf(": %zu nodes:", c.nodes.n);
@@ -99,6 +142,12 @@ static int cmd_validate(int argc, char **argv)
 			printf(" %s (%s, %s)", config_node_at(&c, i)->name.v,
 			       config_node_at(&c, i)->board.v, config_node_at(&c, i)->role.v);
 		printf("\n");
+		if (stack.n) {
+			printf("%s: stack, in install order:", config);
+			for (size_t i = 0; i < stack.n; i++)
+				printf("%s %s", i ? "," : "", stack.order[i]->name.v);
+			printf("\n");
+		}
 	}
 	free_all(&c, boards);
 	return r < 0 ? 1 : 0;
@@ -446,6 +495,7 @@ static int cmd_build(int argc, char **argv)
 	if (r >= 0)
 		r = build_defaults(&bc);
 	if (r >= 0) {
+		bc.bo.stack = &stack;
 		bc.bo.interrupted = &interrupted;
 		interrupt_catch(NULL);
 		r = build_check_board(&bc);
@@ -464,9 +514,12 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
 	{ "validate", cmd_validate,
 	  "Check the cluster config and the board profiles; print every problem as\n"
-	  "FILE:LINE:COL: message.\n\n"
-	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")",
-	  "validate [--config FILE]" },
+	  "FILE:LINE:COL: message. The stack's components (the stack/ directory\n"
+	  "beside the config) are checked too: unknown components and dependencies,\n"
+	  "cycles, charts without a pin, templates that do not render into YAML.\n\n"
+	  "  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")\n"
+	  "  -L, --lock FILE     pinned artifacts (default: artifacts.lock beside the config)",
+	  "validate [--config FILE] [--lock FILE]" },
 	{ "build", cmd_build,
 	  "Build the disk image of one node (or all): DIR/NAME.img (sparse raw),\n"
 	  "NAME.img.bmap, NAME.img.zst and NAME.json (manifest).\n\n"

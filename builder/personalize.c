@@ -34,7 +34,6 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 {
 	const struct config *c = in->config;
 	const struct config_node *n = in->node;
-	bool server = streq(n->role.v, "server");
 	char mid[33], *keys = NULL, *path;
 	size_t klen = 0;
 	FILE *kf;
@@ -113,12 +112,6 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 	r = k3s_plan(in, pi, p);
 	if (r < 0)
 		return r;
-	if (server)
-		for (size_t i = 0; i < pi->n_charts; i++) {
-			path = xasprintf(FARM_LIB "/charts/%s", pi->charts[i].name);
-			plan_add_source(p, path, 0644, "artifacts (chart)", (const char *)pi->charts[i].data);
-			free(path);
-		}
 	power_plan(p, c, n, pi->power_key, pi->power_crt, pi->server_ca);
 	return 0;
 }

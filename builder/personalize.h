@@ -26,9 +26,7 @@ struct personal_inputs {
 	const char *k3s_binary;    /* host paths of verified artifacts */
 	const char *airgap_images;
 	const char *airgap_name;   /* file name to give the air-gap archive */
-	const struct blob *charts; /* server only: chart archives (name = file name, data = host path) */
 	const char *farm_node;     /* host path of farm-node for the node's architecture */
-	size_t n_charts;
 	/* agents: the power-cycle key and certificate, and the server CA */
 	const struct blob *power_key, *power_crt, *server_ca;
 };

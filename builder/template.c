@@ -137,9 +137,18 @@ char *template_unit_value(const char *value)
 	return buf;
 }
 
+/* A problem at POS of a template: in the template (NAME, TEXT), or, for a
+ * template inside a file (O), at that file's position. */
+#define problem(o, name, text, pos, ...)                                                     \
+	((o) ? conf_error_at((o)->path, (o)->file_text,                                      \
+			     (struct pos){ (o)->line + (pos).line - 1, (o)->indent + (pos).col }, \
+			     __VA_ARGS__)                                                     \
+	     : conf_error_at((name), (text), (pos), __VA_ARGS__))
+
 /* Walks TEXT, checking each {{name}} (and writing the rendering to OUT when
  * given). Returns the number of problems found. */
-static unsigned walk(const char *name, const char *text, const struct vars *v, FILE *out)
+static unsigned walk_in(const struct tmpl_origin *o, const char *name, const char *text,
+			const struct vars *v, FILE *out)
 {
 	unsigned line = 1, col = 1, problems = 0;
 	bool unit = is_unit_file(name);
@@ -154,7 +163,7 @@ static unsigned walk(const char *name, const char *text, const struct vars *v, F
 			ssize_t i;
 
 			if (!end || memchr(start, '\n', (size_t)(end - start))) {
-				conf_error_at(name, text, pos, "'{{' is not closed on the same line");
+				problem(o, name, text, pos, "'{{' is not closed on the same line");
 				return problems + 1;
 			}
 			while (start < end && isspace((unsigned char)*start))
@@ -163,18 +172,18 @@ static unsigned walk(const char *name, const char *text, const struct vars *v, F
 			while (len && isspace((unsigned char)start[len - 1]))
 				len--;
 			if (len == 0 || len >= sizeof(key)) {
-				conf_error_at(name, text, pos, "empty or over-long placeholder");
+				problem(o, name, text, pos, "empty or over-long placeholder");
 				problems++;
 			} else {
 				memcpy(key, start, len);
 				key[len] = 0;
 				i = find(v, key);
 				if (i < 0) {
-					conf_error_at(name, text, pos, "unknown variable '%s'", key);
+					problem(o, name, text, pos, "unknown variable '%s'", key);
 					problems++;
 				} else if (!put_value(out, v->values[i], v->multiline[i], unit, &why)) {
-					conf_error_at(name, text, pos, "the value of '%s' %s: '%s'", key,
-						      why, v->values[i]);
+					problem(o, name, text, pos, "the value of '%s' %s: '%s'", key,
+						why, v->values[i]);
 					problems++;
 				}
 			}
@@ -197,10 +206,12 @@ static unsigned walk(const char *name, const char *text, const struct vars *v, F
 
 unsigned template_check(const char *name, const char *text, const struct vars *v)
 {
-	return walk(name, text, v, NULL);
+	return walk_in(NULL, name, text, v, NULL);
 }
 
-int template_render(const char *name, const char *text, const struct vars *v, char **out)
+/* Renders TEXT (from O, or named NAME) into *OUT. */
+static int render(const struct tmpl_origin *o, const char *name, const char *text,
+		  const struct vars *v, char **out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -209,7 +220,7 @@ int template_render(const char *name, const char *text, const struct vars *v, ch
 
 	if (!f)
 		return -ENOMEM;
-	problems = walk(name, text, v, f);
+	problems = walk_in(o, name, text, v, f);
 	fclose(f);
 	if (problems) {
 		free(buf);
@@ -217,4 +228,15 @@ int template_render(const char *name, const char *text, const struct vars *v, ch
 	}
 	*out = buf;
 	return 0;
+}
+
+int template_render(const char *name, const char *text, const struct vars *v, char **out)
+{
+	return render(NULL, name, text, v, out);
+}
+
+int template_render_in(const struct tmpl_origin *o, const char *text, const struct vars *v,
+		       char **out)
+{
+	return render(o, o->path, text, v, out);
 }

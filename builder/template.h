@@ -44,3 +44,15 @@ int template_render(const char *name, const char *text, const struct vars *v, ch
  * when it cannot go into a unit at all (a control character, a line
  * break). For units written in C rather than from a template. */
 char *template_unit_value(const char *value);
+
+/* Where a template's text sits inside a file (a YAML block scalar): its
+ * first line is the file's LINE, every line indented by INDENT columns. */
+struct tmpl_origin {
+	const char *path, *file_text;
+	unsigned line, indent;
+};
+/* template_render() for such a template: every problem is printed at the
+ * file's position (FILE:LINE:COL, the source line and a caret), all of
+ * them before it fails. */
+int template_render_in(const struct tmpl_origin *o, const char *text, const struct vars *v,
+		       char **out);

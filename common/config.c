@@ -90,6 +90,14 @@ static const struct field storage_fields[] = {
 };
 static const struct schema storage_schema = { .what = "storage", .fields = storage_fields };
 
+static const struct field gitops_fields[] = {
+	F("repository", FT_STRING, struct config_gitops, repository, .required = true),
+	F("path", FT_STRING, struct config_gitops, path),
+	F("revision", FT_STRING, struct config_gitops, revision),
+	{ 0 },
+};
+static const struct schema gitops_schema = { .what = "gitops", .fields = gitops_fields };
+
 static const char *const roles[] = { "server", "agent", NULL };
 static const char *const kernels[] = { "4k", "16k", NULL };
 
@@ -122,15 +130,12 @@ static const struct field top_fields[] = {
 	F("admin", FT_MAP, struct config, admin, .sub = &admin_schema, .required = true),
 	F("power", FT_MAP, struct config, power, .sub = &power_schema),
 	F("stack", FT_STRLIST, struct config, stack),
+	F("gitops", FT_MAP, struct config, gitops, .sub = &gitops_schema),
 	F("nodes", FT_LIST, struct config, nodes, .sub = &node_schema, .required = true),
 	{ 0 },
 };
 static const struct schema top_schema = { .what = "config", .fields = top_fields };
 
-static const char *const known_components[] = {
-	"cilium",  "coredns", "cert-manager",	"trust-manager", "traefik",
-	"argocd",  "rook-ceph", "cloudnative-pg", "monitoring",	 NULL,
-};
 
 static bool valid_domain(const char *s)
 {
@@ -266,22 +271,19 @@ static bool valid_k3s_version(const char *s)
 	return ok;
 }
 
-/* The CNIs of the stack. farm's k3s runs with flannel-backend: none (and
- * disable-network-policy, disable-kube-proxy), NODE-SPEC.md: without one of
- * these, no pod gets a network and every node stays NotReady. */
-static const char *const cnis[] = { "cilium", NULL };
-
+/* farm's k3s runs with flannel-backend: none (and disable-network-policy,
+ * disable-kube-proxy), NODE-SPEC.md: without a CNI no pod gets a network
+ * and every node stays NotReady. k3s runs without flannel: the stack must bring a CNI. Whether one of
+ * its components is one is the stack's definitions' to say
+ * (stack_resolve(), a definition's `cni: true`); here, only a stack that
+ * is missing or empty. */
 static void check_cni(struct config *c)
 {
-	for (size_t i = 0; i < c->stack.n; i++)
-		for (const char *const *k = cnis; *k; k++)
-			if (streq(*k, c->stack.v[i]))
-				return;
+	if (c->stack.n > 0)
+		return;
 	if (c->file.errors && !c->stack.m.set)
 		return; /* a config this broken gains nothing from the hint */
-	config_error(c, c->stack.m.set ? c->stack.m.pos : c->m.pos,
-		     "%s: k3s runs without flannel (flannel-backend: none), so the stack "
-		     "must install a CNI (cilium); without one no pod gets a network",
+	config_error(c, c->stack.m.set ? c->stack.m.pos : c->m.pos, "%s: " CONFIG_NO_CNI,
 		     c->stack.m.set ? "stack" : "no 'stack'");
 }
 
@@ -322,20 +324,25 @@ static void check_rest(struct config *c)
 				     "admin: authorized-keys entry %zu is not an OpenSSH public key "
 				     "line (TYPE BASE64 [COMMENT])",
 				     i + 1);
-	for (size_t i = 0; i < c->stack.n; i++) {
-		bool known = false;
-		for (const char *const *k = known_components; *k; k++)
-			known |= streq(*k, c->stack.v[i]);
-		if (!known)
-			config_error(c, c->stack.vpos[i], "stack: unknown component '%s'",
-				     c->stack.v[i]);
-		for (size_t j = 0; j < i; j++)
-			if (streq(c->stack.v[i], c->stack.v[j])) {
-				config_error(c, c->stack.vpos[i],
-					     "stack: component '%s' is already listed on line %u",
-					     c->stack.v[i], c->stack.vpos[j].line);
-				break;
-			}
+	/* The stack's components are checked against their definitions
+	 * (common/stack.c, configs/stack/). */
+	if (c->gitops.repository.m.set) {
+		const char *u = c->gitops.repository.v;
+		if (!(startswith(u, "https://") || startswith(u, "ssh://") || startswith(u, "git@")) ||
+		    strcspn(u, " \t\r\n\"'\\") != strlen(u))
+			config_error(c, c->gitops.repository.m.pos,
+				     "gitops: repository '%s' is not an https://, ssh:// or git@ URL", u);
+	}
+	{
+		const struct cstr *fields[] = { &c->gitops.path, &c->gitops.revision };
+		for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+			if (fields[i]->m.set &&
+			    (!*fields[i]->v ||
+			     strcspn(fields[i]->v, " \t\r\n\"'\\") != strlen(fields[i]->v)))
+				config_error(c, fields[i]->m.pos,
+					     "gitops: '%s' may not be empty or hold spaces, quotes or "
+					     "backslashes",
+					     fields[i]->v);
 	}
 	check_cni(c);
 }

@@ -59,6 +59,15 @@ struct config_storage {
 	struct cuint ceph; /* bytes of raw Ceph OSD partition; 0: none */
 };
 
+/* The root Application Argo CD gets (the argocd component): from then on
+ * Argo CD owns what the repository says. */
+struct config_gitops {
+	struct cmeta m;
+	struct cstr repository; /* https://, ssh:// or git@ URL */
+	struct cstr path;       /* in the repository; default "." */
+	struct cstr revision;   /* default "HEAD" */
+};
+
 struct config_node {
 	struct cmeta m;
 	struct cstr name, board, role, disk;
@@ -80,6 +89,7 @@ struct config {
 	struct config_admin admin;
 	struct config_power power;
 	struct cstrlist stack;
+	struct config_gitops gitops;
 	struct clist nodes; /* struct config_node */
 
 	struct conf_file file; /* kept for positioned messages after loading */
@@ -102,6 +112,11 @@ struct config_node *config_find_node(const struct config *c, const char *name);
 /* Whether a node's interface: names its NIC by MAC address (aa:bb:cc:dd:ee:ff)
  * rather than by name pattern. */
 bool config_interface_is_mac(const char *s);
+
+/* Why a stack needs a CNI (config.c, stack.c). */
+#define CONFIG_NO_CNI                                                                      \
+	"k3s runs without flannel (flannel-backend: none), so the stack must install a CNI " \
+	"(cilium); without one no pod gets a network"
 
 /* Reports an error at a position of the loaded config file. */
 #define config_error(c, pos, ...) conf_error(&(c)->file, (pos), __VA_ARGS__)

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <limits.h>
 
 struct sha256_ctx {
 	EVP_MD_CTX *md;
@@ -122,4 +123,20 @@ void uuid_format(const uint8_t u[16], char out[37])
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
 		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
 		 u[14], u[15]);
+}
+
+char *base64_encode(const void *in, size_t len)
+{
+	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+	const unsigned char *p = in;
+	size_t done = 0, o = 0;
+
+	/* EVP_EncodeBlock takes an int: in slices that keep whole groups. */
+	while (done < len) {
+		size_t n = MIN(len - done, (size_t)(INT_MAX / 4 * 3));
+		o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, p + done, (int)n);
+		done += n;
+	}
+	out[o] = 0;
+	return out;
 }

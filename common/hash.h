@@ -19,6 +19,8 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256_free(struct sha256_ctx *c);
 void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Base64 (RFC 4648, with padding, no line breaks) of IN, malloc'ed. */
+char *base64_encode(const void *in, size_t len);
 /* sha256 of a whole file, as hex. Returns 0 or -errno. */
 int sha256_file(const char *path, char out[SHA256_HEX_LEN]);
 

@@ -101,7 +101,7 @@ void stack_plan_write(FILE *f, const struct stack_item *items, size_t n, const c
 		   "# (and after a reimage, applying what changed). Each component's file in\n"
 		   "# this directory is what farm-node applies.\n",
 		cluster);
-	fprintf(f, "components:\n");
+	fprintf(f, "components:%s\n", n ? "" : " []");
 	for (size_t i = 0; i < n; i++) {
 		const struct stack_item *it = &items[i];
 		fputs("  - name: ", f);

@@ -47,6 +47,8 @@ mkdir -p "$TMP/notz" "$TMP/tz/Europe"
 sed 's/^nodes:/power:\n  shutdown: "01:30"\n  timezone: Europe\/Berlin\nnodes:/' \
 	tests/config/good-example.yaml >"$TMP/tz.yaml"
 ln -s "$TOP/tests/config/boards" "$TMP/boards"
+ln -s "$TOP/tests/config/stack" "$TMP/stack"
+ln -s "$TOP/tests/config/artifacts.lock" "$TMP/artifacts.lock"
 out=$(TZDIR=$TMP/notz "$FARM_IMAGE" validate --config "$TMP/tz.yaml" 2>&1 >/dev/null)
 check_eq "no tzdata here: a warning" "0 $TMP/tz.yaml:27:13: warning: power: cannot check timezone 'Europe/Berlin' here, this machine has no tzdata ($TMP/notz); the build checks it in the base" \
 	"$? $(head -1 <<<"$out")"

@@ -46,6 +46,7 @@ bsdtar -cf "$TMP/big.tar" @"$TMP/full.tar" -C "$TMP/big" ./etc/blob1 \
 awk '{print} /^  - name: sheep$/ {sheep=1} sheep && /^    disk:/ {print "    root-size: 40MiB"; sheep=0}' \
 	"$TOP/configs/cluster.yaml" >"$TMP/small.yaml"
 ln -s "$TOP/configs/boards" "$TMP/boards"
+ln -s "$TOP/configs/stack" "$TMP/stack"
 # shellcheck disable=SC2086
 "$FARM_IMAGE" build --all --board pi5 --config "$TMP/small.yaml" --overlays "$TOP/overlays" \
 	--secrets "$sec" $art --base "$TMP/big.tar" --out "$TMP/some" >"$TMP/some.log" 2>&1

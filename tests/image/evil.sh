@@ -51,6 +51,7 @@ for i in 1 2 3 4 5 6; do head -c $((8 << 20)) /dev/urandom >"$TMP/big/etc/blob$i
 bsdtar -cf "$TMP/big.tar" -C "$TMP/big" .
 sed 's/^    disk: nvme0n1$/    disk: nvme0n1\n    root-size: 40MiB/' "$TOP/configs/cluster.yaml" >"$TMP/small.yaml"
 ln -s "$TOP/configs/boards" "$TMP/boards"
+ln -s "$TOP/configs/stack" "$TMP/stack"
 "$FARM_IMAGE" build --node sheep --config "$TMP/small.yaml" --base "$TMP/big.tar" --secrets "$(secrets)" $(artifacts) \
 	--overlays "$TOP/overlays" --out "$TMP/out-small" >"$TMP/out-small.log" 2>&1
 check_eq "disk too small" "1 the root filesystem is full" \

@@ -145,6 +145,7 @@ refused "refuses a block map changed after it was written" \
 	--node duck --out "$TMP/bad" --device "$disk" --yes
 sed 's/^  name: farm$/  name: barn/' "$cfg" >"$TMP/barn.yaml"
 ln -sf "$TOP/configs/boards" "$TMP/boards"
+ln -sfn "$TOP/configs/stack" "$TMP/stack"
 "$FARM_IMAGE" secrets init --dir "$TMP/barn-secrets" --config "$TMP/barn.yaml" >/dev/null
 # shellcheck disable=SC2046
 "$FARM_IMAGE" build --node duck --config "$TMP/barn.yaml" --secrets "$TMP/barn-secrets" \

@@ -11,6 +11,7 @@ mktmp
 fixture full "$TMP/full.tar" || exit 1
 art=$(artifacts) || exit 1
 ln -s "$TOP/configs/boards" "$TMP/boards"
+ln -s "$TOP/configs/stack" "$TMP/stack"
 
 # hbuild NAME CONFIG NODE [ARGS...]: builds NODE of CONFIG into $TMP/NAME
 # (its own secrets), output in $TMP/NAME.log.

@@ -126,8 +126,9 @@ for f in server-ca.crt server-ca.key client-ca.key request-header-ca.key etcd/pe
 		"$(mode_of "$TMP/cow.ext4" /usr/lib/farm/k3s/tls/$f) $(cmp -s <(content "$TMP/cow.ext4" /usr/lib/farm/k3s/tls/$f) "$sec/k3s/tls/$f" && echo same)"
 done
 check_eq "agents carry no CA" "" "$(dfs "$fs" "ls /usr/lib/farm/k3s" | tr -s ' ' '\n' | grep -x tls)"
-check_eq "server carries the stack's charts" "argo-cd-1.0.0.tgz cert-manager-1.0.0.tgz cilium-1.0.0.tgz coredns-1.0.0.tgz traefik-1.0.0.tgz trust-manager-1.0.0.tgz" \
-	"$(dfs "$TMP/cow.ext4" "ls /usr/lib/farm/charts" | tr -s ' ' '\n' | grep tgz | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "server carries the stack, rendered in install order" "01-cilium.yaml 02-coredns.yaml 03-cert-manager.yaml 04-trust-manager.yaml 05-traefik.yaml 06-argocd.yaml plan.yaml" \
+	"$(dfs "$TMP/cow.ext4" "ls /usr/lib/farm/stack" | tr -s ' ' '\n' | grep yaml | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "agents carry no stack" "" "$(dfs "$fs" "ls /usr/lib/farm" | tr -s ' ' '\n' | grep -x stack)"
 check_eq "server unit enabled" 'Fast link dest: "/etc/systemd/system/k3s.service"' \
 	"$(dfs "$TMP/cow.ext4" "stat /etc/systemd/system/multi-user.target.wants/k3s.service" | grep -o 'Fast link dest: ".*"')"
 check_eq "agent unit enabled" 'Fast link dest: "/etc/systemd/system/k3s-agent.service"' \
@@ -202,6 +203,7 @@ check_eq "manifest: a rendered file's hash" "$(content "$TMP/cow.ext4" /etc/host
 # lower case) or by name pattern.
 mkdir -p "$TMP/iface"
 ln -s "$TOP/configs/boards" "$TMP/iface/boards"
+ln -s "$TOP/configs/stack" "$TMP/iface/stack"
 awk '{print} /^  - name: duck$/ {print "    interface: 58:47:CA:00:00:13"}
 	/^  - name: sheep$/ {print "    interface: enp1s0 end0"}' "$TOP/configs/cluster.yaml" >"$TMP/iface/cluster.yaml"
 for want in "duck MACAddress=58:47:ca:00:00:13" "sheep Name=enp1s0 end0"; do

@@ -197,13 +197,38 @@ static int cmd_kubectl(int argc, char **argv)
 
 static const char *api_host = "127.0.0.1";
 
+/* STATE/requests.log: one line per request (the tick, the words after
+ * kubectl's global flags), then one per object applied, for the tests. */
+static void log_request(int argc, char **argv, bool down)
+{
+	char *path;
+	FILE *f;
+
+	if (asprintf(&path, "%s/requests.log", state_dir) < 0)
+		abort();
+	f = fopen(path, "a");
+	free(path);
+	if (!f)
+		return;
+	fprintf(f, "%llu%s", (unsigned long long)world_tick, down ? " (api down)" : "");
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--kubeconfig", 12) && strcmp(argv[i], "--server") &&
+		    strncmp(argv[i], "--server=", 9) && strncmp(argv[i], "--request-timeout", 17))
+			fprintf(f, " %s", argv[i]);
+	fputc('\n', f);
+	fclose(f);
+}
+
 static void handle(int argc, char **argv, const char *input, size_t len, struct reply *r)
 {
 	struct out o = { 0 };
+	bool down;
 
 	o.out = open_memstream(&r->out, &r->out_len);
 	o.err = open_memstream(&r->err, &r->err_len);
-	if (world_tick_once())
+	down = world_tick_once();
+	log_request(argc, argv, down);
+	if (down)
 		/* The answer kubectl gives when nothing listens. */
 		fprintf(o.err,
 			"The connection to the server %s was refused - did you specify the right "

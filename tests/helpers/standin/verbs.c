@@ -139,6 +139,23 @@ static void print_name(struct out *o, const struct kind *k, const char *name, co
 	fprintf(o->out, "%s/%s%s%s\n", kn, name, op ? " " : "", op ? op : "");
 }
 
+/* "applied KIND/NAME" in the request log (main.c). */
+static void log_applied(const struct kind *k, const char *name)
+{
+	char *path, kn[256];
+	FILE *f;
+
+	if (asprintf(&path, "%s/requests.log", state_dir) < 0)
+		abort();
+	f = fopen(path, "a");
+	free(path);
+	if (!f)
+		return;
+	kind_print_name(k, kn, sizeof(kn));
+	fprintf(f, "applied %s/%s\n", kn, name);
+	fclose(f);
+}
+
 /* A copy without the stand-in's own bookkeeping. */
 static json_object *shown(json_object *obj)
 {
@@ -330,6 +347,8 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 					       json_object_new_int64((g ? json_object_get_int64(g) : 1) +
 								     (same ? 0 : 1)));
 			store_put(k, d);
+			if (!same)
+				log_applied(k, name);
 			print_name(o, k, name, a->server_side ? "serverside-applied"
 							      : same ? "unchanged" : "configured");
 			json_object_put(old);
@@ -339,6 +358,7 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 			json_object_object_add(jmake(d, "metadata", NULL), "generation",
 					       json_object_new_int(1));
 			store_put(k, d);
+			log_applied(k, name);
 			print_name(o, k, name, a->server_side ? "serverside-applied" : "created");
 		}
 	}
