@@ -27,6 +27,7 @@ int step_k3s_api(struct farm_node *n, char *detail, size_t len)
 	char said[512];
 
 	waiter_init(&w, what, (unsigned)n->conf.join_timeout.v);
+	waiter_progress(&w, n->state, "k3s-api");
 	/* k3s writes the credentials farm-node uses once it has its
 	 * certificates: an agent only after the server accepted its token. */
 	while (access(c->kubeconfig, R_OK) < 0) {
@@ -66,6 +67,7 @@ int step_node_registered(struct farm_node *n, char *detail, size_t len)
 	char said[512];
 
 	waiter_init(&w, what, (unsigned)n->conf.join_timeout.v);
+	waiter_progress(&w, n->state, "node-registered");
 	for (;;) {
 		struct kubectl k;
 		enum cl_class cls = cluster_jsonpath(n->cluster, obj, NULL, "{.metadata.name}", &k);
@@ -91,6 +93,7 @@ int step_node_ready(struct farm_node *n, char *detail, size_t len)
 	char said[512];
 
 	waiter_init(&w, what, (unsigned)n->conf.join_timeout.v);
+	waiter_progress(&w, n->state, "node-ready");
 	for (;;) {
 		struct kubectl k;
 		enum cl_class cls =

@@ -361,6 +361,7 @@ int step_stack(struct farm_node *n, char *detail, size_t len)
 		journal_progress(n->state, pname, PROGRESS_RUNNING, "installing (%zu of %zu)", i + 1,
 				 plan.n);
 		waiter_init(&in.w, what, (unsigned)it->timeout.v);
+		waiter_progress(&in.w, n->state, pname);
 		r = install(&in, text, done, sizeof(done));
 		if (r < 0) {
 			journal_progress(n->state, pname, PROGRESS_FAILED, "%s", in.failure);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "wait.h"
 #include "log.h"
+#include "steps.h"
 
 #include <time.h>
 
@@ -19,6 +20,12 @@ void waiter_init(struct waiter *w, const char *what, unsigned timeout)
 	w->last_log = w->start;
 }
 
+void waiter_progress(struct waiter *w, const char *state, const char *note)
+{
+	w->state = state;
+	w->note = note;
+}
+
 bool waiter_again(struct waiter *w, const char *seen)
 {
 	double t = now(), d;
@@ -30,6 +37,10 @@ bool waiter_again(struct waiter *w, const char *seen)
 		return false;
 	if (changed || t - w->last_log >= 60) {
 		log_info("Waiting for %s (%.0f s so far): %s", w->what, t - w->start, seen);
+		if (w->note)
+			journal_progress(w->state, w->note, PROGRESS_RUNNING,
+					 "waiting for %s (%.0f s so far, up to %.0f): %s", w->what,
+					 t - w->start, w->deadline - w->start, seen);
 		w->last_log = t;
 	}
 	d = MIN(w->delay, w->deadline - t);

@@ -9,12 +9,16 @@
 
 struct waiter {
 	const char *what; /* "the API at https://...": "Waiting for %s" */
+	const char *state, *note; /* the progress note kept up to date (steps.h), or NULL */
 	double start, deadline, delay, last_log;
 	unsigned attempts;
 	char last[512]; /* what the last attempt saw */
 };
 
 void waiter_init(struct waiter *w, const char *what, unsigned timeout);
+/* Also keeps the progress note NOTE under STATE (what `status` shows)
+ * saying what it waits for and what it last saw. */
+void waiter_progress(struct waiter *w, const char *state, const char *note);
 /* Notes what the last attempt saw (logging it when it changed), then
  * sleeps before the next attempt. Returns false, without sleeping, when
  * the deadline has passed. */

@@ -10,95 +10,50 @@
 # multicast) on which each has its static addresses, on the NIC the config
 # names by MAC; a second NIC (QEMU user networking) is the test's way in
 # over SSH, configured by a test overlay. Each node must reach the other
-# over both families. Then sheep boots a second time: nothing changes.
+# over both families. cow installs the whole stack against the k3s
+# stand-in (tests/helpers/standin), which plays the cluster: a power cut in
+# the middle of it (at farm-node's console line for cert-manager) leads to a
+# boot that resumes from that component; every component ends done, sheep
+# registered and Ready. Then sheep boots a second time: nothing changes.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../image/image.lib"
 source "$(dirname "$0")/boot.lib"
 boot_prereqs aarch64
 mktmp
 export FARM_VM_DIR=$TMP/vms
-recipe=$TOP/tests/boot/arm64-virt.yaml
-rootfs=("$FARM_IMAGE" rootfs --board pi5 --recipe "$recipe" --config "$TOP/configs/cluster.yaml")
-if ! base=$("${rootfs[@]}" --print-path 2>/dev/null); then
-	if [ "${FARM_TEST_ROOTFS:-}" != 1 ]; then
-		skip "aarch64 boot" "no cached arm64 test base: set FARM_TEST_ROOTFS=1 to build it (qemu-user, 10-25 minutes)"
-		exit 0
-	fi
-	if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-		skip "aarch64 boot" "building an arm64 base needs qemu-user's binfmt handler (qemu-user-static, binfmt-support)"
-		exit 0
-	fi
-	"${rootfs[@]}" >"$TMP/rootfs.log" 2>&1 || { fail "build the arm64 base" "$(tail -5 "$TMP/rootfs.log")"; exit 0; }
-	base=$("${rootfs[@]}" --print-path)
-fi
+pi_base || exit 0
 [ -x "$TOP/$FARM_BUILD/aarch64/tests/helpers/k3s-standin" ] ||
 	{ skip "aarch64 boot" "the k3s stand-in for aarch64 is not built (make: the cross compiler and arm64 -dev packages of scripts/install-deps)"; exit 0; }
-
-# The Pi boot file set the pi5 board requires, added to the base.
-mkdir -p "$TMP/pi/boot/firmware/overlays"
-head -c 65536 /dev/urandom >"$TMP/pi/boot/firmware/kernel_2712.img"
-head -c 4096 /dev/urandom >"$TMP/pi/boot/firmware/bcm2712-rpi-5-b.dtb"
-head -c 1024 /dev/urandom >"$TMP/pi/boot/firmware/overlays/bcm2712d0.dtbo"
-bsdtar -cf "$TMP/base.tar" @"$base" -C "$TMP/pi" ./boot/firmware/kernel_2712.img \
-	./boot/firmware/bcm2712-rpi-5-b.dtb ./boot/firmware/overlays/bcm2712d0.dtbo
-boot_cluster
-# The LAN NICs by MAC, as a node with several ports would name its own.
-mac_cow=52:54:00:14:00:11
-mac_sheep=52:54:00:14:00:12
-awk -v cow=$mac_cow -v sheep=$mac_sheep '
-	{print}
-	/^  - name: cow$/ {print "    interface: " cow}
-	/^  - name: sheep$/ {print "    interface: " sheep}' "$TMP/cluster.yaml" >"$TMP/cluster.new" &&
-	mv "$TMP/cluster.new" "$TMP/cluster.yaml"
+pi_cluster
 boot_artifacts arm64 || { fail "k3s stand-in for arm64" "see above"; exit 0; }
-# The test's management NIC (QEMU user networking, 10.0.2.15): every wired
-# NIC the LAN file leaves.
-cp -r "$TOP/overlays" "$TMP/overlays"
-cat >"$TMP/overlays/common/etc/systemd/network/90-test-mgmt.network" <<'EOF'
-# Boot tests only: the NIC QEMU's user networking forwards SSH to.
-[Match]
-Name=en* eth*
-
-[Network]
-Address=10.0.2.15/24
-LinkLocalAddressing=no
-IPv6AcceptRA=no
-EOF
-export BOOT_OVERLAYS=$TMP/overlays
-for node in cow sheep; do
-	check "build $node" boot_build $node "$TMP/base.tar" "$TMP/out"
-	[ -f "$TMP/out/$node.img" ] || { sed 's/^/    /' "$TMP/out.log"; exit 0; }
-done
-rm -f "$TMP/base.tar"
-extract "$TMP/out/sheep.img" "$TMP/out/sheep.json" 2 "$TMP/root.ext4"
+pi_overlays
+# What the stand-in's helm-controller installs for each chart (its
+# scenario): what the stack's definitions wait for. cert-manager's install
+# Job completes late, so that a power cut at its console line falls in the
+# middle of it.
+mkdir -p "$TMP/overlays/common/etc/rancher/k3s"
+python3 "$TOP/tests/boot/standin-scenario.py" "$TOP/configs/stack" "job cert-manager complete-after 12" \
+	>"$TMP/overlays/common/etc/rancher/k3s/standin.scenario"
+pi_images cow sheep || exit 0
 check_eq "sheep: the LAN file matches its MAC" "MACAddress=$mac_sheep" \
-	"$(dfs "$TMP/root.ext4" "cat /etc/systemd/network/10-farm-lan.network" | grep '^MACAddress=')"
-kver=$(dfs "$TMP/root.ext4" "ls /boot" | tr -s ' ' '\n' | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
-dfs "$TMP/root.ext4" "dump /boot/vmlinuz-$kver $TMP/vmlinuz"
-dfs "$TMP/root.ext4" "dump /boot/initrd.img-$kver $TMP/initrd"
-mid_sheep=$(dfs "$TMP/root.ext4" "cat /etc/machine-id")
-rm -f "$TMP/root.ext4"
+	"$(image_file "$TMP/out/sheep.img" /etc/systemd/network/10-farm-lan.network | grep '^MACAddress=')"
+mid_sheep=$(image_file "$TMP/out/sheep.img" /etc/machine-id)
 mid_cow=$(image_file "$TMP/out/cow.img" /etc/machine-id)
 trap '"$VM" kill cow >/dev/null 2>&1; "$VM" kill sheep >/dev/null 2>&1; rm -rf "$TMP"' EXIT
-
-# boot NODE [START OPTIONS]: starts NODE's VM, its LAN NIC on the segment.
-lan=socket-mcast:230.0.14.$((RANDOM % 250 + 1)):$((20000 + RANDOM % 30000))
-boot() {
-	local node=$1 mac uuid
-	shift
-	mac=mac_$node
-	uuid=$(manifest_get "$TMP/out/$node.json" "m['partitions'][1]['uuid']")
-	"$VM" start $node --image "$TMP/out/$node.img" --arch aarch64 --disk-size 6G --mem 2048 \
-		--net "$lan" --mac "${!mac}" --timeout 1200 --kernel "$TMP/vmlinuz" --initrd "$TMP/initrd" \
-		--append "root=PARTUUID=$uuid rootfstype=ext4 ro rootwait console=ttyAMA0 cgroup_enable=memory" \
-		"$@" >"$TMP/start-$node.log" 2>&1
-}
+boot() { pi_boot "$@"; }
 
 start=$SECONDS
 for node in cow sheep; do
 	boot $node || { fail "start $node" "$(cat "$TMP/start-$node.log")"; exit 0; }
 done
 echo "    accelerator: $("$VM" accel --arch aarch64)"
+# A power cut on cow while it installs the stack (its first boot).
+if "$VM" kill-at cow "Stack: installing cert-manager" --timeout 1500 >"$TMP/kill.log" 2>&1; then
+	pass "cow: power cut in the middle of the stack install ($(tr -d '\r' <"$TMP/kill.log" | sed 's/^.*farm-node\[[0-9]*\]: //'))"
+	boot cow --reuse-disk || { fail "start cow again" "$(cat "$TMP/start-cow.log")"; exit 0; }
+else
+	fail "cow: power cut in the middle of the stack install" "$(tail -5 "$TMP/kill.log")"
+fi
 for node in cow sheep; do
 	if ! "$VM" wait-ssh $node --key "$TMP/key" --user k3s --timeout 900 >"$TMP/wait.log" 2>&1; then
 		fail "$node reachable over SSH" "$(tail -30 "$TMP/wait.log")"
@@ -141,6 +96,27 @@ reach cow sheep 192.168.14.12
 reach cow sheep fd12:3456:789a:14::12
 reach sheep cow 192.168.14.11
 reach sheep cow fd12:3456:789a:14::11
+# farm-node join: cow installs the stack (resuming after the cut), sheep
+# registers and turns Ready once cow's CNI is in.
+check_eq "cow: farm-join done" "active" "$(join_done cow 900)"
+status=$(on cow sudo farm-node status --json)
+check_eq "cow: farm-node status shows every component done" \
+	"cilium:done coredns:done cert-manager:done trust-manager:done traefik:done argocd:done" \
+	"$(python3 -c "import json,sys; print(' '.join(c['component']+':'+c['state'] for c in json.load(sys.stdin)['stack']))" <<<"$status")"
+check_eq "cow: joined (API, registered, stack, Ready)" "k3s-api node-registered stack node-ready" \
+	"$(python3 -c "import json,sys; print(' '.join(s['step'] for s in json.load(sys.stdin)['steps'] if s['done'] and s['step'] in ('k3s-api','node-registered','stack','node-ready')))" <<<"$status")"
+check_eq "cow: after the cut, the install resumed from cert-manager" "Stack: installing cert-manager (3 of 6)" \
+	"$(on cow sudo journalctl -b -o cat -u farm-join.service --no-pager | grep -m1 'Stack: installing')"
+check_eq "cow: cilium and coredns were applied once (not again after the cut)" "1 1" \
+	"$(on cow sudo grep -c '^applied helmchart.helm.cattle.io/cilium$' /var/lib/rancher/k3s/standin/requests.log) $(on cow sudo grep -c '^applied helmchart.helm.cattle.io/coredns$' /var/lib/rancher/k3s/standin/requests.log)"
+check "cow: farm-node status, by a person" grep -Eq '^    argocd +done' <<<"$(on cow sudo farm-node status)"
+check_eq "sheep: farm-join done" "active" "$(join_done sheep 300)"
+check_eq "sheep: registered and Ready" "node-registered:done node-ready:done" \
+	"$(on sheep sudo farm-node status --json | python3 -c "import json,sys; print(' '.join(s['step']+':'+s['state'] for s in json.load(sys.stdin)['steps'] if s['step'] in ('node-registered','node-ready')))")"
+check_eq "cow sees sheep Ready" "True" \
+	"$(on cow sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig get node sheep -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')"
+check_eq "no failed units on either node" "" \
+	"$(on cow systemctl --failed --no-legend --plain)$(on sheep systemctl --failed --no-legend --plain)"
 "$VM" stop cow >/dev/null 2>&1
 
 # Second boot of sheep: storage is a no-op, nothing changes.

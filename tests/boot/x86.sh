@@ -34,6 +34,11 @@ pass "duck reachable over SSH as the admin user ($((SECONDS - start)) s)"
 mid=$(image_file "$img" /etc/machine-id)
 assert_node duck vda 192.168.14.13/26 fd12:3456:789a:14::13/64 192.168.14.1 fd12:3456:789a:14::1 "$mid"
 assert_k3s duck k3s-agent.service /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/50-farm-image-gc.conf
+# duck's server (cow) is not in this test: its join waits, bounded, and
+# says what for (the unit is still running, not failed).
+check "duck: farm-node join waits for its server, saying so" grep -Eq \
+	"^  k3s-api +running .*waiting for the API of https://k3s.farm.home.arpa:6443 .*k3s-agent has not had its certificates signed by the server" \
+	<<<"$(on duck sudo farm-node status)"
 table=$(parts duck vda)
 subvols=$(subvolumes duck)
 check_eq "partition table read back" "vda1 vda2 vda3" "$(awk '{print $1}' <<<"$table" | tr '\n' ' ' | sed 's/ $//')"

@@ -397,7 +397,12 @@ static int cmd_agent(int argc, char **argv)
 	ip = node_ip(d.config);
 	reg[2] = (char *)d.node;
 	reg[3] = ip ? ip : "";
-	/* As k3s agent does: retry until the server answers. */
+	/* k3s agent tells systemd it is ready only once its server answered
+	 * (pkg/agent/run.go); the stand-in does at once, so that a test node
+	 * without a server (the x86 boot test's duck) has its unit active.
+	 * Its credentials, what farm-node waits for, still come only from the
+	 * server: retry until it answers. */
+	notify_ready();
 	for (unsigned attempt = 0;; attempt++) {
 		struct reply r;
 		int e = wire_call(server_host, server_port, 4, reg, NULL, 0, &r);
@@ -419,10 +424,9 @@ static int cmd_agent(int argc, char **argv)
 		free(lb);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (wire_serve(NULL, d.lb_port, proxy, notify_ready) < 0) {
+	if (wire_serve(NULL, d.lb_port, proxy, NULL) < 0) {
 		fprintf(stderr, "k3s stand-in: cannot listen on 127.0.0.1:%s: %s\n", d.lb_port,
 			strerror(errno));
-		notify_ready();
 		for (;;)
 			pause();
 	}
