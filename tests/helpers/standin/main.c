@@ -165,6 +165,8 @@ static int cmd_kubectl(int argc, char **argv)
 		} while (n > 0 || (n < 0 && errno == EINTR));
 	}
 	e = wire_call(host, port, argc, argv, input, in_len, &r);
+	free(input);
+	free(url);
 	if (e == -ECONNREFUSED) {
 		fprintf(stderr,
 			"The connection to the server %s:%s was refused - did you specify the right "
@@ -190,6 +192,8 @@ static int cmd_kubectl(int argc, char **argv)
 	fwrite(r.out, 1, r.out_len, stdout);
 	fwrite(r.err, 1, r.err_len, stderr);
 	fflush(stdout);
+	free(r.out);
+	free(r.err);
 	return r.status;
 }
 
@@ -406,7 +410,10 @@ static int cmd_agent(int argc, char **argv)
 	for (unsigned attempt = 0;; attempt++) {
 		struct reply r;
 		int e = wire_call(server_host, server_port, 4, reg, NULL, 0, &r);
-		if (e == 0 && r.status == 0)
+		bool ok = e == 0 && r.status == 0;
+		free(r.out);
+		free(r.err);
+		if (ok)
 			break;
 		if (attempt % 15 == 0)
 			fprintf(stderr, "k3s stand-in: waiting for the server at %s (%s)\n", url,

@@ -158,6 +158,9 @@ int wire_call(const char *host, const char *port, int argc, char **argv, const c
 	return 0;
 broken:
 	close(fd);
+	free(r->out);
+	free(r->err);
+	*r = (struct reply){ 0 };
 	return -ECONNRESET;
 }
 
