@@ -282,7 +282,10 @@ enum cl_class cluster_kubectl(const struct cluster *c, const char *const *args, 
 	argv[n++] = kc;
 	if (srv)
 		argv[n++] = srv;
-	argv[n++] = rt;
+	/* A wait (wait, rollout status, drain) has its own --timeout and
+	 * watches longer than one request may last. */
+	if (!kubectl_timeout)
+		argv[n++] = rt;
 	for (const char *const *a = args; *a && n < ELEMENTSOF(argv) - 1; a++)
 		argv[n++] = *a;
 	argv[n] = NULL;

@@ -58,8 +58,10 @@ struct kubectl {
 
 /* Runs `k3s kubectl --kubeconfig K [--server S] --request-timeout=Ns ARGS`
  * (ARGS NULL-terminated), with INPUT on its standard input (NULL: none).
- * KUBECTL_TIMEOUT bounds the whole run in seconds (a wait's own --timeout
- * plus a margin); past it kubectl is killed and the call is CL_UNREACHABLE.
+ * KUBECTL_TIMEOUT, for a wait, bounds the whole run in seconds (its own
+ * --timeout plus a margin; no --request-timeout then, a watch may outlast
+ * one request); 0 is one request's time plus a margin. Past it kubectl is
+ * killed and the call is CL_UNREACHABLE.
  * Returns the class; R holds the rest (kubectl_free() it). */
 enum cl_class cluster_kubectl(const struct cluster *c, const char *const *args, const char *input,
 			      unsigned kubectl_timeout, struct kubectl *r);
