@@ -205,22 +205,18 @@ static const char *api_host = "127.0.0.1";
  * kubectl's global flags), then one per object applied, for the tests. */
 static void log_request(int argc, char **argv, bool down)
 {
-	char *path;
-	FILE *f;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
 
-	if (asprintf(&path, "%s/requests.log", state_dir) < 0)
-		abort();
-	f = fopen(path, "a");
-	free(path);
-	if (!f)
-		return;
 	fprintf(f, "%llu%s", (unsigned long long)world_tick, down ? " (api down)" : "");
 	for (int i = 1; i < argc; i++)
 		if (strncmp(argv[i], "--kubeconfig", 12) && strcmp(argv[i], "--server") &&
 		    strncmp(argv[i], "--server=", 9) && strncmp(argv[i], "--request-timeout", 17))
 			fprintf(f, " %s", argv[i]);
-	fputc('\n', f);
 	fclose(f);
+	request_log("%s\n", line);
+	free(line);
 }
 
 static void handle(int argc, char **argv, const char *input, size_t len, struct reply *r)

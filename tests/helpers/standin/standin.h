@@ -114,6 +114,9 @@ int yaml_to_json(const char *text, size_t len, json_object ***docs, char **err);
 int jsonpath_print(FILE *f, json_object *obj, const char *tmpl, char *err, size_t errlen);
 /* Whether OBJ's labels match SELECTOR ("a=b,c!=d,e"). */
 bool selector_matches(json_object *obj, const char *selector);
+/* A line of STATE/requests.log, the record of what the stand-in was asked
+ * and applied that the tests read. */
+void request_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* RFC 3339 time of now. */
 void now_rfc3339(char buf[32]);
 /* The object at KEY/KEY/..., created as {} on the way. */

@@ -192,6 +192,24 @@ json_object *store_get(const struct kind *k, const char *ns, const char *name)
 	return o;
 }
 
+void request_log(const char *fmt, ...)
+{
+	char *path;
+	FILE *f;
+	va_list ap;
+
+	if (asprintf(&path, "%s/requests.log", state_dir) < 0)
+		abort();
+	f = fopen(path, "a");
+	free(path);
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
 void now_rfc3339(char buf[32])
 {
 	time_t t = time(NULL);

@@ -139,21 +139,13 @@ static void print_name(struct out *o, const struct kind *k, const char *name, co
 	fprintf(o->out, "%s/%s%s%s\n", kn, name, op ? " " : "", op ? op : "");
 }
 
-/* "applied KIND/NAME" in the request log (main.c). */
+/* "applied KIND/NAME" in the request log. */
 static void log_applied(const struct kind *k, const char *name)
 {
-	char *path, kn[256];
-	FILE *f;
+	char kn[256];
 
-	if (asprintf(&path, "%s/requests.log", state_dir) < 0)
-		abort();
-	f = fopen(path, "a");
-	free(path);
-	if (!f)
-		return;
 	kind_print_name(k, kn, sizeof(kn));
-	fprintf(f, "applied %s/%s\n", kn, name);
-	fclose(f);
+	request_log("applied %s/%s\n", kn, name);
 }
 
 /* A copy without the stand-in's own bookkeeping. */
