@@ -13,7 +13,8 @@ struct board_copy {
 
 struct board_boot {
 	struct cmeta m;
-	struct cstr filesystem, type, label, source, mount;
+	struct cenum filesystem, type;
+	struct cstr label, source, mount;
 	struct cuint size;
 	struct cstrlist files;
 	struct clist copy; /* struct board_copy */
@@ -21,7 +22,7 @@ struct board_boot {
 
 struct board_root {
 	struct cmeta m;
-	struct cstr type;
+	struct cenum type;
 	struct cuint headroom, size;
 };
 

@@ -61,7 +61,7 @@ static int load_artifacts(const struct build_opts *o, const struct config *c,
 		if (a)
 			na->airgap_name = artifact_file_name(a);
 	}
-	if (streq(n->role.v, "server") && o->stack) {
+	if (n->role.i == ROLE_SERVER && o->stack) {
 		/* The charts the stack's components embed. */
 		failed += stack_check_pins(o->stack, &na->lock);
 		failed += stack_load_charts(o->stack, &na->lock, o->artifacts, &na->charts,
@@ -132,7 +132,7 @@ int build_load(struct build *bd)
 	pi->token = secrets_token(bd->sec);
 	pi->agent_token = secrets_agent_token(bd->sec);
 	pi->node_password = secrets_node_password(bd->sec, bd->name);
-	if (streq(n->role.v, "server")) {
+	if (n->role.i == ROLE_SERVER) {
 		const struct secret_file *files;
 		pi->n_ca = secrets_ca_files(bd->sec, &files);
 		bd->ca = xcalloc(pi->n_ca, sizeof(*bd->ca));

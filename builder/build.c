@@ -316,7 +316,7 @@ static int build_plan(struct build *bd)
 	if (problems)
 		return -EINVAL;
 	/* The stack, rendered into the control plane's image. */
-	if (streq(bd->n->role.v, "server") && bd->o->stack) {
+	if (bd->n->role.i == ROLE_SERVER && bd->o->stack) {
 		struct vars sv = { 0 };
 		stack_vars(bd->c, &sv);
 		r = stack_render(bd->c, bd->o->stack, &sv, bd->na.charts, bd->na.n_charts, p);
@@ -479,7 +479,7 @@ static int build_commit(struct build *bd)
 	if (bd->secret)
 		log_notice("%s: the image carries secrets (the join token, the node password%s): "
 			   "its files are mode 0600; keep them private",
-			   bd->name, streq(bd->n->role.v, "server") ? ", the cluster CA keys"
+			   bd->name, bd->n->role.i == ROLE_SERVER ? ", the cluster CA keys"
 				     : bd->pi.power_key ? ", its power-cycle key" : "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",

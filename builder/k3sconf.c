@@ -24,19 +24,11 @@
 #include "log.h"
 #include "yamlout.h"
 
-static const struct config_node *server_of(const struct config *c)
-{
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (streq(config_node_at(c, i)->role.v, "server"))
-			return config_node_at(c, i);
-	return NULL;
-}
-
 int k3s_config_yaml(const struct config *c, const struct config_node *n, char **ret)
 {
 	const struct config_network *net = &c->network;
-	bool server = streq(n->role.v, "server");
-	const struct config_node *srv = server_of(c);
+	bool server = n->role.i == ROLE_SERVER;
+	const struct config_node *srv = config_server(c);
 	char v4[64], v6[64], p4[80], p6[80];
 	const char *two[2];
 	char *arg, *yaml, *why, **labels;
@@ -120,7 +112,7 @@ static void add_secret(struct plan *p, const char *path, const char *origin, con
 int k3s_plan(const struct plan_input *in, const struct personal_inputs *pi, struct plan *p)
 {
 	const struct config_node *n = in->node;
-	bool server = streq(n->role.v, "server");
+	bool server = n->role.i == ROLE_SERVER;
 	char *yaml, *path;
 	int r;
 

@@ -10,19 +10,6 @@ static const char *fact_names[] = {
 	"openssh_version",
 };
 
-const struct data_subvolume data_subvolumes[] = {
-	{ "@var", "/var", "noatime", true },
-	{ "@rancher", "/var/lib/rancher", "noatime", false },
-	{ "@home", "/home", "noatime,nodev,nosuid", false },
-	{ "@snapshots", "/.snapshots", "noatime", false },
-	/* containerd's CNI directories (k3s with flannel-backend: none keeps
-	 * containerd's defaults), where Cilium installs its plugin and config:
-	 * writable on the read-only root, and kept across reboots. */
-	{ "@cni-conf", "/etc/cni/net.d", "noatime,nodev,nosuid,noexec", false },
-	{ "@cni-bin", "/opt/cni/bin", "noatime,nodev,nosuid", false },
-};
-const size_t n_data_subvolumes = ELEMENTSOF(data_subvolumes);
-
 static void addr(struct vars *v, const char *name, const struct ip_addr *a)
 {
 	char buf[64];
@@ -37,18 +24,10 @@ static void prefix(struct vars *v, const char *name, const struct ip_prefix *p)
 	vars_set(v, name, ip_prefix_to_string(p, buf, sizeof(buf)));
 }
 
-static const struct config_node *server_of(const struct config *c)
-{
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (streq(config_node_at(c, i)->role.v, "server"))
-			return config_node_at(c, i);
-	return NULL;
-}
-
 /* /etc/hosts lines for every node, both families, and the API name. */
 static char *hosts_lines(const struct config *c)
 {
-	const struct config_node *server = server_of(c);
+	const struct config_node *server = config_server(c);
 	char *buf = NULL, a[64], b[64];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -87,7 +66,7 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 	       const struct plan *p, struct vars *v)
 {
 	const struct config_lan *lan = &c->network.lan;
-	const struct config_node *server = server_of(c);
+	const struct config_node *server = config_server(c);
 	char buf[64], uuid[37], *hosts;
 	char dns[512] = "";
 

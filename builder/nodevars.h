@@ -7,6 +7,7 @@
 #include "board.h"
 #include "config.h"
 #include "plan.h"
+#include "subvol.h"
 #include "template.h"
 
 /* Facts about the base rootfs. */
@@ -26,15 +27,6 @@ int base_facts_from_dpkg(const char *status, size_t len, struct base_facts *f);
  * message) for an OpenSSH too old to do what SECURITY.md asks. */
 int node_vars_add_facts(struct vars *v, const struct base_facts *f);
 void base_facts_free(struct base_facts *f);
-
-/* The Btrfs subvolumes of the data partition and where they are mounted:
- * one table, for fstab and for farm-node's node.yaml. */
-struct data_subvolume {
-	const char *name, *mount, *options;
-	bool seed; /* filled from the image's directory when created */
-};
-extern const struct data_subvolume data_subvolumes[];
-extern const size_t n_data_subvolumes;
 
 /* /etc/machine-id of a node: 32 hex digits derived from cluster and node. */
 void node_machine_id(const char *cluster, const char *node, char out[33]);

@@ -94,11 +94,6 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		/* Sizes carry their unit (conf.h); a Ceph size is whole MiB. */
 		fprintf(f, "ceph-size: %lluMiB\n",
 			(unsigned long long)(n->storage.ceph.m.set ? n->storage.ceph.v / MiB : 0));
-		fprintf(f, "subvolumes:\n");
-		for (size_t i = 0; i < n_data_subvolumes; i++)
-			fprintf(f, "  - name: \"%s\"\n    mount: %s\n    seed: %s\n",
-				data_subvolumes[i].name, data_subvolumes[i].mount,
-				data_subvolumes[i].seed ? "true" : "false");
 		fclose(f);
 		plan_add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", nodeyaml);
 		free(nodeyaml);

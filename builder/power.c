@@ -89,7 +89,7 @@ char *power_rbac_yaml(const struct config *c)
 	for (size_t i = 0; i < c->nodes.n; i++) {
 		const struct config_node *n = config_node_at(c, i);
 		_cleanup_free_ char *user = xasprintf(POWER_USER_PREFIX "%s", n->name.v);
-		if (streq(n->role.v, "server"))
+		if (n->role.i == ROLE_SERVER)
 			continue;
 		object(f, "ClusterRole", user);
 		rules(f, true, n->name.v);
@@ -119,7 +119,7 @@ void power_plan(struct plan *p, const struct config *c, const struct config_node
 {
 	char *text;
 
-	if (streq(n->role.v, "server")) {
+	if (n->role.i == ROLE_SERVER) {
 		text = power_rbac_yaml(c);
 		plan_add_data(p, POWER_RBAC_PATH, 0644, "farm-image (power-cycle RBAC)", text,
 			      strlen(text));

@@ -606,7 +606,7 @@ static int load(struct ctx *s, const struct config *c, struct secrets **ret)
 		if (r >= 0 && !take_line(&x->passwords[i]))
 			r = fail(s, -EINVAL, "%s/%s is not a password (one line, no spaces): remove "
 				 "it and run 'farm-image secrets init'", s->dir, rel);
-		if (r >= 0 && !streq(config_node_at(c, i)->role.v, "server"))
+		if (r >= 0 && config_node_at(c, i)->role.i != ROLE_SERVER)
 			r = load_power(s, node, &b[2], &x->power_keys[i], &x->power_certs[i]);
 	}
 	if (r < 0) {
@@ -733,7 +733,7 @@ static int init(struct ctx *s, const struct config *c)
 		const struct config_node *n = config_node_at(c, i);
 		_cleanup_free_ char *key = xasprintf("nodes/%s.power.key", n->name.v);
 		_cleanup_free_ char *crt = xasprintf("nodes/%s.power.crt", n->name.v);
-		if (streq(n->role.v, "server"))
+		if (n->role.i == ROLE_SERVER)
 			continue;
 		r = ensure(s, key, make_key, "EC");
 		if (r >= 0)

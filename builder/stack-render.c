@@ -212,15 +212,12 @@ static void indexed(const struct ip_prefix *p, unsigned index, char *buf, size_t
 void stack_vars(const struct config *c, struct vars *v)
 {
 	const struct config_network *net = &c->network;
-	const struct config_node *server = NULL;
+	const struct config_node *server = config_server(c);
 	char a[64], b[64];
 	bool l7 = true;
 
 	for (size_t i = 0; i < c->nodes.n; i++) {
-		const struct config_node *n = config_node_at(c, i);
-		const struct board_ops *ops = board_ops_find(n->board.v);
-		if (streq(n->role.v, "server"))
-			server = n;
+		const struct board_ops *ops = board_ops_find(config_node_at(c, i)->board.v);
 		if (ops && ops->va_bits < 48)
 			l7 = false;
 	}

@@ -302,6 +302,8 @@ static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t
 		bool ok = false;
 		char list[256] = "";
 		for (const char *const *e = f->values; *e; e++) {
+			if (!ok && streq(*e, s))
+				((struct cenum *)p)->i = (unsigned)(e - f->values);
 			ok |= streq(*e, s);
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 				 e == f->values ? "" : ", ", *e);
@@ -310,7 +312,7 @@ static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t
 			werr(w, pos, "%s '%s' is not one of: %s", f->key, s, list);
 			return;
 		}
-		((struct cstr *)p)->v = xstrdup(s);
+		((struct cenum *)p)->v = xstrdup(s);
 		break;
 	}
 	case FT_UINT: {
@@ -664,8 +666,10 @@ void conf_free(const struct schema *schema, void *obj)
 		void *p = (char *)obj + f->offset;
 		switch (f->type) {
 		case FT_STRING:
-		case FT_ENUM:
 			free(((struct cstr *)p)->v);
+			break;
+		case FT_ENUM:
+			free(((struct cenum *)p)->v);
 			break;
 		case FT_STRLIST: {
 			struct cstrlist *l = p;

@@ -26,6 +26,8 @@ struct cmeta {
 };
 
 struct cstr { struct cmeta m; char *v; };
+/* FT_ENUM: the value as written, and its index in the field's values. */
+struct cenum { struct cmeta m; char *v; unsigned i; };
 struct cuint { struct cmeta m; uint64_t v; };
 struct cbool { struct cmeta m; bool v; };
 struct caddr { struct cmeta m; struct ip_addr v; };
@@ -43,7 +45,7 @@ enum field_type {
 	FT_SIZE,     /* struct cuint: "512MiB", "4GiB", "4096B" (a unit is required), [min, max] */
 	FT_TIME,     /* struct cuint: "HH:MM", minutes after midnight */
 	FT_DURATION, /* struct cuint: seconds, written "90s", "15m", "1h30m" */
-	FT_ENUM,     /* struct cstr: one of field->values */
+	FT_ENUM,     /* struct cenum: one of field->values */
 	FT_IPV4,     /* struct caddr */
 	FT_IPV6,     /* struct caddr */
 	FT_PREFIX4,  /* struct cprefix: IPv4 CIDR, host bits clear */

@@ -196,7 +196,7 @@ void config_check_nodes(struct config *c)
 				     "node '%s': name must be a host name (a-z, 0-9, '-', at "
 				     "most 63)",
 				     n->name.v);
-		if (n->role.m.set && streq(n->role.v, "server"))
+		if (n->role.m.set && n->role.i == ROLE_SERVER)
 			servers++;
 		if (n->disk.m.set && (!*n->disk.v || strspn(n->disk.v,
 							    "abcdefghijklmnopqrstuvwxyz0123456789") !=

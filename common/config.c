@@ -98,13 +98,12 @@ static const struct field gitops_fields[] = {
 };
 static const struct schema gitops_schema = { .what = "gitops", .fields = gitops_fields };
 
-static const char *const roles[] = { "server", "agent", NULL };
 static const char *const kernels[] = { "4k", "16k", NULL };
 
 static const struct field node_fields[] = {
 	F("name", FT_STRING, struct config_node, name, .required = true),
 	F("board", FT_STRING, struct config_node, board, .required = true),
-	F("role", FT_ENUM, struct config_node, role, .values = roles, .required = true),
+	F("role", FT_ENUM, struct config_node, role, .values = role_names, .required = true),
 	F("ipv4", FT_IPV4, struct config_node, ipv4, .required = true),
 	F("ipv6", FT_IPV6, struct config_node, ipv6, .required = true),
 	F("disk", FT_STRING, struct config_node, disk),
@@ -387,6 +386,14 @@ struct config_node *config_find_node(const struct config *c, const char *name)
 {
 	for (size_t i = 0; i < c->nodes.n; i++)
 		if (streq(config_node_at(c, i)->name.v, name))
+			return config_node_at(c, i);
+	return NULL;
+}
+
+const struct config_node *config_server(const struct config *c)
+{
+	for (size_t i = 0; i < c->nodes.n; i++)
+		if (config_node_at(c, i)->role.i == ROLE_SERVER)
 			return config_node_at(c, i);
 	return NULL;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conf.h"
+#include "role.h"
 
 struct config_lan {
 	struct cmeta m;
@@ -70,7 +71,8 @@ struct config_gitops {
 
 struct config_node {
 	struct cmeta m;
-	struct cstr name, board, role, disk;
+	struct cstr name, board, disk;
+	struct cenum role; /* role.i: enum role */
 	struct cstr interface; /* the LAN NIC: a MAC address or a name pattern */
 	struct caddr ipv4, ipv6;
 	struct cuint pcie_gen;
@@ -108,6 +110,8 @@ int config_load(const char *path, struct config *c);
 void config_free(struct config *c);
 
 struct config_node *config_find_node(const struct config *c, const char *name);
+/* The node with role server (validation makes it the only one), or NULL. */
+const struct config_node *config_server(const struct config *c);
 
 /* Whether a node's interface: names its NIC by MAC address (aa:bb:cc:dd:ee:ff)
  * rather than by name pattern. */

@@ -4,16 +4,6 @@
 
 #define F CONF_FIELD
 
-static const struct field subvolume_fields[] = {
-	F("name", FT_STRING, struct nodeconf_subvolume, name, .required = true),
-	F("mount", FT_STRING, struct nodeconf_subvolume, mount, .required = true),
-	F("seed", FT_BOOL, struct nodeconf_subvolume, seed),
-	{ 0 },
-};
-static const struct schema subvolume_schema = { .what = "subvolume", .name_key = "name",
-						.size = sizeof(struct nodeconf_subvolume),
-						.fields = subvolume_fields };
-
 static const struct field node_fields[] = {
 	F("cluster", FT_STRING, struct nodeconf, cluster, .required = true),
 	F("node", FT_STRING, struct nodeconf, node, .required = true),
@@ -24,8 +14,6 @@ static const struct field node_fields[] = {
 	F("ceph-size", FT_SIZE, struct nodeconf, ceph_size),
 	F("api-server", FT_STRING, struct nodeconf, api_server, .required = true),
 	F("join-timeout", FT_DURATION, struct nodeconf, join_timeout, .min = 1),
-	F("subvolumes", FT_LIST, struct nodeconf, subvolumes, .sub = &subvolume_schema,
-	  .required = true),
 	{ 0 },
 };
 static const struct schema node_schema = { .what = "node.yaml", .fields = node_fields };
@@ -39,17 +27,6 @@ int nodeconf_load(const char *path, struct nodeconf *n)
 	if (r < 0)
 		return r;
 	conf_load(&n->file, &node_schema, n);
-	for (size_t i = 0; i < n->subvolumes.n && !n->file.errors; i++) {
-		const struct nodeconf_subvolume *s = nodeconf_subvolume_at(n, i);
-		if (s->name.v[0] != '@' || strchr(s->name.v, '/') || s->mount.v[0] != '/')
-			conf_error(&n->file, s->m.pos,
-				   "subvolume '%s': a name starts with '@' and has no '/'; a mount is "
-				   "an absolute path",
-				   s->name.v);
-	}
-	for (enum role k = 0; k < ROLE_COUNT && n->role.v; k++)
-		if (streq(n->role.v, role_names[k]))
-			n->role_kind = k;
 	if (!n->join_timeout.m.set)
 		n->join_timeout.v = NODECONF_JOIN_TIMEOUT;
 	return n->file.errors ? -EINVAL : 0;

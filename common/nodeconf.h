@@ -11,30 +11,17 @@
 /* How long each wait of `farm-node join` may take unless node.yaml says. */
 #define NODECONF_JOIN_TIMEOUT (60 * 60)
 
-struct nodeconf_subvolume {
-	struct cmeta m;
-	struct cstr name, mount;
-	struct cbool seed; /* filled from the image's directory at MOUNT when created */
-};
-
 struct nodeconf {
 	struct cmeta m;
-	struct cstr cluster, node, role, admin_user;
-	enum role role_kind;
+	struct cstr cluster, node, admin_user;
+	struct cenum role; /* role.i: enum role */
 	struct cstr api_server;    /* https://API-NAME:6443: where agents join */
 	struct cuint join_timeout; /* seconds each wait of `farm-node join` may take */
 	struct cstr data_partuuid; /* the Btrfs data partition */
 	struct cstr disk;          /* expected disk name, for messages */
 	struct cuint ceph_size;    /* bytes of raw Ceph OSD partition; 0: none */
-	struct clist subvolumes;   /* struct nodeconf_subvolume */
 	struct conf_file file;
 };
-
-static inline const struct nodeconf_subvolume *nodeconf_subvolume_at(const struct nodeconf *n,
-								   size_t i)
-{
-	return &((const struct nodeconf_subvolume *)n->subvolumes.items)[i];
-}
 
 /* Loads PATH; prints FILE:LINE:COL problems. Returns 0 or -errno. */
 int nodeconf_load(const char *path, struct nodeconf *n);

@@ -7,7 +7,7 @@
 
 void join_cluster(const struct farm_node *n, struct cluster *c)
 {
-	if (n->conf.role_kind == ROLE_SERVER)
+	if (n->conf.role.i == ROLE_SERVER)
 		cluster_init(c, n->root, K3S_SERVER_KUBECONFIG, NULL);
 	else
 		cluster_init(c, n->root, K3S_KUBELET_KUBECONFIG, n->conf.api_server.v);
@@ -16,7 +16,7 @@ void join_cluster(const struct farm_node *n, struct cluster *c)
 /* Where the API is, for messages. */
 static const char *api_where(const struct farm_node *n)
 {
-	return n->conf.role_kind == ROLE_SERVER ? "the local k3s server" : n->conf.api_server.v;
+	return n->conf.role.i == ROLE_SERVER ? "the local k3s server" : n->conf.api_server.v;
 }
 
 int step_k3s_api(struct farm_node *n, char *detail, size_t len)
@@ -33,7 +33,7 @@ int step_k3s_api(struct farm_node *n, char *detail, size_t len)
 	while (access(c->kubeconfig, R_OK) < 0) {
 		_cleanup_free_ char *seen = xasprintf(
 			"%s is not there yet (%s)", c->kubeconfig,
-			n->conf.role_kind == ROLE_SERVER
+			n->conf.role.i == ROLE_SERVER
 				? "k3s has not made its certificates"
 				: "k3s-agent has not had its certificates signed by the server");
 		if (!waiter_again(&w, seen))

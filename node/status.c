@@ -85,7 +85,7 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 {
 	struct stack_plan plan = { 0 };
 	struct json j;
-	bool server = n->conf.role_kind == ROLE_SERVER;
+	bool server = n->conf.role.i == ROLE_SERVER;
 	_cleanup_free_ char *plan_path = node_path(n, STACK_PLAN);
 	int plan_r = -ENOENT;
 
@@ -106,7 +106,7 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 	for (size_t i = 0; i < n_farm_steps; i++) {
 		const struct step *s = &farm_steps[i];
 		struct item it;
-		if (!step_applies(s, n->conf.role_kind))
+		if (!step_applies(s, n->conf.role.i))
 			continue;
 		item_of(n->state, "steps", s->name, s->name, &it);
 		print_item(json ? &j : NULL, f, "step", s->name, 0, &it);

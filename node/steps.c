@@ -47,7 +47,7 @@ int steps_run(struct farm_node *n, enum step_phase phase)
 		struct record rec;
 		char detail[400] = "";
 
-		if (s->phase != phase || !step_applies(s, n->conf.role_kind))
+		if (s->phase != phase || !step_applies(s, n->conf.role.i))
 			continue;
 		if (!(s->flags & STEP_EVERY_BOOT) &&
 		    journal_read(n->state, "steps", s->name, &rec) >= 0 && rec.state == RECORD_DONE)

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "process.h"
 #include "steps.h"
+#include "subvol.h"
 
 #include <blkid/blkid.h>
 #include <btrfsutil.h>
@@ -85,11 +86,11 @@ static int seed(const char *src, const char *dst)
 
 /* One subvolume: present, or created (through NAME.new, renamed once
  * complete, so a power cut never leaves a half-seeded one in place). */
-static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s, bool *created)
+static int ensure_subvolume(const char *root, const struct data_subvolume *s, bool *created)
 {
-	_cleanup_free_ char *path = xasprintf(MOUNT_DIR "/%s", s->name.v);
-	_cleanup_free_ char *tmp = xasprintf(MOUNT_DIR "/%s.new", s->name.v);
-	_cleanup_free_ char *src = xasprintf("%s%s", root, s->mount.v);
+	_cleanup_free_ char *path = xasprintf(MOUNT_DIR "/%s", s->name);
+	_cleanup_free_ char *tmp = xasprintf(MOUNT_DIR "/%s.new", s->name);
+	_cleanup_free_ char *src = xasprintf("%s%s", root, s->mount);
 	enum btrfs_util_error e;
 	int r;
 
@@ -98,14 +99,14 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	if (e == BTRFS_UTIL_OK)
 		return 0;
 	if (e != BTRFS_UTIL_ERROR_STATFS_FAILED && e != BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
-		return log_error("Cannot check subvolume %s: %s", s->name.v, btrfs_util_strerror(e));
+		return log_error("Cannot check subvolume %s: %s", s->name, btrfs_util_strerror(e));
 	if (access(path, F_OK) == 0)
 		return log_error("%s exists on the data partition but is not a subvolume; "
 				 "farm-node will not replace it",
-				 s->name.v);
+				 s->name);
 	/* A leftover of an interrupted first boot. */
 	if (btrfs_util_is_subvolume(tmp) == BTRFS_UTIL_OK) {
-		log_notice("Removing %s.new, left by an interrupted first boot", s->name.v);
+		log_notice("Removing %s.new, left by an interrupted first boot", s->name);
 		e = btrfs_util_delete_subvolume(tmp, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 		if (e)
 			return log_error("Cannot remove the unfinished %s: %s", tmp,
@@ -113,9 +114,9 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	}
 	e = btrfs_util_create_subvolume(tmp, 0, NULL, NULL);
 	if (e)
-		return log_error("Cannot create subvolume %s: %s", s->name.v, btrfs_util_strerror(e));
-	if (s->seed.v) {
-		log_info("Seeding subvolume %s from the image's %s", s->name.v, s->mount.v);
+		return log_error("Cannot create subvolume %s: %s", s->name, btrfs_util_strerror(e));
+	if (s->seed) {
+		log_info("Seeding subvolume %s from the image's %s", s->name, s->mount);
 		r = seed(src, tmp);
 		if (r < 0)
 			return r;
@@ -126,7 +127,7 @@ static int ensure_subvolume(const char *root, const struct nodeconf_subvolume *s
 	r = fsync_dir(MOUNT_DIR);
 	if (r < 0)
 		return log_error_errno(r, "Cannot sync %s: %m", MOUNT_DIR);
-	log_info("Created subvolume %s", s->name.v);
+	log_info("Created subvolume %s", s->name);
 	*created = true;
 	return 0;
 }
@@ -179,9 +180,9 @@ int step_storage(struct farm_node *n, char *detail_out, size_t detail_len)
 	if (mount(o->data, MOUNT_DIR, "btrfs", MS_NOATIME | MS_NODEV | MS_NOSUID, "subvolid=5") < 0)
 		return log_error_errno(errno, "Cannot mount %s: %m", o->data);
 	r = grow_btrfs(MOUNT_DIR);
-	for (size_t i = 0; r >= 0 && i < o->node->subvolumes.n; i++) {
+	for (size_t i = 0; r >= 0 && i < n_data_subvolumes; i++) {
 		bool c;
-		r = ensure_subvolume(o->root, nodeconf_subvolume_at(o->node, i), &c);
+		r = ensure_subvolume(o->root, &data_subvolumes[i], &c);
 		created += c;
 	}
 	if (r >= 0) {
