@@ -143,7 +143,8 @@ static int cmd_validate(int argc, char **argv)
 			       config_node_at(&c, i)->board.v, config_node_at(&c, i)->role.v);
 		printf("\n");
 		if (stack.n) {
-			printf("%s: stack, in install order:", config);
+			log_put_escaped(stdout, config, strlen(config));
+			printf(": stack, in install order:");
 			for (size_t i = 0; i < stack.n; i++)
 				printf("%s %s", i ? "," : "", stack.order[i]->name.v);
 			printf("\n");

@@ -89,4 +89,5 @@ check_eq "duplicates: source lines cut to a window" "" "$(awk 'length > 120' "$T
 # validate's summary line shows the path as typed, made visible.
 cp tests/config/good-example.yaml "$TMP/"$'odd\rname.yaml'
 out=$("$FARM_IMAGE" validate --config "$TMP/"$'odd\rname.yaml' 2>&1)
-check_eq "summary with the path escaped" "$TMP/odd\\rname.yaml: 1 nodes: one (x86, server)" "$out"
+check_eq "summary with the path escaped" "$TMP/odd\\rname.yaml: 1 nodes: one (x86, server)" "$(head -1 <<<"$out")"
+check "... the stack's line too" grep -qxF "$TMP/odd\\rname.yaml: stack, in install order: cilium" <<<"$out"
