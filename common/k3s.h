@@ -23,6 +23,16 @@
  * baked into the read-only root, the file lives on the data partition. */
 #define K3S_KUBECONFIG_LINK  "etc/rancher/k3s/k3s.yaml"
 #define K3S_ADMIN_KUBECONFIG "var/lib/rancher/k3s/server/cred/farm-admin.kubeconfig"
+/* The credentials farm-node reads the cluster with. The server's own admin
+ * kubeconfig, made with its certificates (pkg/daemons/control/deps/deps.go:
+ * DataDir/cred/admin.kubeconfig, pointing at the API server on the
+ * loopback), there before write-kubeconfig's copy. */
+#define K3S_SERVER_KUBECONFIG "var/lib/rancher/k3s/server/cred/admin.kubeconfig"
+/* An agent's kubelet kubeconfig, written once the server has signed its
+ * certificates (pkg/agent/config/config.go: DataDir/agent/
+ * kubelet.kubeconfig): the node's own identity, system:node:NAME, which may
+ * read Node objects and no more than the node authorizer allows. */
+#define K3S_KUBELET_KUBECONFIG "var/lib/rancher/k3s/agent/kubelet.kubeconfig"
 
 /* Under k3s's data dir (/var/lib/rancher/k3s, a data subvolume). */
 #define K3S_TLS_DIR	     "var/lib/rancher/k3s/server/tls"
