@@ -1,12 +1,13 @@
 # The control plane (cow) builds with the project's real lock
 # (configs/artifacts.lock): every chart of the stack pinned, the real
 # archives of cilium, cert-manager and trust-manager from ../shared/charts
-# (hash-verified) baked byte for byte, and the manifest listing every chart
-# with its sha256. Stand-ins replace only what is not available here: the
-# k3s binary and air-gap images (they cannot be downloaded), and the
-# coredns, traefik and argo-cd charts (published only as release
-# downloads; see ../shared/charts/README.md). Their entries keep the real
-# URLs and versions; only their sha256 is the stand-in's.
+# (hash-verified) baked byte for byte into the rendered stack, and the
+# manifest listing every chart with its sha256. Stand-ins replace only
+# what is not available here: the k3s binary and air-gap images (they
+# cannot be downloaded), and the coredns, traefik and argo-cd charts
+# (published only as release downloads; see ../shared/charts/README.md).
+# Their entries keep the real URLs and versions; only their sha256 is the
+# stand-in's.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 need_tools debugfs python3 sha256sum
@@ -83,9 +84,14 @@ sec=$(secrets) || exit 1
 check "cow builds with the real lock" test -f "$TMP/out/cow.img"
 [ -f "$TMP/out/cow.img" ] || { sed 's/^/    /' "$TMP/out.log"; exit 0; }
 extract "$TMP/out/cow.img" "$TMP/out/cow.json" 2 "$TMP/cow.ext4"
+# The charts travel in the rendered stack (/usr/lib/farm/stack/NN-NAME.yaml),
+# each the chartContent of its component's HelmChart.
+stack=$(dfs "$TMP/cow.ext4" "ls /usr/lib/farm/stack" | tr -s ' ' '\n')
 for c in cilium cert-manager trust-manager; do
 	f=$(basename "$(url $c)")
-	check "cow carries the real $f, byte for byte" cmp <(dfs "$TMP/cow.ext4" "cat /usr/lib/farm/charts/$f") "$CHARTS/$f"
+	m=$(grep -m1 -E "^[0-9]+-$c\.yaml$" <<<"$stack")
+	check "cow carries the real $f in its stack ($m), byte for byte" cmp <(dfs "$TMP/cow.ext4" "cat /usr/lib/farm/stack/$m" |
+		python3 -c 'import base64, sys, yaml; sys.stdout.buffer.write(base64.b64decode(next(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "HelmChart")["spec"]["chartContent"]))') "$CHARTS/$f"
 done
 check_eq "the manifest lists every chart with its sha256" \
 	"$(python3 - "$TMP/test.lock" <<'PY'
