@@ -118,6 +118,7 @@ check_eq "FAT serial matches the manifest" "$(manifest_get "$json" "m['partition
 # without the chosen kernel is refused, naming its package.
 mkdir -p "$TMP/k16"
 ln -s "$TOP/configs/boards" "$TMP/k16/boards"
+ln -s "$TOP/configs/stack" "$TMP/k16/stack"
 awk '{print} /^  - name: sheep$/ {print "    kernel: 16k"}' "$TOP/configs/cluster.yaml" >"$TMP/k16/cluster.yaml"
 k16() { # OUT BASE: sheep with kernel: 16k
 	# shellcheck disable=SC2046
