@@ -15,6 +15,15 @@ int fsync_dir(const char *dir)
 	return 0;
 }
 
+int syncfs_of(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || syncfs(fd) < 0)
+		return -errno;
+	return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *copy = xstrdup(path), *tmp = NULL;

@@ -27,3 +27,6 @@ int read_file(const char *path, char **ret, size_t *len, size_t max);
 int mkdir_p(const char *path, mode_t mode);
 /* fsync of a directory. */
 int fsync_dir(const char *dir);
+/* syncfs of the filesystem PATH is on: everything written to it is durable.
+ * Returns 0 or -errno. */
+int syncfs_of(const char *path);

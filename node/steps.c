@@ -65,6 +65,15 @@ int steps_run(struct farm_node *n, enum step_phase phase)
 		}
 		if (s->flags & STEP_SELF_RECORDING)
 			continue;
+		/* What the step wrote is durable before its record says done:
+		 * the record's own fsync commits only that file, and a power
+		 * cut in between left a step recorded whose work was lost
+		 * (k3s-images' links, so k3s's assertions failed at every boot).
+		 * The state directory and every data subvolume are one
+		 * filesystem, which one syncfs covers. */
+		r = syncfs_of(n->state);
+		if (r < 0)
+			return log_error_errno(r, "Cannot make step %s durable: %m", s->name);
 		r = journal_write(n->state, "steps", s->name, NULL, detail);
 		if (r < 0)
 			return log_error_errno(r, "Cannot record step %s: %m", s->name);
