@@ -107,14 +107,16 @@ check_eq "cow: joined (API, registered, stack, Ready)" "k3s-api node-registered 
 	"$(python3 -c "import json,sys; print(' '.join(s['step'] for s in json.load(sys.stdin)['steps'] if s['done'] and s['step'] in ('k3s-api','node-registered','stack','node-ready')))" <<<"$status")"
 check_eq "cow: after the cut, the install resumed from cert-manager" "Stack: installing cert-manager (3 of 6)" \
 	"$(on cow sudo journalctl -b -o cat -u farm-join.service --no-pager | grep -m1 'Stack: installing')"
+# ssh hands the remote shell one line: what holds a space, a $ or a
+# parenthesis is quoted for it.
 check_eq "cow: cilium and coredns were applied once (not again after the cut)" "1 1" \
-	"$(on cow sudo grep -c '^applied helmchart.helm.cattle.io/cilium$' /var/lib/rancher/k3s/standin/requests.log) $(on cow sudo grep -c '^applied helmchart.helm.cattle.io/coredns$' /var/lib/rancher/k3s/standin/requests.log)"
+	"$(on cow "sudo grep -c '^applied helmchart.helm.cattle.io/cilium\$' /var/lib/rancher/k3s/standin/requests.log") $(on cow "sudo grep -c '^applied helmchart.helm.cattle.io/coredns\$' /var/lib/rancher/k3s/standin/requests.log")"
 check "cow: farm-node status, by a person" grep -Eq '^    argocd +done' <<<"$(on cow sudo farm-node status)"
 check_eq "sheep: farm-join done" "active" "$(join_done sheep 300)"
 check_eq "sheep: registered and Ready" "node-registered:done node-ready:done" \
 	"$(on sheep sudo farm-node status --json | python3 -c "import json,sys; print(' '.join(s['step']+':'+s['state'] for s in json.load(sys.stdin)['steps'] if s['step'] in ('node-registered','node-ready')))")"
 check_eq "cow sees sheep Ready" "True" \
-	"$(on cow sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig get node sheep -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')"
+	"$(on cow "sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig get node sheep -o 'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'")"
 check_eq "no failed units on either node" "" \
 	"$(on cow systemctl --failed --no-legend --plain)$(on sheep systemctl --failed --no-legend --plain)"
 "$VM" stop cow >/dev/null 2>&1
