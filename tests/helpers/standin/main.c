@@ -164,7 +164,26 @@ static int cmd_kubectl(int argc, char **argv)
 				in_len += (size_t)n;
 		} while (n > 0 || (n < 0 && errno == EINTR));
 	}
-	e = wire_call(host, port, argc, argv, input, in_len, &r);
+	{
+		/* Who is asking: the kubeconfig's client certificate, sent
+		 * along as two words the server takes off again. */
+		char *cert = config_value(kubeconfig, " client-certificate"), user[256], groups[512];
+		char **av = calloc((size_t)argc + 3, sizeof(char *)), ua[300], ga[560];
+		int ac = 0;
+		av[ac++] = argv[0];
+		if (cert && cert_identity(cert, user, sizeof(user), groups, sizeof(groups)) == 0) {
+			snprintf(ua, sizeof(ua), "--standin-user=%s", user);
+			snprintf(ga, sizeof(ga), "--standin-groups=%s", groups);
+			av[ac++] = ua;
+			av[ac++] = ga;
+		}
+		for (int i = 1; i < argc; i++)
+			av[ac++] = argv[i];
+		av[ac] = NULL;
+		free(cert);
+		e = wire_call(host, port, ac, av, input, in_len, &r);
+		free(av);
+	}
 	free(input);
 	free(url);
 	if (e == -ECONNREFUSED) {
@@ -219,10 +238,34 @@ static void log_request(int argc, char **argv, bool down)
 	free(line);
 }
 
+const char *standin_user = "system:admin", *standin_groups = "system:masters";
+
 static void handle(int argc, char **argv, const char *input, size_t len, struct reply *r)
 {
 	struct out o = { 0 };
 	bool down;
+	static char user[256], groups[512];
+
+	char **av = calloc((size_t)argc + 1, sizeof(char *));
+	int ac = 0;
+
+	/* the client's identity words (cmd_kubectl) come first */
+	standin_user = "system:admin";
+	standin_groups = "system:masters";
+	av[ac++] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		if (ac == 1 && !strncmp(argv[i], "--standin-user=", 15)) {
+			snprintf(user, sizeof(user), "%s", argv[i] + 15);
+			standin_user = user;
+		} else if (ac == 1 && !strncmp(argv[i], "--standin-groups=", 17)) {
+			snprintf(groups, sizeof(groups), "%s", argv[i] + 17);
+			standin_groups = groups;
+		} else
+			av[ac++] = argv[i];
+	}
+	av[ac] = NULL;
+	argc = ac;
+	argv = av;
 
 	o.out = open_memstream(&r->out, &r->out_len);
 	o.err = open_memstream(&r->err, &r->err_len);
@@ -239,6 +282,7 @@ static void handle(int argc, char **argv, const char *input, size_t len, struct 
 	fclose(o.out);
 	fclose(o.err);
 	r->status = o.status;
+	free(av);
 }
 
 static void server_ready(void) { notify_ready(); }
@@ -330,6 +374,7 @@ static int cmd_server(int argc, char **argv)
 		}
 	}
 	world_register_node(d.node, node_ip(d.config));
+	world_start_dns();
 	/* k3s's API server listens on the port after its supervisor's, on
 	 * the loopback, where the admin kubeconfig points (k3s
 	 * pkg/daemons/control/deps/deps.go). */

@@ -104,6 +104,41 @@ struct out {
 };
 void kubectl_main(int argc, char **argv, const char *input, size_t len, struct out *o);
 
+/* Who makes the request being served: the user and groups of the
+ * client certificate the kubectl's kubeconfig names ("system:admin" in
+ * "system:masters" without one). Set by the server for each request. */
+extern const char *standin_user, *standin_groups;
+
+/* --- the power cycle's world (power.c) ------------------------------------ */
+
+/* What the controllers of the power cycle's objects do, one tick per
+ * request (after world.c's): workload pods, CloudNativePG's hibernation,
+ * Ceph's volume attachments and health. */
+void world_tick_power(void);
+/* Serves DNS as CoreDNS would (when the scenario says where), in a child
+ * process that ends with the server. */
+void world_start_dns(void);
+/* The user and groups of the PEM certificate at PATH ("CN", "O1,O2"), or
+ * -1. */
+int cert_identity(const char *path, char *user, size_t ulen, char *groups, size_t glen);
+
+/* A line of the scenario: "WORD A B C..." (REST: all after A). */
+struct rule {
+	char word[32], a[256], b[256], c[256];
+	char *rest;
+};
+/* The scenario's rule WORD A (A NULL: any), the I-th rule (NULL past the
+ * end), and a rule's "WORD A VERB N" count (DFLT without it; *NEVER for
+ * "never"). */
+const struct rule *world_rule(const char *word, const char *a);
+const struct rule *world_rule_at(size_t i);
+uint64_t world_rule_n(const char *word, const char *a, const char *verb, uint64_t dflt,
+		      bool *never);
+/* The tick an object was first seen (set_born) and the server's start. */
+uint64_t world_born(json_object *o);
+void world_set_born(json_object *o);
+extern uint64_t world_start_tick;
+
 /* --- helpers --------------------------------------------------------------- */
 
 /* YAML documents of TEXT, as JSON objects (yaml.c). Returns the number of

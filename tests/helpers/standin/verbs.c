@@ -23,6 +23,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct args {
 	int n;
@@ -148,6 +149,20 @@ static void log_applied(const struct kind *k, const char *name)
 	request_log("applied %s/%s\n", kn, name);
 }
 
+/* The API request a verb makes, as kubectl v0.33 makes it (the sources
+ * are cited where each verb calls this), with who made it:
+ * "api USER GROUPS VERB GROUP RESOURCE[/SUB] NAMESPACE NAME" ("core" for
+ * the core group, "-" for none) in the request log, for the RBAC checks of
+ * tests/helpers/rbac-check.py. */
+static void api(const char *verb, const struct kind *k, const char *sub, const char *ns,
+		const char *name)
+{
+	request_log("api %s %s %s %s %s%s%s %s %s\n", standin_user,
+		    standin_groups[0] ? standin_groups : "-", verb, k->group[0] ? k->group : "core",
+		    k->plural, sub ? "/" : "", sub ? sub : "",
+		    k->namespaced && ns ? ns : "-", name ? name : "-");
+}
+
 /* A copy without the stand-in's own bookkeeping. */
 static json_object *shown(json_object *obj)
 {
@@ -219,6 +234,7 @@ static void verb_get(struct args *a, struct out *o)
 		return;
 	if (name) {
 		json_object *obj = store_get(k, a->ns, name);
+		api("get", k, NULL, a->ns ? a->ns : "default", name);
 		if (!obj)
 			return not_found(o, k, name);
 		print_obj(o, obj, k, a->output);
@@ -228,6 +244,7 @@ static void verb_get(struct args *a, struct out *o)
 	{
 		size_t n;
 		json_object **l = store_list(k, a->all_ns ? NULL : a->ns ? a->ns : "default", &n);
+		api("list", k, NULL, a->all_ns ? NULL : a->ns ? a->ns : "default", NULL);
 		json_object *list = json_object_new_object(), *items = json_object_new_array();
 		jset_str(list, "apiVersion", "v1");
 		jset_str(list, "kind", "List");
@@ -550,6 +567,18 @@ static int json_patch(json_object *target, json_object *ops, char *err, size_t l
 			memmove(t + 1, t + 2, strlen(t + 2) + 1);
 		}
 		val = jget(op, "value", NULL);
+		if (!strcmp(kind, "test")) {
+			json_object *have = NULL;
+			if (json_object_is_type(cur, json_type_array))
+				have = json_object_array_get_idx(cur, (size_t)atoi(tok));
+			else
+				json_object_object_get_ex(cur, tok, &have);
+			if (!have || !json_object_equal(have, val)) {
+				snprintf(err, len, "testing value %s failed: test failed", path);
+				return -1;
+			}
+			continue;
+		}
 		if (!strcmp(kind, "remove")) {
 			if (json_object_is_type(cur, json_type_array))
 				json_object_array_del_idx(cur, (size_t)atoi(tok), 1);
@@ -583,6 +612,7 @@ static void verb_patch(struct args *a, struct out *o)
 	if (!object_arg(a, &i, &k, &name, o))
 		return;
 	obj = store_get(k, a->ns, name);
+	api("patch", k, NULL, a->ns ? a->ns : "default", name);
 	if (!obj)
 		return not_found(o, k, name);
 	p = json_tokener_parse(a->patch);
@@ -626,6 +656,8 @@ static void verb_scale(struct args *a, struct out *o)
 	if (a->npos < 1 || !object_arg(a, &i, &k, &name, o))
 		return;
 	obj = store_get(k, a->ns, name);
+	/* pkg/scale/scale.go ScaleSimple: a patch of the scale subresource */
+	api("patch", k, "scale", a->ns ? a->ns : "default", name);
 	if (!obj)
 		return not_found(o, k, name);
 	json_object_object_add(jmake(obj, "spec", NULL), "replicas",
@@ -649,8 +681,11 @@ static void verb_meta(struct args *a, struct out *o, const char *field, const ch
 	if (a->npos < 2 || !object_arg(a, &i, &k, &name, o))
 		return;
 	obj = store_get(k, a->ns, name);
+	/* pkg/cmd/annotate: the object is read, then merge-patched */
+	api("get", k, NULL, a->ns ? a->ns : "default", name);
 	if (!obj)
 		return not_found(o, k, name);
+	api("patch", k, NULL, a->ns ? a->ns : "default", name);
 	m = jmake(obj, "metadata", field, NULL);
 	for (i++; i < a->npos; i++) {
 		char key[256];
@@ -692,6 +727,8 @@ static json_object *get_node(struct args *a, size_t i, struct out *o)
 		return NULL;
 	}
 	n = store_get(k, NULL, a->pos[i]);
+	/* cordon, drain, taint read the node first (resource builder) */
+	api("get", k, NULL, NULL, a->pos[i]);
 	if (!n)
 		not_found(o, k, a->pos[i]);
 	return n;
@@ -712,6 +749,9 @@ static void cordon(struct args *a, struct out *o, bool on, bool quiet_already)
 	} else {
 		json_object_object_add(jmake(n, "spec", NULL), "unschedulable",
 				       json_object_new_boolean(on));
+		/* pkg/drain/cordon.go PatchOrReplaceWithContext: a strategic
+		 * merge patch, only when the node changes */
+		api("patch", kind_by_word("node"), NULL, NULL, a->pos[0]);
 		store_put(kind_by_word("node"), n);
 		print_name(o, kind_by_word("node"), a->pos[0], on ? "cordoned" : "uncordoned");
 	}
@@ -728,6 +768,9 @@ static void verb_drain(struct args *a, struct out *o)
 	if (o->status)
 		return;
 	pods = store_list(pk, NULL, &n);
+	/* pkg/drain/drain.go GetPodsForDeletion: every namespace's pods with
+	 * spec.nodeName=NODE */
+	api("list", pk, NULL, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const char *node = jstr(pods[i], "spec", "nodeName", NULL);
 		json_object *owners = jget(pods[i], "metadata", "ownerReferences", NULL);
@@ -737,9 +780,17 @@ static void verb_drain(struct args *a, struct out *o)
 		if (!node || strcmp(node, a->pos[0]))
 			continue;
 		if (ok && !strcmp(ok, "DaemonSet")) {
+			/* pkg/drain/filters.go daemonSetFilter: the DaemonSet is
+			 * looked up */
+			api("get", kind_by_word("daemonset"), NULL, pns,
+			    jstr(json_object_array_get_idx(owners, 0), "name", NULL));
 			fprintf(o->err, "Warning: ignoring DaemonSet-managed Pods: %s/%s\n", pns, pname);
 			continue;
 		}
+		/* evictPods: an Eviction per pod, then the pod is read until it
+		 * is gone (waitForDelete) */
+		api("create", pk, "eviction", pns, pname);
+		api("get", pk, NULL, pns, pname);
 		fprintf(o->out, "evicting pod %s/%s\n", pns, pname);
 		store_delete(pk, pns, pname);
 		fprintf(o->out, "pod/%s evicted\n", pname);
@@ -801,6 +852,8 @@ static void verb_taint(struct args *a, struct out *o)
 			return;
 		}
 	}
+	/* pkg/cmd/taint/taint.go: a strategic merge patch of the node */
+	api("patch", kind_by_word("node"), NULL, NULL, a->pos[1]);
 	if (!remove) {
 		json_object *x = json_object_new_object();
 		jset_str(x, "key", key);
@@ -830,6 +883,7 @@ static void verb_delete(struct args *a, struct out *o)
 		return;
 	}
 	obj = store_get(k, a->ns, name);
+	api("delete", k, NULL, a->ns ? a->ns : "default", name);
 	if (!obj)
 		return not_found(o, k, name);
 	store_delete(k, a->ns, name);
@@ -858,6 +912,31 @@ void kubectl_main(int argc, char **argv, const char *input, size_t len, struct o
 		return;
 	}
 	parse(argc, argv, v + 1, &a);
+	{
+		/* The scenario's "refuse VERB OBJECT" and "hang VERB OBJECT"
+		 * (OBJECT: the first word after the verb, or "*"): a request the
+		 * API refuses, and one it never answers (a power cut while it
+		 * waits, for the tests). */
+		const struct rule *r;
+		for (size_t i = 0; (r = world_rule_at(i)); i++) {
+			bool match = (!strcmp(r->word, "refuse") || !strcmp(r->word, "hang")) &&
+				     !strcmp(r->a, argv[v]) &&
+				     (!strcmp(r->b, "*") || (a.npos && !strcmp(r->b, a.pos[0])));
+			if (!match)
+				continue;
+			if (!strcmp(r->word, "hang")) {
+				request_log("hanging on %s %s\n", argv[v], r->b);
+				for (;;)
+					pause();
+			}
+			fprintf(o->err, "Error from server (Forbidden): %s %s is refused by the "
+					"stand-in's scenario\n",
+				argv[v], a.npos ? a.pos[0] : "");
+			o->status = 1;
+			free(a.pos);
+			return;
+		}
+	}
 	if (!strcmp(argv[v], "get"))
 		verb_get(&a, o);
 	else if (!strcmp(argv[v], "apply"))

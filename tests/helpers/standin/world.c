@@ -33,14 +33,11 @@
 #include <string.h>
 #include <strings.h>
 
-struct rule {
-	char word[32], a[256], b[256], c[256];
-	char *rest;
-};
 
 static struct rule *rules;
 static size_t n_rules;
 static uint64_t api_down_left;
+uint64_t world_start_tick;
 
 static const struct rule *find_rule(const char *word, const char *a)
 {
@@ -103,6 +100,7 @@ void world_load(void)
 		const struct rule *r = find_rule("api-down", NULL);
 		api_down_left = r ? strtoull(r->a, NULL, 10) : 0;
 	}
+	world_start_tick = world_tick;
 	world_save();
 	free(w);
 }
@@ -481,6 +479,7 @@ bool world_tick_once(void)
 	tick_helmcharts();
 	tick_workloads();
 	tick_nodes();
+	world_tick_power();
 	return false;
 }
 
@@ -533,3 +532,13 @@ int world_register_node(const char *name, const char *ip)
 		return r;
 	}
 }
+
+const struct rule *world_rule(const char *word, const char *a) { return find_rule(word, a); }
+const struct rule *world_rule_at(size_t i) { return i < n_rules ? &rules[i] : NULL; }
+uint64_t world_rule_n(const char *word, const char *a, const char *verb, uint64_t dflt,
+		      bool *never)
+{
+	return rule_n(word, a, verb, dflt, never);
+}
+uint64_t world_born(json_object *o) { return born(o); }
+void world_set_born(json_object *o) { set_born(o); }
