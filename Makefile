@@ -89,10 +89,10 @@ NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c commo
 	common/role.c common/stackplan.c common/jsonq.c common/subvol.c
 NODE_OBJ := $(NODE_SRC:%.c=$(O)/%.o) $(NODE_COMMON:%.c=$(O)/%.o)
 NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Inode
-NODE_LIBS := $(shell $(PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
+NODE_LIBS := $(shell $(PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null) -lresolv
 CROSS_OBJ := $(NODE_SRC:%.c=$(O)/aarch64/%.o) $(NODE_COMMON:%.c=$(O)/aarch64/%.o)
 CROSS_CFLAGS := $(shell $(CROSS_PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Inode
-CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null)
+CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null) -lresolv
 HAVE_CROSS := $(shell [ "$(CROSS)" = 1 ] && command -v $(CROSS_CC) >/dev/null && $(CROSS_PKG_CONFIG) --exists $(NODE_PKGS) 2>/dev/null && echo 1)
 
 PROGRAMS := $(O)/farm-image $(O)/farm-node $(O)/tests/helpers/k3s-standin

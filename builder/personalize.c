@@ -89,6 +89,17 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 		 * server (https-listen-port, 6443), by the name in its
 		 * certificate (tls-san). */
 		fprintf(f, "api-server: \"https://%s:6443\"\n", c->cluster.api_name.v);
+		/* The power cycle: who goes last, and where a startup checks
+		 * that the cluster's DNS answers (CoreDNS's service address,
+		 * the services range's tenth, as configs/stack/coredns.yaml). */
+		for (size_t i = 0; i < c->nodes.n; i++)
+			if (streq(config_node_at(c, i)->role.v, "server"))
+				fprintf(f, "control-plane: \"%s\"\n", config_node_at(c, i)->name.v);
+		{
+			char dns[64];
+			fprintf(f, "cluster-dns: \"%s\"\n",
+				ip_prefix_nth(&c->network.services.ipv4.v, 10, dns, sizeof(dns)));
+		}
 		if (n->disk.m.set)
 			fprintf(f, "disk: \"%s\"\n", n->disk.v);
 		/* Sizes carry their unit (conf.h); a Ceph size is whole MiB. */

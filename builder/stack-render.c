@@ -195,19 +195,6 @@ void stack_charts_free(struct stack_chart_file *charts, size_t n)
 
 /* The address at INDEX of prefix P (k3s: the tenth of each service range
  * for the cluster's DNS). */
-static void indexed(const struct ip_prefix *p, unsigned index, char *buf, size_t len)
-{
-	struct ip_addr a = p->addr;
-	size_t bytes = a.family == AF_INET ? 4 : 16;
-	unsigned carry = index;
-
-	for (size_t i = bytes; i-- > 0 && carry;) {
-		unsigned v = a.bytes[i] + carry;
-		a.bytes[i] = (uint8_t)v;
-		carry = v >> 8;
-	}
-	ip_addr_to_string(&a, buf, len);
-}
 
 void stack_vars(const struct config *c, struct vars *v)
 {
@@ -235,10 +222,8 @@ void stack_vars(const struct config *c, struct vars *v)
 	vars_setf(v, "pods_ipv6_mask", "%llu", (unsigned long long)net->pods.ipv6_node_mask.v);
 	vars_set(v, "services_ipv4", ip_prefix_to_string(&net->services.ipv4.v, a, sizeof(a)));
 	vars_set(v, "services_ipv6", ip_prefix_to_string(&net->services.ipv6.v, a, sizeof(a)));
-	indexed(&net->services.ipv4.v, 10, a, sizeof(a));
-	vars_set(v, "dns_ipv4", a);
-	indexed(&net->services.ipv6.v, 10, a, sizeof(a));
-	vars_set(v, "dns_ipv6", a);
+	vars_set(v, "dns_ipv4", ip_prefix_nth(&net->services.ipv4.v, 10, a, sizeof(a)));
+	vars_set(v, "dns_ipv6", ip_prefix_nth(&net->services.ipv6.v, 10, a, sizeof(a)));
 	{
 		/* Cilium's pool blocks, one per family the config has. */
 		char blocks[512] = "[";

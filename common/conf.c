@@ -239,7 +239,7 @@ static int parse_time(const char *s, uint64_t *ret)
 
 /* "90s", "15m", "1h30m": at least one NUMBER UNIT pair, units h, m, s in
  * that order, at most 30 days. */
-static int parse_duration(const char *s, uint64_t *ret)
+int conf_parse_duration(const char *s, uint64_t *ret)
 {
 	static const char units[] = "hms";
 	static const uint64_t mult[] = { 3600, 60, 1 };
@@ -372,7 +372,7 @@ static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t
 		}
 		break;
 	case FT_DURATION:
-		if (parse_duration(s, &((struct cuint *)p)->v) < 0 ||
+		if (conf_parse_duration(s, &((struct cuint *)p)->v) < 0 ||
 		    ((struct cuint *)p)->v < f->min || (f->max && ((struct cuint *)p)->v > f->max)) {
 			werr(w, pos, "%s '%s' is not a duration (examples: 90s, 15m, 1h30m)", f->key, s);
 			return;

@@ -119,3 +119,7 @@ void conf_report_hidden(struct conf_file *f);
 
 /* Frees every value OBJ holds per SCHEMA (not OBJ itself). */
 void conf_free(const struct schema *schema, void *obj);
+
+/* "90s", "15m", "1h30m" (units h, m, s in that order, at most 30 days)
+ * into seconds. Returns 0, -EINVAL or -ERANGE. */
+int conf_parse_duration(const char *s, uint64_t *ret);

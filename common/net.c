@@ -115,3 +115,17 @@ bool ip_prefix_is_broadcast(const struct ip_prefix *p, const struct ip_addr *a)
 {
 	return a->family == AF_INET && host_bits_all(p, a, true);
 }
+
+const char *ip_prefix_nth(const struct ip_prefix *p, unsigned index, char *buf, size_t len)
+{
+	struct ip_addr a = p->addr;
+	size_t bytes = a.family == AF_INET ? 4 : 16;
+	unsigned carry = index;
+
+	for (size_t i = bytes; i-- > 0 && carry;) {
+		unsigned v = a.bytes[i] + carry;
+		a.bytes[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	return ip_addr_to_string(&a, buf, len);
+}

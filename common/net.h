@@ -30,6 +30,9 @@ bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 /* a <=> b, same family assumed. */
 int ip_addr_compare(const struct ip_addr *a, const struct ip_addr *b);
 bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
+/* The address INDEX after P's network address, as a string in BUF (the
+ * cluster DNS is the services range's tenth). */
+const char *ip_prefix_nth(const struct ip_prefix *p, unsigned index, char *buf, size_t len);
 bool ip_prefix_overlaps(const struct ip_prefix *a, const struct ip_prefix *b);
 /* The network (all host bits 0) or broadcast (all host bits 1) address of p. */
 bool ip_prefix_is_network(const struct ip_prefix *p, const struct ip_addr *a);

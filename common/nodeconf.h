@@ -11,6 +11,22 @@
 /* How long each wait of `farm-node join` may take unless node.yaml says. */
 #define NODECONF_JOIN_TIMEOUT (60 * 60)
 
+/* The bounds of the power cycle's waits (seconds; node.yaml power:,
+ * defaults below). */
+struct nodeconf_power {
+	struct cmeta m;
+	struct cuint lock_wait;    /* worker: for the control plane's shutdown lock to appear */
+	struct cuint release_wait; /* worker: for it to be released */
+	struct cuint scale_wait;   /* control plane: each scale-down, hibernation, detach */
+	struct cuint workers_wait; /* control plane: for every worker's report */
+	struct cuint drain;        /* each node's drain */
+	struct cuint stop;         /* stopping k3s */
+	struct cuint startup_wait; /* startup: each of its waits (API, CoreDNS, DNS, storage) */
+};
+#define NODECONF_POWER_DEFAULTS                                                              \
+	{ .lock_wait = 10 * 60, .release_wait = 45 * 60, .scale_wait = 10 * 60,              \
+	  .workers_wait = 20 * 60, .drain = 5 * 60, .stop = 3 * 60, .startup_wait = 30 * 60 }
+
 struct nodeconf {
 	struct cmeta m;
 	struct cstr cluster, node, admin_user;
@@ -20,6 +36,9 @@ struct nodeconf {
 	struct cstr data_partuuid; /* the Btrfs data partition */
 	struct cstr disk;          /* expected disk name, for messages */
 	struct cuint ceph_size;    /* bytes of raw Ceph OSD partition; 0: none */
+	struct cstr control_plane; /* the control plane's node name */
+	struct cstr cluster_dns;   /* CoreDNS's service address, "IP" or "IP:PORT" */
+	struct nodeconf_power power;
 	struct conf_file file;
 };
 

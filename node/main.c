@@ -6,6 +6,7 @@
 #include "cluster.h"
 #include "join.h"
 #include "log.h"
+#include "powercycle.h"
 #include "status.h"
 #include "steps.h"
 
@@ -15,12 +16,21 @@
 enum {
 	OPT_DATA = 1u << 0, /* storage --data DEVICE */
 	OPT_JSON = 1u << 1, /* status --json */
+	OPT_SESSION = 1u << 2, /* lock, unlock --session NAME */
+	OPT_FOR = 1u << 3,     /* lock --for DURATION, --quiet-ok */
+	OPT_MANUAL = 1u << 4,  /* unlock --manual */
 };
+
+/* How long a lock holds unless --for says. */
+#define LOCK_DEFAULT (12 * 60 * 60)
 
 struct args {
 	const char *root;
 	const char *data;
 	bool json;
+	const char *session;
+	unsigned duration;
+	bool quiet_ok, manual;
 };
 
 struct command {
@@ -68,6 +78,20 @@ static int cmd_status(struct farm_node *n, const struct args *a)
 	return status_print(n, a->json, stdout) < 0 ? 1 : 0;
 }
 
+static int cmd_shutdown(struct farm_node *n, const struct args *a) { return power_shutdown(n); }
+
+static int cmd_startup(struct farm_node *n, const struct args *a) { return power_startup(n); }
+
+static int cmd_lock(struct farm_node *n, const struct args *a)
+{
+	return power_lock(n, a->session, a->duration ? a->duration : LOCK_DEFAULT, a->quiet_ok);
+}
+
+static int cmd_unlock(struct farm_node *n, const struct args *a)
+{
+	return power_unlock(n, a->session, a->manual);
+}
+
 static const struct command commands[] = {
 	{ "storage", cmd_storage, OPT_DATA, true, "storage [--data DEVICE]",
 	  "Grow the disk's data partition into the free space (leaving the Ceph\n"
@@ -85,6 +109,35 @@ static const struct command commands[] = {
 	  "each component ready before the next; wait for the node to be Ready.\n"
 	  "Every wait is bounded (node.yaml join-timeout); a failed or interrupted\n"
 	  "run resumes where it stopped at the next start." },
+	{ "shutdown", cmd_shutdown, 0, true, "shutdown",
+	  "The power cycle's graceful shutdown (farm-shutdown.service: the daily\n"
+	  "timer, or koff). Nothing happens while any node has a valid SSH lock.\n"
+	  "The control plane takes the cluster's shutdown lock, scales down Argo CD,\n"
+	  "the storage apps and databases, hibernates CloudNativePG, waits for the\n"
+	  "Ceph volumes to detach, releases the lock and waits for the workers; a\n"
+	  "worker waits for that release. Then each node taints itself\n"
+	  "dns-unready=true:NoExecute, drains, stops k3s and powers off, the control\n"
+	  "plane last. Every wait is bounded (node.yaml power:); an interrupted\n"
+	  "shutdown resumes where it stopped." },
+	{ "startup", cmd_startup, 0, true, "startup",
+	  "After k3s at every boot (farm-startup.service): uncordon, wait for CoreDNS\n"
+	  "and a real lookup through it, remove the dns-unready taint; on the control\n"
+	  "plane wait for Rook-Ceph, wake CloudNativePG, restore the recorded replicas\n"
+	  "and Argo CD, remove the shutdown lock." },
+	{ "lock", cmd_lock, OPT_SESSION | OPT_FOR, true,
+	  "lock [--session NAME] [--for DURATION] [--quiet-ok]",
+	  "Hold off the cluster's scheduled shutdown: a lock on this node that every\n"
+	  "node's shutdown honours until it is released or expires (klogin; a login\n"
+	  "shell of an SSH session takes one for its session).\n\n"
+	  "  --session NAME   the lock's name (ssh-ID: alive while logind's session ID\n"
+	  "                   is; pid-N: while process N runs; default: manual)\n"
+	  "  --for DURATION   how long it holds (\"12h\", \"90m\"; default 12h)\n"
+	  "  --quiet-ok       say nothing on success unless on a terminal" },
+	{ "unlock", cmd_unlock, OPT_SESSION | OPT_MANUAL, true, "unlock [--session NAME] [--manual]",
+	  "Release this node's lock NAME, and the manual one (klogout; the login shell's\n"
+	  "exit releases its session's).\n\n"
+	  "  --session NAME   the session lock to release\n"
+	  "  --manual         the manual lock too (the default without --session)" },
 	{ "status", cmd_status, OPT_JSON, true, "status [--json]",
 	  "Show where the node is: each step (done, running, failed, pending) and,\n"
 	  "on the control plane, each component of the stack.\n\n"
@@ -128,6 +181,10 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
 		{ "help", no_argument, NULL, 'h' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "session", required_argument, NULL, 's' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "quiet-ok", no_argument, NULL, 'q' },
+		{ "manual", no_argument, NULL, 'm' },
 		{ 0 },
 	};
 	struct option opts[ELEMENTSOF(all)];
@@ -136,7 +193,10 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
 
 	for (size_t i = 0; i < ELEMENTSOF(all) - 1; i++)
 		if (i < 2 || (all[i].val == 'd' && (c->opts & OPT_DATA)) ||
-		    (all[i].val == 'j' && (c->opts & OPT_JSON)))
+		    (all[i].val == 'j' && (c->opts & OPT_JSON)) ||
+		    (all[i].val == 's' && (c->opts & OPT_SESSION)) ||
+		    (strchr("fq", all[i].val) && (c->opts & OPT_FOR)) ||
+		    (all[i].val == 'm' && (c->opts & OPT_MANUAL)))
 			opts[n++] = all[i];
 	opts[n] = (struct option){ 0 };
 	optind = 0; /* a new argument vector: getopt starts over */
@@ -152,6 +212,23 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
 			break;
 		case 'j':
 			a->json = true;
+			break;
+		case 's':
+			a->session = optarg;
+			break;
+		case 'f': {
+			uint64_t d;
+			if (conf_parse_duration(optarg, &d) < 0 || d < 1 || d > 7 * 24 * 3600)
+				return usage_error(c->name, "--for takes a duration from 1s to 168h "
+							    "(\"12h\", \"90m\")", optarg);
+			a->duration = (unsigned)d;
+			break;
+		}
+		case 'q':
+			a->quiet_ok = true;
+			break;
+		case 'm':
+			a->manual = true;
 			break;
 		default:
 			return 2;

@@ -2,6 +2,7 @@
 #include "status.h"
 #include "json.h"
 #include "log.h"
+#include "powerinfo.h"
 #include "stack.h"
 #include "steps.h"
 
@@ -88,7 +89,9 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 	bool server = n->conf.role.i == ROLE_SERVER;
 	_cleanup_free_ char *plan_path = node_path(n, STACK_PLAN);
 	int plan_r = -ENOENT;
+	struct power_info pi;
 
+	power_info_gather(n, &pi);
 	if (server && access(plan_path, F_OK) == 0)
 		plan_r = stack_plan_load(n, &plan);
 
@@ -134,9 +137,12 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 			}
 			json_array_close(&j);
 		}
+		power_status_print(&pi, &j, f);
 		json_object_close(&j);
 		json_end(&j);
-	}
+	} else
+		power_status_print(&pi, NULL, f);
+	power_info_free(&pi);
 	stack_plan_free(&plan);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "firstboot.h"
 #include "join.h"
 #include "log.h"
+#include "powercycle.h"
 #include "stack.h"
 #include "storage.h"
 
@@ -27,6 +28,8 @@ const struct step farm_steps[] = {
 	{ "k3s-api", PHASE_JOIN, ROLES_ALL, 0, "the cluster's API answers", step_k3s_api },
 	{ "node-registered", PHASE_JOIN, ROLES_ALL, 0, "this node is registered in the cluster",
 	  step_node_registered },
+	{ "power-rbac", PHASE_JOIN, ROLE_BIT(ROLE_SERVER), STEP_EVERY_BOOT,
+	  "the agents' power-cycle rights applied (RBAC)", step_power_rbac },
 	{ "stack", PHASE_JOIN, ROLE_BIT(ROLE_SERVER), STEP_EVERY_BOOT,
 	  "the core stack installed in order, each component ready", step_stack },
 	{ "node-ready", PHASE_JOIN, ROLES_ALL, 0, "this node is Ready (its CNI runs)",

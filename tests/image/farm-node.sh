@@ -73,7 +73,7 @@ check_eq "air-gap images linked" "/usr/lib/farm/k3s/images/k3s-airgap-images-arm
 check "kubelet drop-in installed" cmp "$root/usr/lib/farm/k3s/kubelet.conf.d/50-farm-graceful-shutdown.conf" \
 	"$root/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/50-farm-graceful-shutdown.conf"
 status=$("$FARM_NODE" --root "$root" status --json)
-check_eq "status: first boot steps done, storage and join pending" "ssh-host-keys home k3s-ca k3s-images kubelet-dropin |storage k3s-api node-registered stack node-ready" \
+check_eq "status: first boot steps done, storage and join pending" "ssh-host-keys home k3s-ca k3s-images kubelet-dropin |storage k3s-api node-registered power-rbac stack node-ready" \
 	"$(python3 -c "import json,sys; s=json.load(sys.stdin)['steps']; print(' '.join(x['step'] for x in s if x['done']), '|' + ' '.join(x['step'] for x in s if not x['done']))" <<<"$status")"
 fp=$(ssh-keygen -l -f "$root/var/lib/farm/ssh/ssh_host_rsa_key")
 "$FARM_NODE" --root "$root" firstboot

@@ -73,7 +73,7 @@ run "storage --data=DEVICE" 1 "/nonexistent/data" --root "$root" storage --data=
 # --- status: what the node runs, by role ------------------------------------
 "$FARM_NODE" --root "$root" status --json >"$TMP/s.json"
 check_eq "server: every step, in order" \
-	"storage ssh-host-keys home k3s-ca k3s-images kubelet-dropin k3s-api node-registered stack node-ready" \
+	"storage ssh-host-keys home k3s-ca k3s-images kubelet-dropin k3s-api node-registered power-rbac stack node-ready" \
 	"$(python3 -c "import json; print(' '.join(s['step'] for s in json.load(open('$TMP/s.json'))['steps']))")"
 agent=$TMP/agent
 node_root "$agent" sheep agent
