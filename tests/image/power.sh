@@ -158,3 +158,22 @@ check_eq "no schedule, no timer" "" \
 	"$(dfs "$TMP/nopower.ext4" "ls -p /etc/systemd/system" | tr '/' '\n' | grep -c 'farm-shutdown.timer' | grep -v '^0$')"
 check_eq "no schedule: the shutdown service is still there (koff)" "1" \
 	"$(dfs "$TMP/nopower.ext4" "ls -p /etc/systemd/system" | tr '/' '\n' | grep -c '^farm-shutdown.service$')"
+check_eq "no schedule: no timer enabled" "" \
+	"$(dfs "$TMP/nopower.ext4" "stat /etc/systemd/system/timers.target.wants/farm-shutdown.timer" 2>/dev/null | grep -o 'Fast link dest')"
+
+# The units: armed by the join's record, so that nothing runs before the
+# node is part of the cluster.
+for u in farm-startup.service farm-shutdown.service; do
+	check_eq "$u is armed by the join's record" "ConditionPathExists=/var/lib/farm/steps/node-registered" \
+		"$(content "$TMP/sheep.ext4" /etc/systemd/system/$u | grep '^ConditionPathExists=')"
+done
+check_eq "the units run farm-node" "ExecStart=/usr/local/bin/farm-node startup ExecStart=/usr/local/bin/farm-node shutdown" \
+	"$(for u in farm-startup farm-shutdown; do content "$TMP/sheep.ext4" /etc/systemd/system/$u.service | grep '^ExecStart='; done | tr '\n' ' ' | sed 's/ $//')"
+check_eq "node.yaml: who goes last, where the cluster's DNS answers" "control-plane: \"cow\" cluster-dns: \"10.43.0.10\"" \
+	"$(content "$TMP/sheep.ext4" /etc/farm/node.yaml | grep -E '^(control-plane|cluster-dns):' | tr '\n' ' ' | sed 's/ $//')"
+
+# The SSH lock at login: a login-shell profile script, valid shell.
+content "$TMP/sheep.ext4" /etc/profile.d/farm-ssh-lock.sh >"$TMP/lock.sh"
+check "the login lock script is valid sh" sh -n "$TMP/lock.sh"
+check_eq "aliases: klogin, klogout, koff call farm-node" "3" \
+	"$(content "$TMP/sheep.ext4" /etc/profile.d/farm-aliases.sh | grep -c -E "^alias (klogin|klogout|koff)='sudo farm-node (un)?lock")"

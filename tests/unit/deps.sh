@@ -24,7 +24,9 @@ declare -A optional=(
 # Every shell script of the project: *.sh, *.lib and files that start with
 # a shell's #!, outside the build directories. qemu/selftest/init runs in
 # the self-test's busybox guest, not here.
-mapfile -t scripts < <(find . \( -path './build*' -o -path ./.git -o -path ./out \) -prune -o \
+# overlays/ holds files of the nodes' images: their scripts run on a node,
+# whose programs come from its base recipe (configs/rootfs/), not here.
+mapfile -t scripts < <(find . \( -path './build*' -o -path ./.git -o -path ./out -o -path ./overlays \) -prune -o \
 	-type f ! -path ./qemu/selftest/init -print | sort | while read -r f; do
 	case $f in *.sh | *.lib) echo "$f"; continue ;; esac
 	head -c 64 "$f" 2>/dev/null | head -1 | grep -qE '^#!.*[/ ](ba)?sh( |$)' && echo "$f"
