@@ -29,6 +29,47 @@ void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char
 	plan_add(p, PLAN_FILE, path, mode, origin)->source = xstrdup(host);
 }
 
+/* farm-node's view of the node (nodeconf.h). */
+static int nodeyaml_plan(struct plan *p, const struct config *c, const struct config_node *n)
+{
+	const struct config_node *server = config_server(c);
+	struct nodeconf nc = { 0 };
+	char uuid[37], dns[64], *text = NULL;
+	int r;
+
+#define SET(field, value) nc.field = (struct cstr){ .m.set = true, .v = xstrdup(value) }
+	SET(cluster, c->cluster.name.v);
+	SET(node, n->name.v);
+	nc.role = (struct cenum){ .m.set = true, .i = n->role.i };
+	SET(admin_user, c->admin.user.v);
+	uuid_format(p->part[PART_DATA].uuid, uuid);
+	SET(data_partuuid, uuid);
+	/* Where agents reach the API: the supervisor port of k3s server
+	 * (https-listen-port, 6443), by the name in its certificate
+	 * (tls-san). */
+	nc.api_server = (struct cstr){ .m.set = true,
+				       .v = xasprintf("https://%s:6443", c->cluster.api_name.v) };
+	/* The power cycle: who goes last, and where a startup checks that the
+	 * cluster's DNS answers (CoreDNS's service address, the services
+	 * range's tenth, as configs/stack/coredns.yaml). */
+	if (server)
+		SET(control_plane, server->name.v);
+	SET(cluster_dns, ip_prefix_nth(&c->network.services.ipv4.v, 10, dns, sizeof(dns)));
+	if (n->disk.m.set)
+		SET(disk, n->disk.v);
+	/* A Ceph size is whole MiB; 0: none. */
+	nc.ceph_size = (struct cuint){ .m.set = true,
+				       .v = n->storage.ceph.m.set ? n->storage.ceph.v : 0 };
+#undef SET
+	r = nodeconf_write(&nc, &text);
+	nodeconf_free(&nc);
+	if (r < 0)
+		return r;
+	plan_add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", text);
+	free(text);
+	return 0;
+}
+
 int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
 		     struct plan *p)
 {
@@ -73,42 +114,9 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 	/* farm-node and what it needs to know about the node. */
 	if (pi->farm_node)
 		plan_add_source(p, "usr/local/bin/farm-node", 0755, "farm-node", pi->farm_node);
-	{
-		char *nodeyaml = NULL, uuid[37];
-		size_t len = 0;
-		FILE *f = open_memstream(&nodeyaml, &len);
-		uuid_format(p->part[PART_DATA].uuid, uuid);
-		fprintf(f, "# farm-node's view of node %s, written by farm-image.\n", n->name.v);
-		/* Quoted: a node named "null" (a valid host name) is a string
-		 * to farm-node, not YAML's null. The values are checked names,
-		 * nothing in them needs escaping. */
-		fprintf(f, "cluster: \"%s\"\nnode: \"%s\"\nrole: \"%s\"\nadmin-user: \"%s\"\n",
-			c->cluster.name.v, n->name.v, n->role.v, c->admin.user.v);
-		fprintf(f, "data-partuuid: \"%s\"\n", uuid);
-		/* Where agents reach the API: the supervisor port of k3s
-		 * server (https-listen-port, 6443), by the name in its
-		 * certificate (tls-san). */
-		fprintf(f, "api-server: \"https://%s:6443\"\n", c->cluster.api_name.v);
-		/* The power cycle: who goes last, and where a startup checks
-		 * that the cluster's DNS answers (CoreDNS's service address,
-		 * the services range's tenth, as configs/stack/coredns.yaml). */
-		for (size_t i = 0; i < c->nodes.n; i++)
-			if (streq(config_node_at(c, i)->role.v, "server"))
-				fprintf(f, "control-plane: \"%s\"\n", config_node_at(c, i)->name.v);
-		{
-			char dns[64];
-			fprintf(f, "cluster-dns: \"%s\"\n",
-				ip_prefix_nth(&c->network.services.ipv4.v, 10, dns, sizeof(dns)));
-		}
-		if (n->disk.m.set)
-			fprintf(f, "disk: \"%s\"\n", n->disk.v);
-		/* Sizes carry their unit (conf.h); a Ceph size is whole MiB. */
-		fprintf(f, "ceph-size: %lluMiB\n",
-			(unsigned long long)(n->storage.ceph.m.set ? n->storage.ceph.v / MiB : 0));
-		fclose(f);
-		plan_add_text(p, NODECONF_PATH, 0644, "farm-image (node.nodeyaml)", nodeyaml);
-		free(nodeyaml);
-	}
+	r = nodeyaml_plan(p, c, n);
+	if (r < 0)
+		return r;
 
 	/* Mount points of the data subvolumes, and farm's own state. */
 	plan_add(p, PLAN_DIR, "var/lib/rancher", 0755, "farm-image (mount point)");

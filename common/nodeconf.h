@@ -45,3 +45,8 @@ struct nodeconf {
 /* Loads PATH; prints FILE:LINE:COL problems. Returns 0 or -errno. */
 int nodeconf_load(const char *path, struct nodeconf *n);
 void nodeconf_free(struct nodeconf *n);
+/* The text of node.yaml for N: a comment naming the node (a checked host
+ * name), then every field that is set, in the schema's order. Returns 0 and
+ * the malloc'ed text in *TEXT, or -EINVAL after printing one message (a
+ * value that is not UTF-8). */
+int nodeconf_write(const struct nodeconf *n, char **text);

@@ -78,10 +78,15 @@ void yaml_out_str(struct yaml_out *y, const char *key, const char *value)
 		scalar(y, key, value, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 }
 
-void yaml_out_bool(struct yaml_out *y, const char *key, bool value)
+void yaml_out_plain(struct yaml_out *y, const char *key, const char *value)
 {
 	if (scalar(y, key, key, YAML_PLAIN_SCALAR_STYLE))
-		scalar(y, key, value ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
+		scalar(y, key, value, YAML_PLAIN_SCALAR_STYLE);
+}
+
+void yaml_out_bool(struct yaml_out *y, const char *key, bool value)
+{
+	yaml_out_plain(y, key, value ? "true" : "false");
 }
 
 void yaml_out_uint(struct yaml_out *y, const char *key, uint64_t value)
@@ -89,8 +94,7 @@ void yaml_out_uint(struct yaml_out *y, const char *key, uint64_t value)
 	char buf[24];
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, value);
-	if (scalar(y, key, key, YAML_PLAIN_SCALAR_STYLE))
-		scalar(y, key, buf, YAML_PLAIN_SCALAR_STYLE);
+	yaml_out_plain(y, key, buf);
 }
 
 void yaml_out_list(struct yaml_out *y, const char *key, const char *const *values, size_t n)
@@ -105,6 +109,24 @@ void yaml_out_list(struct yaml_out *y, const char *key, const char *const *value
 	for (size_t i = 0; i < n; i++)
 		scalar(y, key, values[i], YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 	emit(y, &ev, yaml_sequence_end_event_initialize(&ev), key);
+}
+
+void yaml_out_map_begin(struct yaml_out *y, const char *key)
+{
+	yaml_event_t ev;
+
+	if (scalar(y, key, key, YAML_PLAIN_SCALAR_STYLE))
+		emit(y, &ev,
+		     yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 YAML_BLOCK_MAPPING_STYLE),
+		     key);
+}
+
+void yaml_out_map_end(struct yaml_out *y)
+{
+	yaml_event_t ev;
+
+	emit(y, &ev, yaml_mapping_end_event_initialize(&ev), NULL);
 }
 
 int yaml_out_finish(struct yaml_out *y, char **text, char **why)

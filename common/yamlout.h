@@ -24,6 +24,14 @@ void yaml_out_bool(struct yaml_out *y, const char *key, bool value);
 void yaml_out_uint(struct yaml_out *y, const char *key, uint64_t value);
 /* KEY: followed by one "- "VALUE"" item per element; nothing when N is 0. */
 void yaml_out_list(struct yaml_out *y, const char *key, const char *const *values, size_t n);
+/* KEY: VALUE as a plain scalar, for values the caller formats from a
+ * number (a size or a duration with its unit: "512MiB", "1h30m"), which
+ * nothing in them can end. */
+void yaml_out_plain(struct yaml_out *y, const char *key, const char *value);
+/* KEY: followed by a nested block mapping, whose entries come until
+ * yaml_out_map_end(). */
+void yaml_out_map_begin(struct yaml_out *y, const char *key);
+void yaml_out_map_end(struct yaml_out *y);
 
 /* Ends the mapping. On success returns 0 and the text (malloc'ed, NUL
  * terminated) in *TEXT; on failure returns -EINVAL and *WHY (malloc'ed)
