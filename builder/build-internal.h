@@ -9,6 +9,7 @@
 #include "personalize.h"
 #include "plan.h"
 #include "progress.h"
+#include "secrets.h"
 #include "stack-render.h"
 #include "stream.h"
 #include "template.h"
@@ -39,7 +40,7 @@ struct build {
 	size_t n_modes;
 	struct secrets *sec;
 	struct node_artifacts na;
-	struct blob *ca, power_key, power_crt, server_ca;
+	struct secret_file power_key, power_crt; /* an agent's */
 	struct personal_inputs pi;
 	struct capture *caps; /* base files read as they stream past */
 	size_t n_caps;

@@ -133,25 +133,17 @@ int build_load(struct build *bd)
 	pi->agent_token = secrets_agent_token(bd->sec);
 	pi->node_password = secrets_node_password(bd->sec, bd->name);
 	if (n->role.i == ROLE_SERVER) {
-		const struct secret_file *files;
-		pi->n_ca = secrets_ca_files(bd->sec, &files);
-		bd->ca = xcalloc(pi->n_ca, sizeof(*bd->ca));
-		for (size_t i = 0; i < pi->n_ca; i++)
-			bd->ca[i] = (struct blob){ files[i].name, files[i].data, files[i].size };
-		pi->ca = bd->ca;
+		pi->n_ca = secrets_ca_files(bd->sec, &pi->ca);
 	} else {
 		const struct secret_file *files, *f = NULL;
-		struct secret_file k, crt;
 		for (size_t i = 0, n_files = secrets_ca_files(bd->sec, &files); i < n_files; i++)
 			if (streq(files[i].name, "server-ca.crt"))
 				f = &files[i];
-		if (f && secrets_power_identity(bd->sec, bd->name, &k, &crt) == 0) {
-			bd->power_key = (struct blob){ k.name, k.data, k.size };
-			bd->power_crt = (struct blob){ crt.name, crt.data, crt.size };
-			bd->server_ca = (struct blob){ f->name, f->data, f->size };
+		if (f && secrets_power_identity(bd->sec, bd->name, &bd->power_key,
+						&bd->power_crt) == 0) {
 			pi->power_key = &bd->power_key;
 			pi->power_crt = &bd->power_crt;
-			pi->server_ca = &bd->server_ca;
+			pi->server_ca = f;
 		}
 	}
 	pi->farm_node = bd->farm_node;

@@ -504,7 +504,6 @@ static void build_free(struct build *bd)
 	pathmap_free(bd->boot_files);
 	vars_free(&bd->vars);
 	secrets_free(bd->sec);
-	free(bd->ca);
 	node_artifacts_free(&bd->na);
 	free(bd->base_cached);
 	free(bd->farm_node);

@@ -22,6 +22,7 @@
 #include "k3sconf.h"
 #include "k3s.h"
 #include "log.h"
+#include "secrets.h"
 #include "yamlout.h"
 
 int k3s_config_yaml(const struct config *c, const struct config_node *n, char **ret)

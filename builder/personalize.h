@@ -8,27 +8,22 @@
 #include "plan.h"
 #include "template.h"
 
-struct capture; /* stream.h */
-
-struct blob {
-	const char *name; /* a path relative to some directory */
-	const uint8_t *data;
-	size_t size;
-};
+struct capture;     /* stream.h */
+struct secret_file; /* secrets.h */
 
 /* Inputs that come from the secrets directory and the artifacts cache. */
 struct personal_inputs {
 	const char *token;         /* the full server token (K10<CA hash>::server:...) */
 	const char *agent_token;   /* the full agent token (K10<CA hash>::node:...) */
 	const char *node_password; /* this node's k3s node password */
-	const struct blob *ca;     /* server only: k3s's custom CA files */
+	const struct secret_file *ca;    /* server only: k3s's custom CA files */
 	size_t n_ca;
 	const char *k3s_binary;    /* host paths of verified artifacts */
 	const char *airgap_images;
 	const char *airgap_name;   /* file name to give the air-gap archive */
 	const char *farm_node;     /* host path of farm-node for the node's architecture */
 	/* agents: the power-cycle key and certificate, and the server CA */
-	const struct blob *power_key, *power_crt, *server_ca;
+	const struct secret_file *power_key, *power_crt, *server_ca;
 };
 
 #define FARM_LIB "usr/lib/farm"

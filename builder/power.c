@@ -3,6 +3,7 @@
 #include "power.h"
 #include "personalize.h"
 #include "power-identity.h"
+#include "secrets.h"
 
 /* Every request an agent's farm-node makes for the power cycle, and the
  * rule that allows it. How kubectl turns each command into requests
@@ -115,7 +116,8 @@ char *power_kubeconfig(const struct config *c, const struct config_node *n)
 }
 
 void power_plan(struct plan *p, const struct config *c, const struct config_node *n,
-		const struct blob *key, const struct blob *crt, const struct blob *server_ca)
+		const struct secret_file *key, const struct secret_file *crt,
+		const struct secret_file *server_ca)
 {
 	char *text;
 

@@ -45,10 +45,11 @@ char *power_rbac_yaml(const struct config *c);
 /* The kubeconfig of agent N. */
 char *power_kubeconfig(const struct config *c, const struct config_node *n);
 
-struct blob;
+struct secret_file;
 /* Adds the power cycle's files of node N to P: for an agent its key,
  * certificate, the server CA and the kubeconfig (KEY, CRT, SERVER_CA may be
  * NULL when a test builds without secrets: then nothing); for the server
  * the RBAC manifest. */
 void power_plan(struct plan *p, const struct config *c, const struct config_node *n,
-		const struct blob *key, const struct blob *crt, const struct blob *server_ca);
+		const struct secret_file *key, const struct secret_file *crt,
+		const struct secret_file *server_ca);

@@ -64,9 +64,11 @@ struct secret_file;
 int secrets_power_identity(const struct secrets *s, const char *node, struct secret_file *key,
 			   struct secret_file *crt);
 
+/* A file of the secrets directory, by its name relative to where it goes
+ * (k3s's server tls dir: "server-ca.crt", "etcd/peer-ca.key"; the power
+ * identity: "power.key"). */
 struct secret_file {
-	const char
-	    *name; /* relative to k3s's server tls dir: "server-ca.crt", "etcd/peer-ca.key" */
+	const char *name;
 	const uint8_t *data;
 	size_t size;
 };
