@@ -15,6 +15,7 @@
 #include "overlay.h"
 #include "personalize.h"
 #include "plan.h"
+#include "power.h"
 #include "secrets.h"
 #include "source.h"
 #include "stack-render.h"
@@ -410,7 +411,7 @@ static int build_finish_fs(struct build *bd)
 	struct board_finish bf = { .board = b, .plan = &bd->plan, .vars = &bd->vars,
 				   .fat = bd->fat, .boot_files = bd->boot_files,
 				   .base = bd->base };
-	int r = personalize_check_base(bd->c, bd->ext4, bd->base);
+	int r = power_check_base(bd->c, bd->ext4, bd->base);
 
 	if (r >= 0)
 		r = basefit_finish(&bd->plan, bd->ext4, b, &bd->vars, bd->base);

@@ -28,29 +28,21 @@ struct personal_inputs {
 
 #define FARM_LIB "usr/lib/farm"
 
-/* Generated files added to the plan (replacing any of the same path), as
- * plan_add_data() does for bytes. */
-struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
-				const char *origin, const char *text);
-void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin);
-void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
-		     const char *host);
-
 /* Adds the node's generated files to P. */
 int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
 		     struct plan *p);
-
-struct ext4_writer;
-/* Once the base is in ROOT: what the node's generated files need of it
- * (the power timer's time zone). Prints one message and returns -EINVAL
- * when something is missing. */
-int personalize_check_base(const struct config *c, struct ext4_writer *root, const char *base);
+/* Its parts, each in its file: the admin user's keys and the transforms of
+ * the base's account files and SSH moduli (personalize-accounts.c) ... */
+void personalize_accounts(const struct config *c, struct plan *p);
+/* ... and node.yaml (personalize-nodeyaml.c), after the data partition's
+ * UUID is in P. Returns 0 or -EINVAL after printing one message. */
+int personalize_node_yaml(struct plan *p, const struct config *c, const struct config_node *n);
 
 /* The base files to capture, in a static list. */
 struct capture *personalize_captures(size_t *n);
 void personalize_captures_reset(struct capture *c, size_t n);
 
-/* Applies transform T to the base's file (BASE may be NULL when absent).
+/* Applies transform T to the base's file (personalize-accounts.c) (BASE may be NULL when absent).
  * Returns 0 and malloc'ed output, or -errno after printing one message. */
 int personalize_transform(enum plan_transform t, const char *path, const uint8_t *base,
 			  size_t len, const struct vars *v, time_t epoch, uint8_t **out,

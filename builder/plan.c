@@ -59,6 +59,23 @@ struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
 	return f;
 }
 
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const char *text)
+{
+	return plan_add_data(p, path, mode, origin, text, strlen(text));
+}
+
+void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin)
+{
+	plan_add(p, PLAN_SYMLINK, path, 0777, origin)->target = xstrdup(target);
+}
+
+void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
+		     const char *host)
+{
+	plan_add(p, PLAN_FILE, path, mode, origin)->source = xstrdup(host);
+}
+
 static void add_overlays(const struct plan_input *in, struct plan *p)
 {
 	size_t cap = 0;

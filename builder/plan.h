@@ -101,6 +101,14 @@ struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char 
 /* A PLAN_FILE whose content is a copy of DATA (SIZE bytes). */
 struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
 				const char *origin, const void *data, size_t size);
+/* Generated files added to the plan (replacing any of the same path), as
+ * plan_add_data() does for bytes: TEXT, a symbolic link to TARGET, the
+ * content of the host's file HOST. */
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
+				const char *origin, const char *text);
+void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin);
+void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
+		     const char *host);
 /* Sets the root partition's final size and places what follows it. */
 void plan_place(struct plan *p, uint64_t root_size);
 void plan_free(struct plan *p);

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The power cycle's credentials and rights (power.h). */
+/* The power cycle's credentials and rights, and what its timer needs of
+ * the base (power.h). */
 #include "power.h"
+#include "ext4.h"
+#include "log.h"
 #include "personalize.h"
 #include "power-identity.h"
 #include "secrets.h"
+
+#include <sys/stat.h>
 
 /* Every request an agent's farm-node makes for the power cycle, and the
  * rule that allows it. How kubectl turns each command into requests
@@ -141,4 +146,25 @@ void power_plan(struct plan *p, const struct config *c, const struct config_node
 	plan_add_data(p, POWER_KUBECONFIG, 0600, "farm-image (power-cycle kubeconfig)", text,
 		      strlen(text));
 	free(text);
+}
+
+int power_check_base(const struct config *c, struct ext4_writer *root, const char *base)
+{
+	_cleanup_free_ char *path = NULL;
+	uint32_t mode;
+
+	/* The power timer's zone: systemd resolves it in the node's own
+	 * /usr/share/zoneinfo when it loads the timer (verify_timezone in
+	 * src/basic/time-util.c), and a zone it cannot open makes OnCalendar=
+	 * unparsable, so the timer never fires. UTC needs no file. */
+	if (!c->power.enabled.v || !c->power.shutdown.m.set || !c->power.timezone.m.set ||
+	    streq(c->power.timezone.v, "UTC"))
+		return 0;
+	path = xasprintf("usr/share/zoneinfo/%s", c->power.timezone.v);
+	if (ext4_lookup(root, path, &mode) == 0 && (S_ISREG(mode) || S_ISLNK(mode)))
+		return 0;
+	return log_error("%s: the base has no time zone '%s' (/%s), which the power schedule's "
+			 "timer needs: add tzdata to the base (tzdata-legacy for the old names "
+			 "such as US/Eastern), or use a name of its zone1970.tab",
+			 base, c->power.timezone.v, path);
 }

@@ -53,3 +53,9 @@ struct secret_file;
 void power_plan(struct plan *p, const struct config *c, const struct config_node *n,
 		const struct secret_file *key, const struct secret_file *crt,
 		const struct secret_file *server_ca);
+
+struct ext4_writer;
+/* Once the base is in ROOT: what the power timer (an overlay template)
+ * needs of it, its time zone. Prints one message and returns -EINVAL when
+ * the base lacks it. */
+int power_check_base(const struct config *c, struct ext4_writer *root, const char *base);
