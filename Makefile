@@ -84,9 +84,10 @@ STANDIN_CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(STANDIN_PKGS) 2>/dev/
 # the node's base provides libfdisk, libblkid, libbtrfsutil, libyaml and
 # libjson-c).
 NODE_SRC := $(wildcard node/*.c)
-NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c common/net.c \
-	common/fileio.c common/json.c common/nodeconf.c common/process.c common/cli.c \
-	common/role.c common/stackplan.c common/jsonq.c common/subvol.c common/yamlout.c
+NODE_COMMON := common/util.c common/log.c common/conf.c common/conf-diag.c common/conf-scalar.c \
+	common/net.c common/fileio.c common/json.c common/nodeconf.c common/process.c \
+	common/cli.c common/role.c common/stackplan.c common/jsonq.c common/subvol.c \
+	common/yamlout.c
 NODE_OBJ := $(NODE_SRC:%.c=$(O)/%.o) $(NODE_COMMON:%.c=$(O)/%.o)
 NODE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NODE_PKGS) 2>/dev/null) -Inode
 NODE_LIBS := $(shell $(PKG_CONFIG) --libs $(NODE_PKGS) 2>/dev/null) -lresolv

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
+/* The schema loader (conf.h): a file and its one document, the walk of its
+ * mappings and lists, keys checked against the schema; each scalar value is
+ * parsed by conf-scalar.c. */
 #include "fileio.h"
-#include "conf.h"
+#include "conf-internal.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #define MAX_CONF_SIZE (4 * MiB)
 #define MAX_NODES_VISITED 200000
-/* No size in any config is near this; sums of a few never wrap. */
-#define MAX_SIZE (1024 * 1024 * GiB * 1024)
 
 static struct pos mark_pos(yaml_mark_t m)
 {
@@ -112,12 +112,6 @@ void conf_file_close(struct conf_file *f)
 	*f = (struct conf_file){ 0 };
 }
 
-/* Loader state for one walk. */
-struct walk {
-	struct conf_file *f;
-	char ctx[256]; /* "node 'cow'", "network.lan" or "" */
-};
-
 static const char *kind_name(yaml_node_t *n)
 {
 	switch (n->type) {
@@ -161,9 +155,6 @@ static int control_char(yaml_node_t *n, bool lines)
 	}
 	return -1;
 }
-
-#define werr(w, pos, fmt, ...)                                                  \
-	conf_error((w)->f, (pos), "%s%s" fmt, (w)->ctx, *(w)->ctx ? ": " : "", ##__VA_ARGS__)
 
 static unsigned edit_distance(const char *a, const char *b)
 {
@@ -225,203 +216,12 @@ static const char *want_scalar(struct walk *w, const struct field *f, yaml_node_
 	return scalar(v);
 }
 
-static int parse_time(const char *s, uint64_t *ret)
-{
-	unsigned h, m;
-	int n = 0;
-
-	if (strlen(s) != 5 || sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 ||
-	    m > 59 || s[2] != ':')
-		return -EINVAL;
-	*ret = h * 60 + m;
-	return 0;
-}
-
-/* "90s", "15m", "1h30m": at least one NUMBER UNIT pair, units h, m, s in
- * that order, at most 30 days. */
-int conf_parse_duration(const char *s, uint64_t *ret)
-{
-	static const char units[] = "hms";
-	static const uint64_t mult[] = { 3600, 60, 1 };
-	uint64_t total = 0;
-	int last = -1;
-
-	if (!*s)
-		return -EINVAL;
-	while (*s) {
-		char *end;
-		const char *u;
-		unsigned long long v;
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (errno || !*end || !(u = strchr(units, *end)) || u - units <= last ||
-		    v > 30 * 86400)
-			return -EINVAL;
-		last = (int)(u - units);
-		total += v * mult[last];
-		s = end + 1;
-	}
-	if (total > 30 * 86400)
-		return -ERANGE;
-	*ret = total;
-	return 0;
-}
-
-static int parse_range(int family, const char *s, struct crange *r)
-{
-	const char *dash = strchr(s, '-');
-	char first[64];
-
-	if (!dash || (size_t)(dash - s) >= sizeof(first))
-		return -EINVAL;
-	memcpy(first, s, (size_t)(dash - s));
-	first[dash - s] = 0;
-	if (ip_addr_parse(family, first, &r->first) < 0 ||
-	    ip_addr_parse(family, dash + 1, &r->last) < 0)
-		return -EINVAL;
-	if (ip_addr_compare(&r->first, &r->last) > 0)
-		return -ERANGE;
-	return 0;
-}
-
 static void load_scalar_field(struct walk *w, const struct field *f, yaml_node_t *v, void *p)
 {
 	const char *s = want_scalar(w, f, v);
-	struct pos pos = node_pos(v);
-	int r;
 
-	if (!s)
-		return;
-	switch (f->type) {
-	case FT_STRING:
-		((struct cstr *)p)->v = xstrdup(s);
-		break;
-	case FT_ENUM: {
-		bool ok = false;
-		char list[256] = "";
-		for (const char *const *e = f->values; *e; e++) {
-			if (!ok && streq(*e, s))
-				((struct cenum *)p)->i = (unsigned)(e - f->values);
-			ok |= streq(*e, s);
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				 e == f->values ? "" : ", ", *e);
-		}
-		if (!ok) {
-			werr(w, pos, "%s '%s' is not one of: %s", f->key, s, list);
-			return;
-		}
-		((struct cenum *)p)->v = xstrdup(s);
-		break;
-	}
-	case FT_UINT: {
-		char *end;
-		unsigned long long x;
-		errno = 0;
-		x = strtoull(s, &end, 10);
-		if (!*s || *end || errno || *s == '-' || *s == '+' || x < f->min || x > f->max) {
-			werr(w, pos, "%s '%s' is not a whole number from %llu to %llu", f->key, s,
-			     (unsigned long long)f->min, (unsigned long long)f->max);
-			return;
-		}
-		((struct cuint *)p)->v = x;
-		break;
-	}
-	case FT_BOOL:
-		if (streq(s, "true"))
-			((struct cbool *)p)->v = true;
-		else if (streq(s, "false"))
-			((struct cbool *)p)->v = false;
-		else {
-			werr(w, pos, "%s '%s' is not true or false", f->key, s);
-			return;
-		}
-		break;
-	case FT_SIZE: {
-		uint64_t size, max = f->max ? f->max : MAX_SIZE;
-		char a[32];
-		r = parse_size(s, &size);
-		if (r == 0 && isdigit((unsigned char)s[strlen(s) - 1])) {
-			/* "ceph: 200" meant neither 200 bytes nor 200 GiB. */
-			werr(w, pos, "%s '%s' has no unit (examples: 512MiB, 4GiB; B for bytes)",
-			     f->key, s);
-			return;
-		}
-		if (r == -ERANGE || (r == 0 && size > max)) {
-			werr(w, pos, "%s '%s' is larger than %s", f->key, s,
-			     format_size(max, a, sizeof(a)));
-			return;
-		}
-		if (r < 0) {
-			werr(w, pos, "%s '%s' is not a size (examples: 512MiB, 4GiB)", f->key, s);
-			return;
-		}
-		if (size < f->min) {
-			werr(w, pos, "%s '%s' is smaller than %s", f->key, s,
-			     format_size(f->min, a, sizeof(a)));
-			return;
-		}
-		((struct cuint *)p)->v = size;
-		break;
-	}
-	case FT_TIME:
-		if (parse_time(s, &((struct cuint *)p)->v) < 0) {
-			werr(w, pos, "%s '%s' is not a time of day (HH:MM, 24-hour)", f->key, s);
-			return;
-		}
-		break;
-	case FT_DURATION:
-		if (conf_parse_duration(s, &((struct cuint *)p)->v) < 0 ||
-		    ((struct cuint *)p)->v < f->min || (f->max && ((struct cuint *)p)->v > f->max)) {
-			werr(w, pos, "%s '%s' is not a duration (examples: 90s, 15m, 1h30m)", f->key, s);
-			return;
-		}
-		break;
-	case FT_IPV4:
-	case FT_IPV6: {
-		int fam = f->type == FT_IPV4 ? AF_INET : AF_INET6;
-		if (ip_addr_parse(fam, s, &((struct caddr *)p)->v) < 0) {
-			werr(w, pos, "%s '%s' is not an %s address", f->key, s,
-			     fam == AF_INET ? "IPv4" : "IPv6");
-			return;
-		}
-		break;
-	}
-	case FT_PREFIX4:
-	case FT_PREFIX6: {
-		int fam = f->type == FT_PREFIX4 ? AF_INET : AF_INET6;
-		r = ip_prefix_parse(fam, s, &((struct cprefix *)p)->v);
-		if (r == -EADDRNOTAVAIL) {
-			werr(w, pos, "%s '%s' has host bits set after the prefix length", f->key, s);
-			return;
-		}
-		if (r < 0) {
-			werr(w, pos, "%s '%s' is not an %s CIDR (address/length)", f->key, s,
-			     fam == AF_INET ? "IPv4" : "IPv6");
-			return;
-		}
-		break;
-	}
-	case FT_RANGE4:
-	case FT_RANGE6: {
-		int fam = f->type == FT_RANGE4 ? AF_INET : AF_INET6;
-		r = parse_range(fam, s, p);
-		if (r == -ERANGE) {
-			werr(w, pos, "%s '%s' ends before it starts", f->key, s);
-			return;
-		}
-		if (r < 0) {
-			werr(w, pos, "%s '%s' is not an %s range (FIRST-LAST)", f->key, s,
-			     fam == AF_INET ? "IPv4" : "IPv6");
-			return;
-		}
-		break;
-	}
-	default:
-		abort();
-	}
-	((struct cmeta *)p)->set = true;
+	if (s && conf_load_scalar(w, f, s, node_pos(v), p))
+		((struct cmeta *)p)->set = true;
 }
 
 static void load_seq_scalars(struct walk *w, const struct field *f, yaml_node_t *v, void *p)
