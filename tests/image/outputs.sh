@@ -1,5 +1,5 @@
-# The four outputs as files: the .zst's format (independent frames that add
-# up to the image), and what the commit promises: nothing in the way,
+# The four outputs as files: the .zst's format (one frame, with the image's
+# size in its header), and what the commit promises: nothing in the way,
 # one build of a node into a directory at a time, nothing left by a killed
 # build, a full disk named, and never a mix of two builds.
 source "$(dirname "$0")/../lib.sh"
@@ -28,6 +28,8 @@ size=$(stat -c %s "$ref/sheep.img")
 check "zstd -t accepts the .zst" zstd -q -t "$ref/sheep.img.zst"
 check_eq "zstd -l shows the image's size" "Decompressed Size: $size B" \
 	"$(zstd -lv "$ref/sheep.img.zst" 2>/dev/null | sed -n 's/^Decompressed Size: .*(\([0-9]*\) B)$/Decompressed Size: \1 B/p')"
+check_eq "the .zst is one frame" "# Zstandard Frames: 1" \
+	"$(zstd -lv "$ref/sheep.img.zst" 2>/dev/null | grep '^# Zstandard Frames:')"
 check "libarchive decompresses it to the image (as Raspberry Pi Imager does)" \
 	cmp <(bsdcat "$ref/sheep.img.zst") "$ref/sheep.img"
 check_eq "the build's lock is gone" "sheep.img sheep.img.bmap sheep.img.zst sheep.json" "$(files "$ref")"
