@@ -221,20 +221,21 @@ static int write_bmap(const struct outputs *o, const char *name, uint64_t size,
 	FILE *f = open_memstream(&text, &len);
 	uint8_t digest[SHA256_LEN];
 	char hex[SHA256_HEX_LEN], zeros[SHA256_HEX_LEN];
-	/* The node's name for the flash command: NAME.img without ".img". The
-	 * comment names no option: an XML comment cannot hold "--". */
-	size_t name_len = strlen(name);
-	int node_len = (int)(name_len > 4 && !strcmp(name + name_len - 4, ".img") ? name_len - 4 : name_len);
 	int r;
 
 	if (!f)
 		return log_error_errno(errno, "%s.bmap: %m", name);
 	memset(zeros, '0', SHA256_HEX_LEN - 1);
 	zeros[SHA256_HEX_LEN - 1] = 0;
+	/* The comment names neither the image nor an option: an XML comment
+	 * cannot hold "--", which a node's name may (xn--...), and a map that
+	 * is not XML is refused whole by bmaptool (ElementTree) and farm-image
+	 * flash (expat). The file's name says whose map it is. */
 	fprintf(f,
 		"<?xml version=\"1.0\" ?>\n"
-		"<!-- Block map of %s, written by farm-image: the blocks that hold data.\n"
-		"     Flash with farm-image's flash command (node %.*s); bmaptool copy reads it too. -->\n"
+		"<!-- Block map of a node's disk image, written by farm-image: the blocks\n"
+		"     that hold data. Flash it with farm-image's flash command; bmaptool\n"
+		"     copy reads it too. -->\n"
 		"<bmap version=\"2.0\">\n"
 		"    <ImageSize> %llu </ImageSize>\n"
 		"    <BlockSize> %u </BlockSize>\n"
@@ -243,7 +244,7 @@ static int write_bmap(const struct outputs *o, const char *name, uint64_t size,
 		"    <ChecksumType> sha256 </ChecksumType>\n"
 		"    <BmapFileChecksum> %s </BmapFileChecksum>\n"
 		"    <BlockMap>\n",
-		name, node_len, name, (unsigned long long)size, BMAP_BLOCK,
+		(unsigned long long)size, BMAP_BLOCK,
 		(unsigned long long)DIV_ROUND_UP(size, BMAP_BLOCK),
 		(unsigned long long)(mapped / BMAP_BLOCK), zeros);
 	for (size_t i = 0; i < n; i++) {
