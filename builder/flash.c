@@ -280,6 +280,7 @@ static int write_disk(struct flash_ctx *x)
 		.image = x->img,
 		.device = o->device,
 		.lss = x->target.lss,
+		.blockdev = x->target.blockdev,
 		.mode = o->keep_data ? FLASH_KEEP_DATA : FLASH_WHOLE,
 		.hold_head = ALIGN_UP(x->image.first_usable, 4096),
 		.hold_tail = x->image.end_usable / 4096 * 4096,

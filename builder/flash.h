@@ -7,7 +7,7 @@
  *   flash-target.c  the disk: what it is, whether it is in use, what it holds
  *   flash-gpt.c     partition tables (libfdisk) of the image and of the disk;
  *                   the marks that keep a disk unbootable while it is written
- *   flash-copy.c    the copy: source, writer and verifier threads
+ *   flash-copy.c    the copy: source, hasher, writer and verifier threads
  *
  * The disk is never bootable while it is being written: a whole flash wipes
  * the old table first and writes the image's GPT last; a reimage that keeps
@@ -144,6 +144,7 @@ struct flash_copy {
 	struct flash_source *src;
 	const char *image;  /* the .img or .img.zst, for messages */
 	int fd;             /* the disk, opened for writing */
+	bool blockdev;      /* a block device (else a regular file) */
 	const char *device; /* for messages */
 	unsigned lss;
 	enum flash_mode mode;
