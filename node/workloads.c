@@ -353,7 +353,7 @@ int cnpg_hibernate(struct farm_node *n, struct cluster *c, char *detail, size_t 
 int cnpg_wake(struct farm_node *n, struct cluster *c, char *detail, size_t len)
 {
 	json_object *items = NULL;
-	unsigned woke = 0;
+	unsigned woke = 0, failed = 0;
 	char said[512];
 	int r = cnpg_clusters(c, &items, detail, len);
 	enum cl_class cls;
@@ -368,17 +368,22 @@ int cnpg_wake(struct farm_node *n, struct cluster *c, char *detail, size_t len)
 			continue;
 		cls = annotate2(c, name, ns, CNPG_HIBERNATION "=off", POWER_ANN_HIBERNATED "-", said,
 				sizeof(said));
+		/* One that cannot be woken does not keep the others asleep:
+		 * each is tried, as the restore tries each workload. */
 		if (cls != CL_OK) {
-			json_object_put(items);
-			return log_error("Cannot end the hibernation of %s/%s (%s): %s", ns, name,
-					 cl_class_name(cls), said);
+			r = log_error("Cannot end the hibernation of %s/%s (%s): %s; the next startup "
+				      "tries again",
+				      ns, name, cl_class_name(cls), said);
+			failed++;
+			continue;
 		}
 		log_info("Ended the hibernation of the CloudNativePG cluster %s/%s", ns, name);
 		woke++;
 	}
 	json_object_put(items);
-	snprintf(detail, len, "CloudNativePG: %u cluster(s) woken", woke);
-	return 0;
+	snprintf(detail, len, "CloudNativePG: %u cluster(s) woken%s", woke,
+		 failed ? ", some not (see the log)" : "");
+	return failed ? r : 0;
 }
 
 /* Whether ATTACHER is one of Rook-Ceph's CSI drivers

@@ -129,6 +129,36 @@ check_eq "the hibernation refused: the control plane fails, all back" "1 failed 
 check_eq "... the lock aborted" "aborted" \
 	"$(annotation cow farm/shutdown-lock | python3 -c 'import json,sys; print(json.load(sys.stdin)["phase"])')"
 
+# A CloudNativePG cluster that cannot be woken keeps no other asleep:
+# the startup wakes the rest, restores everything, says which and fails;
+# the next startup wakes it.
+fresh
+kc "$data" apply --server-side -f - >/dev/null <<'EOF2'
+apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: pg2, namespace: apps}
+spec: {instances: 1}
+EOF2
+"$FARM_NODE" --root "$sheep" shutdown >"$TMP/sheep.out" 2>"$TMP/sheep.err" &
+sheep_pid=$!
+"$FARM_NODE" --root "$cow" shutdown >"$TMP/cow.out" 2>"$TMP/cow.err"
+wait $sheep_pid
+hib() { kc "$data" get clusters.postgresql.cnpg.io "$1" -n apps -o jsonpath='{.metadata.annotations.cnpg\.io/hibernation}'; }
+check_eq "two CloudNativePG clusters hibernated" "0 on on" "$? $(hib pg) $(hib pg2)"
+power_restart "ceph rook-ceph/rook-ceph HEALTH_OK after 0
+refuse annotate clusters.postgresql.cnpg.io/pg" || fail "restart" "$(tail -3 "$TMP/standin.log")"
+echo "boot-2" >"$cow/proc/sys/kernel/random/boot_id"
+echo "boot-2" >"$sheep/proc/sys/kernel/random/boot_id"
+"$FARM_NODE" --root "$sheep" startup >/dev/null 2>&1
+"$FARM_NODE" --root "$cow" startup >"$TMP/cow-up.out" 2>"$TMP/cow-up.err"
+check_eq "one cluster cannot be woken: the startup fails, the other woken, the rest restored" \
+	"1 on off 3 -|2 -|1 -" \
+	"$? $(hib pg) $(hib pg2) $(replicas apps/deployment/web)|$(replicas apps/statefulset/postgres)|$(replicas argocd/statefulset/argocd-application-controller)"
+says "... it says which" "$TMP/cow-up.err" "Cannot end the hibernation of apps/pg"
+power_restart "ceph rook-ceph/rook-ceph HEALTH_OK after 0" || fail "restart" "$(tail -3 "$TMP/standin.log")"
+"$FARM_NODE" --root "$cow" startup >"$TMP/cow-up.out" 2>"$TMP/cow-up.err"
+check_eq "... the next startup wakes it" "0 off" "$? $(hib pg)"
+
 # The worker's drain refused: it stays up, schedulable again.
 fresh "refuse drain sheep"
 "$FARM_NODE" --root "$sheep" shutdown >"$TMP/sheep.out" 2>"$TMP/sheep.err" &
