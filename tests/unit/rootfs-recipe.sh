@@ -214,5 +214,5 @@ if [ "$(uname -m)" = x86_64 ] && ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/
 		pass "arm64 on x86 without binfmt says how to set it up" ||
 		fail "arm64 on x86 without binfmt says how to set it up" "$out"
 else
-	skip "arm64 on x86 without binfmt" "this host runs arm64 programs"
+	skip "arm64 on x86 without binfmt" "this host runs arm64 programs already ($(uname -m), binfmt handler for qemu-aarch64 $(grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 && echo enabled || echo absent)): the message for a host that cannot is not reachable here"
 fi
