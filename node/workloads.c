@@ -103,150 +103,186 @@ static int pods_gone(struct farm_node *n, struct cluster *c, const char *ns, con
 	}
 }
 
-int workloads_stop(struct farm_node *n, struct cluster *c, enum workload_set set, char *detail,
-		   size_t len)
+/* One workload of a set, as each_workload hands it over. */
+struct workload {
+	json_object *json;
+	const char *ns, *name;
+	const char *record; /* the POWER_ANN_REPLICAS annotation, or NULL */
+	char *obj;	    /* "deployment/NAME", "statefulset/NAME" */
+};
+
+typedef int (*workload_fn)(struct farm_node *n, struct cluster *c, const struct workload *w,
+			   void *ctx);
+
+/* Calls FN for each workload of SET, every kind, in the API's order; stops
+ * at the first FN that returns < 0, and returns that. A list the API does
+ * not give is an error: never read as "none". */
+static int each_workload(struct farm_node *n, struct cluster *c, enum workload_set set,
+			 workload_fn fn, void *ctx)
 {
-	unsigned scaled = 0, found = 0;
 	char said[512];
 
 	for (size_t kk = 0; kk < ELEMENTSOF(workload_kinds); kk++) {
 		json_object *items = NULL;
 		enum cl_class cls = list(c, workload_kinds[kk], NULL, set_selector[set], &items, said,
 					 sizeof(said));
+		int r = 0;
 		if (cls != CL_OK)
 			return log_error("Cannot list %s (%s): %s", set_name[set], cl_class_name(cls),
 					 said);
-		for (size_t i = 0; i < json_object_array_length(items); i++) {
-			json_object *w = json_object_array_get_idx(items, i);
-			const char *ns = jstr(w, "metadata", "namespace", NULL);
-			const char *name = jstr(w, "metadata", "name", NULL);
-			const char *rec = jstr(w, "metadata", "annotations", POWER_ANN_REPLICAS, NULL);
-			json_object *rj = jget(w, "spec", "replicas", NULL);
-			int replicas = rj ? json_object_get_int(rj) : 1;
-			_cleanup_free_ char *obj = xasprintf("%.*s/%s",
-							     (int)strlen(workload_kinds[kk]) - 1,
-							     workload_kinds[kk], name);
-			_cleanup_free_ char *what = xasprintf("%s/%s", ns, obj);
-			_cleanup_free_ char *sel = match_labels(w);
-			struct kubectl k;
-			found++;
-			if (!ns || !name)
+		for (size_t i = 0; r >= 0 && i < json_object_array_length(items); i++) {
+			json_object *j = json_object_array_get_idx(items, i);
+			struct workload w = {
+				.json = j,
+				.ns = jstr(j, "metadata", "namespace", NULL),
+				.name = jstr(j, "metadata", "name", NULL),
+				.record = jstr(j, "metadata", "annotations", POWER_ANN_REPLICAS, NULL),
+			};
+			if (!w.ns || !w.name)
 				continue;
-			/* Record first, then scale: a cut between the two leaves
-			 * a record and the replicas, which the next run scales. */
-			if (!rec && replicas > 0) {
-				char v[16];
-				snprintf(v, sizeof(v), "%d", replicas);
-				cls = cluster_annotate(c, obj, ns, POWER_ANN_REPLICAS, v, &k);
-				kubectl_said(&k, said, sizeof(said));
-				kubectl_free(&k);
-				if (cls != CL_OK) {
-					json_object_put(items);
-					return log_error("Cannot record the replicas of %s/%s (%s): %s; "
-							 "nothing of it is scaled",
-							 ns, obj, cl_class_name(cls), said);
-				}
-				rec = "";
-			}
-			if (!rec)
-				continue; /* at 0 already, by the user: left as it is */
-			if (replicas != 0) {
-				cls = cluster_scale(c, obj, ns, 0, &k);
-				kubectl_said(&k, said, sizeof(said));
-				kubectl_free(&k);
-				if (cls != CL_OK) {
-					json_object_put(items);
-					return log_error("Cannot scale %s/%s to 0 (%s): %s", ns, obj,
-							 cl_class_name(cls), said);
-				}
-				log_info("Scaled %s/%s to 0 (it had %d)", ns, obj, replicas);
-			}
-			scaled++;
-			if (sel && pods_gone(n, c, ns, sel, what) < 0) {
-				json_object_put(items);
-				return -ETIMEDOUT;
-			}
+			w.obj = xasprintf("%.*s/%s", (int)strlen(workload_kinds[kk]) - 1,
+					  workload_kinds[kk], w.name);
+			r = fn(n, c, &w, ctx);
+			free(w.obj);
 		}
 		json_object_put(items);
+		if (r < 0)
+			return r;
 	}
-	if (!found)
+	return 0;
+}
+
+struct stop_count {
+	unsigned found, scaled;
+};
+
+/* Records W's replicas, scales it to 0 and waits for its pods to go. */
+static int stop_one(struct farm_node *n, struct cluster *c, const struct workload *w, void *ctx)
+{
+	struct stop_count *sc = ctx;
+	json_object *rj = jget(w->json, "spec", "replicas", NULL);
+	int replicas = rj ? json_object_get_int(rj) : 1;
+	_cleanup_free_ char *what = xasprintf("%s/%s", w->ns, w->obj);
+	_cleanup_free_ char *sel = match_labels(w->json);
+	const char *rec = w->record;
+	struct kubectl k;
+	char said[512];
+	enum cl_class cls;
+
+	sc->found++;
+	/* Record first, then scale: a cut between the two leaves a record
+	 * and the replicas, which the next run scales. */
+	if (!rec && replicas > 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", replicas);
+		cls = cluster_annotate(c, w->obj, w->ns, POWER_ANN_REPLICAS, v, &k);
+		kubectl_said(&k, said, sizeof(said));
+		kubectl_free(&k);
+		if (cls != CL_OK)
+			return log_error("Cannot record the replicas of %s (%s): %s; nothing of it is "
+					 "scaled",
+					 what, cl_class_name(cls), said);
+		rec = "";
+	}
+	if (!rec)
+		return 0; /* at 0 already, by the user: left as it is */
+	if (replicas != 0) {
+		cls = cluster_scale(c, w->obj, w->ns, 0, &k);
+		kubectl_said(&k, said, sizeof(said));
+		kubectl_free(&k);
+		if (cls != CL_OK)
+			return log_error("Cannot scale %s to 0 (%s): %s", what, cl_class_name(cls),
+					 said);
+		log_info("Scaled %s to 0 (it had %d)", what, replicas);
+	}
+	sc->scaled++;
+	if (sel && pods_gone(n, c, w->ns, sel, what) < 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+int workloads_stop(struct farm_node *n, struct cluster *c, enum workload_set set, char *detail,
+		   size_t len)
+{
+	struct stop_count sc = { 0 };
+	int r = each_workload(n, c, set, stop_one, &sc);
+
+	if (r < 0)
+		return r;
+	if (!sc.found)
 		snprintf(detail, len, "%s: none in this cluster", set_name[set]);
 	else
-		snprintf(detail, len, "%s: %u scaled to 0, their pods gone", set_name[set], scaled);
+		snprintf(detail, len, "%s: %u scaled to 0, their pods gone", set_name[set], sc.scaled);
+	return 0;
+}
+
+struct restore_count {
+	unsigned restored, failed;
+	int ret;
+};
+
+/* Scales W back to its recorded replicas and drops the record. A failure
+ * is logged and counted, and the others go on. */
+static int restore_one(struct farm_node *n, struct cluster *c, const struct workload *w,
+		       void *ctx)
+{
+	struct restore_count *rc = ctx;
+	json_object *rj = jget(w->json, "spec", "replicas", NULL);
+	struct kubectl k;
+	enum cl_class cls;
+	char said[512], *end;
+	long want;
+
+	(void)n;
+	if (!w->record)
+		return 0;
+	want = strtol(w->record, &end, 10);
+	if (*end || end == w->record || want < 1 || want > 10000) {
+		log_warning("%s/%s: its record %s=\"%s\" is not a replica count; left as it is",
+			    w->ns, w->obj, POWER_ANN_REPLICAS, w->record);
+		return 0;
+	}
+	/* Never scaled down (a cut between the record and the scale, or a
+	 * refused scale): only the record goes. */
+	if (rj && json_object_get_int64(rj) == want)
+		cls = CL_OK;
+	else {
+		cls = cluster_scale(c, w->obj, w->ns, (unsigned)want, &k);
+		kubectl_said(&k, said, sizeof(said));
+		kubectl_free(&k);
+	}
+	if (cls == CL_OK) {
+		/* Dropped only once the count is back: a cut in between scales
+		 * it again, to the same count. */
+		cls = cluster_annotate(c, w->obj, w->ns, POWER_ANN_REPLICAS, NULL, &k);
+		kubectl_said(&k, said, sizeof(said));
+		kubectl_free(&k);
+	}
+	if (cls != CL_OK) {
+		/* The others are restored all the same; the record stays for
+		 * the next run. */
+		rc->ret = log_error("Cannot restore %s/%s to %ld replicas (%s): %s; the next "
+				    "startup tries again",
+				    w->ns, w->obj, want, cl_class_name(cls), said);
+		rc->failed++;
+		return 0;
+	}
+	log_info("Restored %s/%s to %ld replicas", w->ns, w->obj, want);
+	rc->restored++;
 	return 0;
 }
 
 int workloads_restore(struct farm_node *n, struct cluster *c, enum workload_set set, char *detail,
 		      size_t len)
 {
-	unsigned restored = 0, failed = 0;
-	char said[512];
-	int ret = 0;
+	struct restore_count rc = { 0 };
+	int r = each_workload(n, c, set, restore_one, &rc);
 
-	for (size_t kk = 0; kk < ELEMENTSOF(workload_kinds); kk++) {
-		json_object *items = NULL;
-		enum cl_class cls = list(c, workload_kinds[kk], NULL, set_selector[set], &items, said,
-					 sizeof(said));
-		if (cls != CL_OK)
-			return log_error("Cannot list %s (%s): %s", set_name[set], cl_class_name(cls),
-					 said);
-		for (size_t i = 0; i < json_object_array_length(items); i++) {
-			json_object *w = json_object_array_get_idx(items, i);
-			const char *ns = jstr(w, "metadata", "namespace", NULL);
-			const char *name = jstr(w, "metadata", "name", NULL);
-			const char *rec = jstr(w, "metadata", "annotations", POWER_ANN_REPLICAS, NULL);
-			_cleanup_free_ char *obj = NULL;
-			struct kubectl k;
-			char *end;
-			long want;
-			if (!ns || !name || !rec)
-				continue;
-			obj = xasprintf("%.*s/%s", (int)strlen(workload_kinds[kk]) - 1, workload_kinds[kk],
-					name);
-			want = strtol(rec, &end, 10);
-			if (*end || end == rec || want < 1 || want > 10000) {
-				log_warning("%s/%s: its record %s=\"%s\" is not a replica count; left as "
-					    "it is",
-					    ns, obj, POWER_ANN_REPLICAS, rec);
-				continue;
-			}
-			{
-				json_object *rj = jget(w, "spec", "replicas", NULL);
-				/* Never scaled down (a cut between the record and
-				 * the scale, or a refused scale): only the record
-				 * goes. */
-				if (rj && json_object_get_int64(rj) == want)
-					cls = CL_OK;
-				else {
-					cls = cluster_scale(c, obj, ns, (unsigned)want, &k);
-					kubectl_said(&k, said, sizeof(said));
-					kubectl_free(&k);
-				}
-			}
-			if (cls == CL_OK) {
-				/* Dropped only once the count is back: a cut in
-				 * between scales it again, to the same count. */
-				cls = cluster_annotate(c, obj, ns, POWER_ANN_REPLICAS, NULL, &k);
-				kubectl_said(&k, said, sizeof(said));
-				kubectl_free(&k);
-			}
-			if (cls != CL_OK) {
-				/* The others are restored all the same; the record
-				 * stays for the next run. */
-				ret = log_error("Cannot restore %s/%s to %ld replicas (%s): %s; the "
-						"next startup tries again",
-						ns, obj, want, cl_class_name(cls), said);
-				failed++;
-				continue;
-			}
-			log_info("Restored %s/%s to %ld replicas", ns, obj, want);
-			restored++;
-		}
-		json_object_put(items);
-	}
-	snprintf(detail, len, "%s: %u restored%s", set_name[set], restored,
-		 failed ? ", some not (see the log)" : "");
-	return ret;
+	if (r < 0)
+		return r;
+	snprintf(detail, len, "%s: %u restored%s", set_name[set], rc.restored,
+		 rc.failed ? ", some not (see the log)" : "");
+	return rc.ret;
 }
 
 /* Whether the CRD NAME exists: 1, 0, or -errno after printing. */
