@@ -2,9 +2,12 @@
 # QEMU's virt machine with a Cortex-A76 (the Pi 5's core): the images' own
 # root partitions, booted with the base's Debian arm64 kernel and initrd (a
 # Pi 5 boots Raspberry Pi's kernel, which virt cannot run; the image's
-# structure is checked by the image tests). The base is Debian arm64
-# (tests/boot/arm64-virt.yaml, built under qemu-user, cached) with a
-# synthesized Pi boot file set.
+# structure is checked by the image tests). cow's base is Debian arm64
+# (tests/boot/arm64-virt.yaml, built under qemu-user, cached); sheep's is
+# Pi-OS-like (tests/boot/pios-virt.yaml: that base plus NetworkManager,
+# cloud-init, swap, the first-boot wizard and units, sshd disabled, no
+# systemd-resolved), so that one boot shows that any base ends as the same
+# node. Both get a synthesized Pi boot file set.
 #
 # The two nodes share one virtual LAN (QEMU socket networking on loopback
 # multicast) on which each has its static addresses, on the NIC the config
@@ -25,7 +28,7 @@ source "$(dirname "$0")/boot.lib"
 boot_prereqs aarch64
 mktmp
 export FARM_VM_DIR=$TMP/vms
-pi_base || exit 0
+pi_base pios || exit 0
 [ -x "$TOP/$FARM_BUILD/aarch64/tests/helpers/k3s-standin" ] ||
 	{ skip "aarch64 boot" "the k3s stand-in for aarch64 is not built (make: the cross compiler and arm64 -dev packages of scripts/install-deps)"; exit 0; }
 pi_cluster
@@ -48,7 +51,7 @@ printf '# Boot tests only: CoreDNS'"'"'s service address, where the stand-in ans
 	>"$TMP/overlays/role/server/etc/systemd/network/80-test-dns.network"
 printf '# Boot tests only: CoreDNS'"'"'s service address is on cow.\n[Route]\nDestination=10.43.0.10/32\nGateway=192.168.14.11\n' \
 	>"$TMP/overlays/role/agent/etc/systemd/network/10-farm-lan.network.d/80-test-dns.conf"
-pi_images cow sheep || exit 0
+pi_images cow sheep:pios || exit 0
 check_eq "sheep: the LAN file matches its MAC" "MACAddress=$mac_sheep" \
 	"$(image_file "$TMP/out/sheep.img" /etc/systemd/network/10-farm-lan.network | grep '^MACAddress=')"
 mid_sheep=$(image_file "$TMP/out/sheep.img" /etc/machine-id)
@@ -82,6 +85,8 @@ assert_node cow vda 192.168.14.11/26 fd12:3456:789a:14::11/64 192.168.14.1 fd12:
 	"$mid_cow"
 assert_node sheep vda 192.168.14.12/26 fd12:3456:789a:14::12/64 192.168.14.1 fd12:3456:789a:14::1 \
 	"$mid_sheep"
+assert_settled cow 192.168.14.11
+assert_settled sheep 192.168.14.12
 assert_k3s cow k3s.service /var/lib/rancher/k3s/server/tls/server-ca.crt
 assert_k3s sheep k3s-agent.service /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/50-farm-image-gc.conf
 check_eq "cow: kubectl's default kubeconfig links to the one k3s writes" \
