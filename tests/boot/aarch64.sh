@@ -106,6 +106,7 @@ done
 reach() {
 	local from=$1 to=$2 addr=$3 want got i
 	want=$(on $to sudo cat /var/lib/farm/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
+	want=${want:-"(no host key read from $to)"}
 	for i in 1 2 3 4 5 6; do
 		got=$(on $from ssh-keyscan -T 5 -t ed25519 "$addr" 2>/dev/null | awk '!/^#/ {print $3}')
 		[ -n "$got" ] && break
@@ -140,6 +141,9 @@ check_eq "cow sees sheep Ready" "True" \
 	"$(on cow "sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig get node sheep -o 'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'")"
 check_eq "no failed units on either node" "" \
 	"$(on cow systemctl --failed --no-legend --plain)$(on sheep systemctl --failed --no-legend --plain)"
+for node in cow sheep; do
+	check "$node still running after the first-boot checks ($("$VM" status $node))" "$VM" status $node
+done
 
 # --- the power cycle --------------------------------------------------------
 admin=(sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig)
