@@ -51,7 +51,9 @@ components:
     job-hash: "$(job_hash cilium aGVsbG8= "$values")"
     rollout: [daemonset/cilium]
 YAML
-printf 'release cilium daemonset/kube-system/cilium\n' >"$TMP/scenario"
+# pods on: the workloads get pods, beside the chart's helm-install Job and
+# its pod (which has no owner), as in the boot test's scenario.
+printf 'release cilium daemonset/kube-system/cilium deployment/kube-system/cilium-operator\npods on\n' >"$TMP/scenario"
 
 # --- an agent before its server exists ---------------------------------------
 start=$SECONDS

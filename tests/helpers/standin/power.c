@@ -109,8 +109,12 @@ static json_object **owned(const char *kind, const char *ns, const char *name, s
 
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_object *ow = json_object_array_get_idx(
-			jget(l[i], "metadata", "ownerReferences", NULL), 0);
+		/* A pod may have no owner at all (a Job's pod here, a bare pod
+		 * anywhere). */
+		json_object *owners = jget(l[i], "metadata", "ownerReferences", NULL);
+		json_object *ow = json_object_is_type(owners, json_type_array)
+					  ? json_object_array_get_idx(owners, 0)
+					  : NULL;
 		const char *k = jstr(ow, "kind", NULL), *nm = jstr(ow, "name", NULL);
 		if (k && nm && !strcmp(k, kind) && !strcmp(nm, name))
 			out[(*count)++] = json_object_get(l[i]);

@@ -774,7 +774,9 @@ static void verb_drain(struct args *a, struct out *o)
 	for (size_t i = 0; i < n; i++) {
 		const char *node = jstr(pods[i], "spec", "nodeName", NULL);
 		json_object *owners = jget(pods[i], "metadata", "ownerReferences", NULL);
-		const char *ok = owners ? jstr(json_object_array_get_idx(owners, 0), "kind", NULL) : NULL;
+		const char *ok = json_object_is_type(owners, json_type_array)
+					 ? jstr(json_object_array_get_idx(owners, 0), "kind", NULL)
+					 : NULL;
 		const char *pname = jstr(pods[i], "metadata", "name", NULL);
 		const char *pns = jstr(pods[i], "metadata", "namespace", NULL);
 		if (!node || strcmp(node, a->pos[0]))
