@@ -59,17 +59,16 @@ mid_cow=$(image_file "$TMP/out/cow.img" /etc/machine-id)
 trap '"$VM" kill cow >/dev/null 2>&1; "$VM" kill sheep >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 # Each VM's life bound: the join, then the power cycle.
 export PI_TIMEOUT=${PI_TIMEOUT:-3600}
-boot() { pi_boot "$@"; }
 
 start=$SECONDS
 for node in cow sheep; do
-	boot $node || { fail "start $node" "$(cat "$TMP/start-$node.log")"; exit 0; }
+	pi_boot $node || { fail "start $node" "$(cat "$TMP/start-$node.log")"; exit 0; }
 done
 echo "    accelerator: $("$VM" accel --arch aarch64)"
 # A power cut on cow while it installs the stack (its first boot).
 if "$VM" kill-at cow "Stack: installing cert-manager" --timeout 1500 >"$TMP/kill.log" 2>&1; then
 	pass "cow: power cut in the middle of the stack install ($(tr -d '\r' <"$TMP/kill.log" | sed 's/^.*farm-node\[[0-9]*\]: //'))"
-	boot cow --reuse-disk || { fail "start cow again" "$(cat "$TMP/start-cow.log")"; exit 0; }
+	pi_boot cow --reuse-disk || { fail "start cow again" "$(cat "$TMP/start-cow.log")"; exit 0; }
 else
 	fail "cow: power cut in the middle of the stack install" "$(tail -5 "$TMP/kill.log")"
 fi
@@ -146,7 +145,6 @@ for node in cow sheep; do
 done
 
 # --- the power cycle --------------------------------------------------------
-admin=(sudo k3s kubectl --kubeconfig=/var/lib/rancher/k3s/server/cred/admin.kubeconfig)
 # The power units: the timer is on everywhere; the startup ran only where
 # the join had recorded node-registered when it started (cow's boot after
 # the cut), and was skipped at sheep's first boot, before its join.
@@ -155,100 +153,14 @@ check_eq "the shutdown timer is active on both" "active active" \
 unit_state() { echo "$(on $1 systemctl show -p ActiveState --value $2) $(on $1 systemctl show -p ConditionResult --value $2)"; }
 check_eq "farm-startup: ran on cow, skipped by its condition on sheep before the join" "active yes|inactive no" \
 	"$(unit_state cow farm-startup.service)|$(unit_state sheep farm-startup.service)"
-# A storage app: the shutdown records its replicas and scales it to 0.
-on cow "${admin[@]}" apply --server-side -f - >/dev/null <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default, labels: {storage: rook-ceph, shutdown: app}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template: {metadata: {labels: {app: web}}}
-EOF
-web() { on cow "${admin[@]}" get deployment web -o "jsonpath={.spec.replicas} {.metadata.annotations.farm/replicas}"; }
-check_eq "cow: the storage app runs with 2 replicas" "2 " "$(web)"
-# soon: both nodes' shutdown timer at the next minute but one, by cow's
-# clock (a runtime drop-in: the root is read-only).
-soon() {
-	local at node
-	at=$(on cow "date -u -d '+100 seconds' +%H:%M:00")
-	for node in cow sheep; do
-		on $node "sudo mkdir -p /run/systemd/system/farm-shutdown.timer.d && printf '[Timer]\nOnCalendar=\nOnCalendar=*-*-* $at UTC\n' | sudo tee /run/systemd/system/farm-shutdown.timer.d/soon.conf >/dev/null && sudo systemctl daemon-reload && sudo systemctl restart farm-shutdown.timer"
-	done
-}
-# position NODE SECONDS: the shutdown's state once past "none" and
-# "begun", or what it is after SECONDS.
-position() {
-	local i st
-	for ((i = 0; i < $2; i += 5)); do
-		st=$(on $1 sudo farm-node status --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["power"]["shutdown"]; print(s["state"] if s else "none")')
-		[ "$st" != none ] && [ "$st" != begun ] && break
-		sleep 5
-	done
-	echo "$st"
-}
-# With an SSH lock held on sheep, the timer fires on both and nothing stops.
-check "sheep: farm-node lock" on sheep sudo farm-node lock --for 1h
-soon
-check_eq "a lock held: the timer fired on cow, which stayed up" "held" "$(position cow 300)"
-check_eq "a lock held: ... and on sheep" "held" "$(position sheep 120)"
-check_eq "a lock held: both still up, k3s active, nothing scaled" "active active 2 " \
-	"$(on cow systemctl is-active k3s.service) $(on sheep systemctl is-active k3s-agent.service) $(web)"
-check "sheep: farm-node unlock" on sheep sudo farm-node unlock
-# Without it, the timer powers both off, sheep before cow.
-soon
-for node in cow sheep; do
-	("$VM" wait-exit $node --timeout 1200 >"$TMP/exit-$node.log" 2>&1; date +%s.%N >"$TMP/down-$node") &
-done
-wait
-for node in cow sheep; do
-	check_eq "the timer's shutdown: $node powered off" "exited: the guest powered off (or rebooted, -no-reboot)" \
-		"$(tail -1 "$TMP/exit-$node.log")"
-done
-check "sheep powered off before cow" python3 -c "import sys; sys.exit(0 if $(cat "$TMP/down-sheep") < $(cat "$TMP/down-cow") else 1)"
-check_eq "cow said it scaled the storage app down" "1" \
-	"$(tr -d '\r' <"$FARM_VM_DIR/cow/serial.log" | grep -c 'Scaled default/deployment/web to 0 (it had 2)' | sed 's/^[1-9][0-9]*$/1/')"
-
-# Both boot again: the startup brings everything back.
-for node in cow sheep; do
-	boot $node --reuse-disk || { fail "start $node after the power cycle" "$(cat "$TMP/start-$node.log")"; exit 0; }
-done
-for node in cow sheep; do
-	"$VM" wait-ssh $node --key "$TMP/key" --user k3s --timeout 900 >/dev/null 2>&1 ||
-		{ fail "$node reachable after the power cycle" "no SSH"; exit 0; }
-done
-# startup_done NODE SECONDS: farm-startup's state once active or failed.
-startup_done() {
-	local i st
-	for ((i = 0; i < $2; i += 5)); do
-		st=$(on $1 systemctl show -p ActiveState --value farm-startup.service)
-		[ "$st" = active ] || [ "$st" = failed ] && break
-		sleep 5
-	done
-	echo "$st"
-}
-for node in sheep cow; do
-	check_eq "$node: farm-startup done after the power cycle" "active" "$(startup_done $node 900)"
-	check_eq "$node: status shows the startup done this boot, the shutdown finished" "done True finished" \
-		"$(on $node sudo farm-node status --json | python3 -c 'import json,sys; p=json.load(sys.stdin)["power"]; print(p["startup"]["state"], p["startup"]["done"], p["shutdown"]["state"])')"
-done
-check_eq "the storage app's replicas restored, the record dropped" "2 " "$(web)"
-check_eq "both nodes untainted and schedulable" "cow: sheep:" \
-	"$(on cow "${admin[@]}" get nodes -o json | python3 -c '
-import json, sys
-for n in json.load(sys.stdin)["items"]:
-    s = n.get("spec") or {}
-    t = [x["key"] for x in s.get("taints") or [] if x["key"] == "dns-unready"]
-    print("%s:%s" % (n["metadata"]["name"], " ".join(t + (["cordoned"] if s.get("unschedulable") else []))))' | tr '\n' ' ' | sed 's/ $//')"
-check_eq "no failed units on either node after the power cycle" "" \
-	"$(on cow systemctl --failed --no-legend --plain)$(on sheep systemctl --failed --no-legend --plain)"
+pi_power_cycle || exit 0
 "$VM" stop cow >/dev/null 2>&1
 
 # Another boot of sheep: storage is a no-op, nothing changes.
 table=$(parts sheep vda)
 subvols=$(subvolumes sheep)
 "$VM" stop sheep >/dev/null 2>&1
-boot sheep --reuse-disk || fail "sheep: second start" "$(cat "$TMP/start-sheep.log")"
+pi_boot sheep --reuse-disk || fail "sheep: second start" "$(cat "$TMP/start-sheep.log")"
 if "$VM" wait-ssh sheep --key "$TMP/key" --user k3s --timeout 700 >/dev/null 2>&1; then
 	check_eq "sheep, second boot: partition table unchanged" "$table" "$(parts sheep vda)"
 	check_eq "sheep, second boot: subvolumes unchanged" "$subvols" "$(subvolumes sheep)"

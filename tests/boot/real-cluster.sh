@@ -9,6 +9,9 @@
 # Ready with addresses of both families, every stack component ready
 # (farm-node status, and each workload rolled out by kubectl itself), and a
 # test Service with a cluster IP of each family that answers on both.
+# Then the same power cycle as aarch64.sh's (pi_power_cycle): by the
+# timer, with and without an SSH lock, down in order and back with the
+# storage app's replicas, on the real CoreDNS and API.
 #
 # It runs only when the real artifacts are given: FARM_REAL_ARTIFACTS=DIR,
 # a directory holding every artifact of configs/artifacts.lock for arm64
@@ -108,5 +111,6 @@ get() { on sheep "timeout 10 bash -c 'exec 3<>/dev/tcp/$1/80 && printf \"GET / H
 check_eq "it answers on its IPv4 cluster IP" "farm-test" "$(get "$ip4")"
 check_eq "it answers on its IPv6 cluster IP" "farm-test" "$(get "$ip6")"
 check_eq "no failed units" "" "$(on cow systemctl --failed --no-legend --plain)$(on sheep systemctl --failed --no-legend --plain)"
+PI_SLOW=4 pi_power_cycle || exit 0
 "$VM" stop sheep >/dev/null 2>&1
 "$VM" stop cow >/dev/null 2>&1
