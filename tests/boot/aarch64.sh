@@ -19,9 +19,9 @@
 # boot that resumes from that component; every component ends done, sheep
 # registered and Ready. Then the power cycle (farm-node shutdown, startup):
 # with an SSH lock held the daily timer fires and nothing stops; without it
-# the timer powers both off, sheep first; both boot again and the startup
-# restores what the shutdown scaled down. Then sheep boots once more:
-# nothing changes.
+# the timer powers both off, cow only once sheep has reported; both boot
+# again and the startup restores what the shutdown scaled down. Then sheep
+# boots once more: nothing changes.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../image/image.lib"
 source "$(dirname "$0")/boot.lib"
