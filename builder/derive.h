@@ -2,13 +2,10 @@
 /* The outputs derived from a finished image, in one read pass over it:
  * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
  * file has data in, each with its sha256) and NAME.img.zst (zstd level 1,
- * one frame with the image's size in its header, compressed by zstd's own
- * worker threads; the same bytes for any number of threads) with its
- * sha256. A thread of its own reads the ranges and hashes them while the
- * caller feeds the same pieces to zstd. Holes are not read: zeros are fed
- * to the compressor directly. The whole image is not hashed: its holes
- * would cost more than all the data, and the bmap's range checksums and
- * the .zst's sha256 already pin its content. */
+ * multithreaded; the same bytes for any number of threads) with its sha256.
+ * Holes are not read: zeros are fed to the compressor directly. The whole
+ * image is not hashed: its holes would cost more than all the data, and the
+ * bmap's range checksums and the .zst's sha256 already pin its content. */
 #pragma once
 
 #include "hash.h"
