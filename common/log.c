@@ -91,24 +91,53 @@ bool log_is_printable(const char *s)
 	return true;
 }
 
+/* A line is put together in memory and written with one call: several
+ * processes may share stderr (build --all's builds, each in its own), and
+ * a line written in pieces (the prefix, each escaped character) would
+ * interleave with theirs mid-line. flockfile() orders the threads of one
+ * process only. */
+struct line {
+	FILE *m;
+	char *text;
+	size_t len;
+};
+
+static FILE *line_open(struct line *l)
+{
+	l->text = NULL;
+	l->len = 0;
+	l->m = open_memstream(&l->text, &l->len);
+	if (!l->m)
+		oom();
+	return l->m;
+}
+
+static void line_write(struct line *l, FILE *f)
+{
+	if (fclose(l->m) != 0)
+		oom();
+	fwrite(l->text, 1, l->len, f);
+	free(l->text);
+}
+
 void log_print(FILE *f, const char *fmt, ...)
 {
 	_cleanup_free_ char *text = NULL;
+	struct line l;
 	va_list ap;
+	FILE *m;
 	int n;
 
 	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		fputs("out of memory\n", stderr);
-		abort();
-	}
-	flockfile(f);
-	log_put_escaped(f, text, (size_t)n - (n > 0 && text[n - 1] == '\n'));
+	if (n < 0)
+		oom();
+	m = line_open(&l);
+	log_put_escaped(m, text, (size_t)n - (n > 0 && text[n - 1] == '\n'));
 	if (n > 0 && text[n - 1] == '\n')
-		fputc('\n', f);
-	funlockfile(f);
+		fputc('\n', m);
+	line_write(&l, f);
 }
 
 int log_full_errno(enum log_level level, int err, const char *fmt, ...)
@@ -120,29 +149,29 @@ int log_full_errno(enum log_level level, int err, const char *fmt, ...)
 		err = -err;
 	if (level <= max_level) {
 		_cleanup_free_ char *msg = NULL;
+		struct line l;
+		FILE *m;
 		int n;
 
 		errno = err;
 		va_start(ap, fmt);
 		n = vasprintf(&msg, fmt, ap);
 		va_end(ap);
-		if (n < 0) {
-			fputs("out of memory\n", stderr);
-			abort();
-		}
-		flockfile(stderr);
+		if (n < 0)
+			oom();
+		m = line_open(&l);
 		if (journal)
-			fprintf(stderr, "<%d>", (int)level);
+			fprintf(m, "<%d>", (int)level);
 		else
-			fprintf(stderr, "%s: ", program_name);
+			fprintf(m, "%s: ", program_name);
 		if (level == LOG_LEVEL_WARNING && !journal)
-			fputs("warning: ", stderr);
+			fputs("warning: ", m);
 		/* One message, one line: whatever the arguments carry (an
 		 * archive's entry names, config values) cannot move the
 		 * cursor, colour the terminal or forge a line of its own. */
-		log_put_escaped(stderr, msg, (size_t)n);
-		fputc('\n', stderr);
-		funlockfile(stderr);
+		log_put_escaped(m, msg, (size_t)n);
+		fputc('\n', m);
+		line_write(&l, stderr);
 	}
 	errno = saved;
 	return err ? -err : -EIO;

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
-static void oom(void)
+_Noreturn void oom(void)
 {
 	fputs("out of memory\n", stderr);
 	abort();

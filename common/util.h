@@ -71,7 +71,8 @@ static inline bool startswith(const char *s, const char *prefix)
 }
 
 /* Allocation that never returns NULL: farm has nothing sensible to do when
- * memory runs out, so it reports and aborts in one place. */
+ * memory runs out, so it reports and aborts in one place, oom(). */
+_Noreturn void oom(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
