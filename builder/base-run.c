@@ -39,7 +39,7 @@ static bool in_path(const char *prog)
 char *base_mmdebstrap_version(bool quiet)
 {
 	char *const argv[] = { "mmdebstrap", "--version", NULL };
-	int fds[2] = { -1, -1 }, status;
+	int fds[2] = { -1, -1 }, status, r;
 	char buf[256];
 	size_t len = 0;
 	ssize_t n;
@@ -51,9 +51,11 @@ char *base_mmdebstrap_version(bool quiet)
 				  "(scripts/install-deps installs it)");
 		return NULL;
 	}
-	if (pipe2(fds, O_CLOEXEC) < 0 || spawn_into(argv, fds[1], &pid) < 0) {
+	r = pipe2(fds, O_CLOEXEC) < 0 ? -errno : spawn_into(argv, fds[1], &pid);
+	if (r < 0) {
+		/* spawn_into() returns the error; errno is not it. */
 		if (!quiet)
-			log_error_errno(errno, "Cannot run mmdebstrap --version: %m");
+			log_error_errno(r, "Cannot run mmdebstrap --version: %m");
 		closep(&fds[0]);
 		closep(&fds[1]);
 		return NULL;
