@@ -174,20 +174,18 @@ static bool boot_listed(struct stream *s, const char *rel)
  * file is refused: the writer never resolves a path through a link. */
 static int ensure_parents(struct stream *s, const char *path)
 {
-	_cleanup_free_ char *dir = NULL, *below = NULL;
+	_cleanup_free_ char *dir = NULL;
 	uint32_t mode = 0;
 	int r = ext4_mkdir_parents(s->sink->ext4, path, s->sink->epoch, &dir, &mode);
-	size_t n;
 
 	if (r >= 0)
 		return 0;
 	if (!mode)
 		return write_error(s, dir, r);
-	/* Named as the path one level below that parent on the way to PATH. */
-	n = strlen(dir) + 1;
-	n += strcspn(path + n, "/");
-	below = xasprintf("%.*s", (int)n, path);
-	return entry_error(s, below, "its parent '%s' is a %s; refusing to write through it", dir,
+	/* Named as the entry, which the archive holds, and DIR as its parent
+	 * or, further up, its ancestor. */
+	return entry_error(s, path, "its %s '%s' is a %s; refusing to write through it",
+			   strchr(path + strlen(dir) + 1, '/') ? "ancestor" : "parent", dir,
 			   S_ISLNK(mode) ? "symlink" : "non-directory");
 }
 

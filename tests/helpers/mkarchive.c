@@ -581,6 +581,15 @@ static void kind_symlink_parent(struct ctx *c)
 	add_text(c, "./evil/owned", 0644, "owned\n");
 }
 
+/* The symlink two levels above the entry, whose parents farm-image would
+ * create through it. */
+static void kind_symlink_ancestor(struct ctx *c)
+{
+	add_dir(c, "./etc/", 0755);
+	add_symlink(c, "./evil", "/tmp");
+	add_text(c, "./evil/deeper/owned", 0644, "owned\n");
+}
+
 static void kind_hardlink_missing(struct ctx *c)
 {
 	add_dir(c, "./etc/", 0755);
@@ -727,6 +736,7 @@ static const struct kind {
     {"traversal-inner", kind_traversal_inner},
     {"absolute", kind_absolute},
     {"symlink-parent", kind_symlink_parent},
+    {"symlink-ancestor", kind_symlink_ancestor},
     {"hardlink-missing", kind_hardlink_missing},
     {"hardlink-self", kind_hardlink_self},
     {"hardlink-later", kind_hardlink_later},

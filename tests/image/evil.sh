@@ -13,6 +13,7 @@ traversal|entry '../escape': path contains '..'
 traversal-inner|entry 'etc/../../escape': path contains '..'
 absolute|entry '/etc/passwd': absolute path
 symlink-parent|entry 'evil/owned': its parent 'evil' is a symlink; refusing to write through it
+symlink-ancestor|entry 'evil/deeper/owned': its ancestor 'evil' is a symlink; refusing to write through it
 hardlink-missing|entry 'etc/a': hardlink to 'etc/nothing', which is not earlier in the archive
 hardlink-self|entry 'etc/a': hardlink to itself
 hardlink-later|entry 'a': hardlink to 'b', which is not earlier in the archive
