@@ -20,8 +20,8 @@
 # registered and Ready. Then the power cycle (farm-node shutdown, startup):
 # with an SSH lock held the daily timer fires and nothing stops; without it
 # the timer powers both off, cow only once sheep has reported; both boot
-# again and the startup restores what the shutdown scaled down. Then sheep
-# boots once more: nothing changes.
+# again and the startup restores what the shutdown scaled down, and for
+# sheep's storage that boot changes nothing.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../image/image.lib"
 source "$(dirname "$0")/boot.lib"
@@ -153,21 +153,15 @@ check_eq "the shutdown timer is active on both" "active active" \
 unit_state() { echo "$(on $1 systemctl show -p ActiveState --value $2) $(on $1 systemctl show -p ConditionResult --value $2)"; }
 check_eq "farm-startup: ran on cow, skipped by its condition on sheep before the join" "active yes|inactive no" \
 	"$(unit_state cow farm-startup.service)|$(unit_state sheep farm-startup.service)"
-pi_power_cycle || exit 0
-"$VM" stop cow >/dev/null 2>&1
-
-# Another boot of sheep: storage is a no-op, nothing changes.
+# The boot after the power cycle is also sheep's second boot onto the same
+# disk: storage is a no-op there, nothing changes (one TCG boot fewer than
+# a boot of its own).
 table=$(parts sheep vda)
 subvols=$(subvolumes sheep)
-"$VM" stop sheep >/dev/null 2>&1
-pi_boot sheep --reuse-disk || fail "sheep: second start" "$(cat "$TMP/start-sheep.log")"
-if "$VM" wait-ssh sheep --key "$TMP/key" --user k3s --timeout 700 >/dev/null 2>&1; then
-	check_eq "sheep, second boot: partition table unchanged" "$table" "$(parts sheep vda)"
-	check_eq "sheep, second boot: subvolumes unchanged" "$subvols" "$(subvolumes sheep)"
-	check_eq "sheep, second boot: machine-id kept" "$mid_sheep" "$(on sheep cat /etc/machine-id)"
-	check "sheep, second boot: storage ran and kept everything" grep -q "btrfs kept, 0 subvolumes created" <<<"$(on sheep sudo farm-node status)"
-	check_eq "sheep, second boot: no failed units" "" "$(on sheep systemctl --failed --no-legend --plain)"
-else
-	fail "sheep: second boot reachable" "no SSH"
-fi
+pi_power_cycle || exit 0
+check_eq "sheep, second boot: partition table unchanged" "$table" "$(parts sheep vda)"
+check_eq "sheep, second boot: subvolumes unchanged" "$subvols" "$(subvolumes sheep)"
+check_eq "sheep, second boot: machine-id kept" "$mid_sheep" "$(on sheep cat /etc/machine-id)"
+check "sheep, second boot: storage ran and kept everything" grep -q "btrfs kept, 0 subvolumes created" <<<"$(on sheep sudo farm-node status)"
+"$VM" stop cow >/dev/null 2>&1
 "$VM" stop sheep >/dev/null 2>&1
