@@ -79,10 +79,15 @@ char *base_cached_path(const char *config_dir, const char *board);
 	"kept next to the archive."
 int cmd_rootfs(int argc, char **argv);
 
-/* Shared by base.c and base-run.c (mmdebstrap, host checks, progress). */
+/* Shared by base-recipe.c, base.c and base-run.c (mmdebstrap, host checks,
+ * progress). */
 const char *base_recipe_suite(const struct base_recipe *r);
 const char *base_recipe_variant(const struct base_recipe *r);
 struct base_mirror *base_recipe_mirror(const struct base_recipe *r, size_t i);
+/* The parent recipe's path (`from`): relative to R's directory. */
+char *base_recipe_parent_path(const struct base_recipe *r);
+/* S is a suite name: a-z, 0-9, - . _ */
+bool base_suite_ok(const char *s);
 /* TMPL with every "{suite}" replaced by SUITE. */
 char *base_expand_suite(const char *tmpl, const char *suite);
 /* The absolute path of M's key file, or NULL when it has none. */
