@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+/* The stack rendered (see stack-render.h): the template variables from the
+ * cluster config, each component's file (its HelmChart, its resources) and
+ * plan item, the install plan. What it renders from is loaded and checked
+ * by stack-load.c. */
 #include "stack-render.h"
 #include "board.h"
-#include "fileio.h"
 #include "hash.h"
 #include "log.h"
 #include "stackplan.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
-#include <fcntl.h>
 #include <yaml.h>
 
 /* k3s's https port (https-listen-port): its supervisor, which proxies
@@ -18,180 +18,6 @@
 /* The IPv4 pod range each node gets (k3s's kube-controller-manager
  * default, node-cidr-mask-size-ipv4). */
 #define POD_MASK_IPV4 "24"
-/* helm-controller puts chartContent into a ConfigMap, whose data may not
- * exceed 1 MiB (Kubernetes' ConfigMap validation, MaxSecretSize). */
-#define CONFIGMAP_LIMIT (1024 * 1024)
-#define MAX_CHART_SIZE (8 * MiB)
-
-int stack_set_load(struct config *c, struct stack_set *s)
-{
-	_cleanup_free_ char *dir = streq(c->dir, ".") ? xstrdup(STACK_DEFS_DIR)
-						       : xasprintf("%s/" STACK_DEFS_DIR, c->dir);
-	int r;
-
-	*s = (struct stack_set){ 0 };
-	if (c->stack.n == 0)
-		return 0;
-	r = stack_defs_load(dir, &s->defs);
-	if (r < 0)
-		return r;
-	return stack_resolve(c, &s->defs, &s->order, &s->n) ? -EINVAL : 0;
-}
-
-void stack_set_free(struct stack_set *s)
-{
-	stack_defs_free(&s->defs);
-	free(s->order);
-	*s = (struct stack_set){ 0 };
-}
-
-unsigned stack_check_pins(const struct stack_set *s, const struct artifacts *lock)
-{
-	unsigned problems = 0;
-
-	for (size_t i = 0; i < s->n; i++) {
-		const struct stack_def *d = s->order[i];
-		if (!d->chart.m.set || artifacts_find(lock, d->chart.artifact.v, NULL))
-			continue;
-		conf_error((struct conf_file *)&d->file, d->chart.artifact.m.pos,
-			   "component '%s': chart '%s' has no pin in %s: add it with its URL and "
-			   "sha256, or remove '%s' from the stack",
-			   d->name.v, d->chart.artifact.v, lock->path, d->name.v);
-		problems++;
-	}
-	return problems;
-}
-
-/* Chart.yaml's top-level NAME and VERSION (plain values). */
-static int chart_yaml_fields(const char *text, size_t len, char *name, char *version, size_t n)
-{
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
-
-	name[0] = version[0] = 0;
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	yaml_parser_delete(&parser);
-	root = yaml_document_get_root_node(&doc);
-	if (root && root->type == YAML_MAPPING_NODE)
-		for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-		     p++) {
-			yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-			yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-			if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
-				continue;
-			if (streq((char *)k->data.scalar.value, "name"))
-				snprintf(name, n, "%s", (char *)v->data.scalar.value);
-			else if (streq((char *)k->data.scalar.value, "version"))
-				snprintf(version, n, "%s", (char *)v->data.scalar.value);
-		}
-	yaml_document_delete(&doc);
-	return name[0] && version[0] ? 0 : -EINVAL;
-}
-
-/* Checks that DATA is a Helm chart archive (a gzip'ed tar with
- * NAME/Chart.yaml) of the pin's name and version. */
-static int check_chart(const struct stack_chart_file *cf, const char *desc)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	char name[256], version[128];
-	bool found = false;
-	int r = 0;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_memory(a, cf->data, cf->size) != ARCHIVE_OK) {
-		r = log_error("%s is not a Helm chart archive (a .tgz): %s", desc, archive_error_string(a));
-		goto out;
-	}
-	while (!found && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *p = archive_entry_pathname(e), *slash = p ? strchr(p, '/') : NULL;
-		char text[65536];
-		la_ssize_t got;
-		if (!slash || !streq(slash + 1, "Chart.yaml") || archive_entry_size(e) >= (la_int64_t)sizeof(text))
-			continue;
-		got = archive_read_data(a, text, sizeof(text) - 1);
-		if (got < 0 || chart_yaml_fields(text, (size_t)got, name, version, sizeof(name)) < 0) {
-			r = log_error("%s: its %s has no name and version", desc, p);
-			goto out;
-		}
-		found = true;
-	}
-	if (!found) {
-		r = log_error("%s is not a Helm chart archive: it has no CHART/Chart.yaml", desc);
-		goto out;
-	}
-	r = 0;
-	if (!streq(name, cf->pin->name) || (cf->pin->version && !streq(version, cf->pin->version)))
-		r = log_error("%s holds chart %s %s, not the pinned %s %s", desc, name, version,
-			      cf->pin->name, cf->pin->version ? cf->pin->version : "(any version)");
-out:
-	archive_read_free(a);
-	return r;
-}
-
-int stack_load_charts(const struct stack_set *s, const struct artifacts *lock,
-		      const char *artifacts_dir, struct stack_chart_file **charts, size_t *n)
-{
-	unsigned failed = 0;
-
-	*charts = xcalloc(s->n + 1, sizeof(**charts));
-	*n = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct stack_def *d = s->order[i];
-		struct stack_chart_file *cf = &(*charts)[*n];
-		_cleanup_free_ char *path = NULL, *desc = NULL;
-		int r;
-		if (!d->chart.m.set)
-			continue;
-		cf->def = d;
-		cf->pin = artifacts_find(lock, d->chart.artifact.v, NULL);
-		(*n)++;
-		if (!cf->pin) {
-			failed++; /* reported by stack_check_pins() */
-			continue;
-		}
-		if (artifact_path(lock, cf->pin->name, NULL, artifacts_dir, &path) < 0) {
-			failed++;
-			continue;
-		}
-		desc = xasprintf("the chart of component '%s' (%s)", d->name.v, path);
-		r = read_file(path, (char **)&cf->data, &cf->size, MAX_CHART_SIZE);
-		if (r < 0) {
-			log_error_errno(r, "Cannot read %s: %m", desc);
-			failed++;
-			continue;
-		}
-		if (check_chart(cf, desc) < 0) {
-			failed++;
-			continue;
-		}
-		{
-			size_t b64 = 4 * ((cf->size + 2) / 3), key = strlen(d->name.v) + strlen(".tgz.base64");
-			if (b64 + key > CONFIGMAP_LIMIT) {
-				log_error("%s is too big for k3s: helm-controller puts it, base64 (%zu "
-					  "bytes), into a ConfigMap, which holds at most %u bytes",
-					  desc, b64 + key, CONFIGMAP_LIMIT);
-				failed++;
-			}
-		}
-	}
-	return failed ? -ENOENT : 0;
-}
-
-void stack_charts_free(struct stack_chart_file *charts, size_t n)
-{
-	for (size_t i = 0; charts && i < n; i++)
-		free(charts[i].data);
-	free(charts);
-}
 
 /* The address at INDEX of prefix P (k3s: the tenth of each service range
  * for the cluster's DNS). */
@@ -497,6 +323,88 @@ static void add_file(struct plan *p, const char *path, const char *text, const c
 	f->size = n;
 }
 
+/* The HelmChart document of D's chart (CHART, verified), with its values
+ * rendered: appended to F, and its name and job hash to IT. Returns the
+ * count of problems reported. */
+static unsigned render_chart(const struct stack_def *d, const struct vars *v,
+			     const struct stack_chart_file *chart, struct stack_item *it, FILE *f)
+{
+	_cleanup_free_ char *raw = d->chart.values.m.set ? render_yaml(d, &d->chart.values, v, false)
+						      : xstrdup("");
+	_cleanup_free_ char *b64 = chart && chart->data ? base64_encode(chart->data, chart->size)
+							 : xstrdup("");
+	_cleanup_free_ char *values = NULL;
+	unsigned problems = 0;
+	char hash[72];
+	char *doc = NULL, *back;
+	size_t dl = 0;
+	FILE *df;
+
+	if (!raw)
+		return 1;
+	df = open_memstream(&doc, &dl);
+	values = normalize_values(raw);
+	fprintf(df, "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n"
+		    "  name: %s\n  namespace: %s\n  labels:\n"
+		    "    app.kubernetes.io/managed-by: farm-node\n"
+		    "spec:\n  targetNamespace: %s\n  createNamespace: true\n",
+		d->name.v, STACK_CHART_NAMESPACE, d->namespace.v);
+	if (d->chart.bootstrap.v)
+		fprintf(df, "  bootstrap: true\n");
+	fprintf(df, "  chartContent: %s\n", b64);
+	if (*values) {
+		fprintf(df, "  valuesContent: |\n");
+		for (const char *l = values; *l;) {
+			size_t n = strcspn(l, "\n");
+			fprintf(df, "%s%.*s\n", n ? "    " : "", (int)n, l);
+			l += n + (l[n] == '\n');
+		}
+	}
+	fclose(df);
+	back = *values ? read_back_values(doc) : xstrdup("");
+	if (!back || !streq(back, values)) {
+		conf_error((struct conf_file *)&d->file, d->chart.values.m.pos,
+			   "component '%s': its values do not read back the same from "
+			   "the HelmChart (a line that YAML's block scalar changes)",
+			   d->name.v);
+		problems++;
+	}
+	free(back);
+	fprintf(f, "---\n%s", doc);
+	free(doc);
+	stack_job_hash(d->name.v, b64, values, hash);
+	set_str(&it->chart, d->name.v);
+	set_str(&it->job_hash, hash);
+	return problems;
+}
+
+/* The waits of D that apply, into IT. Returns the count of problems
+ * reported. */
+static unsigned add_conditions(const struct stack_def *d, const struct vars *v,
+			       struct stack_item *it)
+{
+	unsigned problems = 0;
+
+	for (size_t i = 0; i < d->conditions.n; i++) {
+		const struct stack_condition *sc = STACK_AT(d->conditions, struct stack_condition, i);
+		int ok = when_ok(d, &sc->when, v);
+		struct stack_wait *w;
+		problems += ok < 0;
+		if (ok <= 0)
+			continue;
+		it->conditions.items = xrealloc(it->conditions.items,
+						(it->conditions.n + 1) * sizeof(struct stack_wait));
+		w = &((struct stack_wait *)it->conditions.items)[it->conditions.n++];
+		*w = (struct stack_wait){ .m.set = true };
+		set_str(&w->object, sc->object.v);
+		if (sc->namespace.m.set)
+			set_str(&w->namespace, sc->namespace.v);
+		set_str(&w->condition, sc->condition.v);
+		it->conditions.m.set = true;
+	}
+	return problems;
+}
+
 /* One component: its file's text and its plan item. */
 static int render_one(const struct config *c, const struct stack_def *d, size_t index,
 		      const struct vars *v, const struct stack_chart_file *chart,
@@ -506,7 +414,6 @@ static int render_one(const struct config *c, const struct stack_def *d, size_t 
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	unsigned problems = 0;
-	_cleanup_free_ char *values = NULL;
 
 	*it = (struct stack_item){ .m.set = true };
 	set_str(&it->name, d->name.v);
@@ -524,52 +431,8 @@ static int render_one(const struct config *c, const struct stack_def *d, size_t 
 		STACK_DEFS_DIR, d->name.v, c->cluster.name.v,
 		d->chart.m.set ? " the HelmChart first (and waits for its\n# install and workloads)," : "",
 		d->chart.m.set ? " then" : "");
-	if (d->chart.m.set) {
-		_cleanup_free_ char *raw = d->chart.values.m.set ? render_yaml(d, &d->chart.values, v, false)
-							      : xstrdup("");
-		_cleanup_free_ char *b64 = chart && chart->data ? base64_encode(chart->data, chart->size)
-								 : xstrdup("");
-		char hash[72];
-		if (!raw) {
-			problems++;
-		} else {
-			char *doc = NULL, *back;
-			size_t dl = 0;
-			FILE *df = open_memstream(&doc, &dl);
-			values = normalize_values(raw);
-			fprintf(df, "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n"
-				    "  name: %s\n  namespace: %s\n  labels:\n"
-				    "    app.kubernetes.io/managed-by: farm-node\n"
-				    "spec:\n  targetNamespace: %s\n  createNamespace: true\n",
-				d->name.v, STACK_CHART_NAMESPACE, d->namespace.v);
-			if (d->chart.bootstrap.v)
-				fprintf(df, "  bootstrap: true\n");
-			fprintf(df, "  chartContent: %s\n", b64);
-			if (*values) {
-				fprintf(df, "  valuesContent: |\n");
-				for (const char *l = values; *l;) {
-					size_t n = strcspn(l, "\n");
-					fprintf(df, "%s%.*s\n", n ? "    " : "", (int)n, l);
-					l += n + (l[n] == '\n');
-				}
-			}
-			fclose(df);
-			back = *values ? read_back_values(doc) : xstrdup("");
-			if (!back || !streq(back, values)) {
-				conf_error((struct conf_file *)&d->file, d->chart.values.m.pos,
-					   "component '%s': its values do not read back the same from "
-					   "the HelmChart (a line that YAML's block scalar changes)",
-					   d->name.v);
-				problems++;
-			}
-			free(back);
-			fprintf(f, "---\n%s", doc);
-			free(doc);
-			stack_job_hash(d->name.v, b64, values, hash);
-			set_str(&it->chart, d->name.v);
-			set_str(&it->job_hash, hash);
-		}
-	}
+	if (d->chart.m.set)
+		problems += render_chart(d, v, chart, it, f);
 	for (size_t i = 0; i < d->rollout.n; i++) {
 		const struct stack_rollout *r = STACK_AT(d->rollout, struct stack_rollout, i);
 		int ok = when_ok(d, &r->when, v);
@@ -594,23 +457,7 @@ static int render_one(const struct config *c, const struct stack_def *d, size_t 
 		fprintf(f, "---\n%s%s", text, text[0] && text[strlen(text) - 1] != '\n' ? "\n" : "");
 		free(text);
 	}
-	for (size_t i = 0; i < d->conditions.n; i++) {
-		const struct stack_condition *sc = STACK_AT(d->conditions, struct stack_condition, i);
-		int ok = when_ok(d, &sc->when, v);
-		struct stack_wait *w;
-		problems += ok < 0;
-		if (ok <= 0)
-			continue;
-		it->conditions.items = xrealloc(it->conditions.items,
-						(it->conditions.n + 1) * sizeof(struct stack_wait));
-		w = &((struct stack_wait *)it->conditions.items)[it->conditions.n++];
-		*w = (struct stack_wait){ .m.set = true };
-		set_str(&w->object, sc->object.v);
-		if (sc->namespace.m.set)
-			set_str(&w->namespace, sc->namespace.v);
-		set_str(&w->condition, sc->condition.v);
-		it->conditions.m.set = true;
-	}
+	problems += add_conditions(d, v, it);
 	fclose(f);
 	{
 		uint8_t h[SHA256_LEN];
