@@ -29,3 +29,12 @@ struct build_opts {
  * on failure. */
 int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
 	       const struct board *b);
+
+/* --all: every node (of BOARD, unless NULL) in its own process, as many at
+ * once as there are CPUs; they share the loaded config, and the base and
+ * artifacts through the page cache. A SIGINT, SIGTERM or SIGHUP to
+ * farm-image stops the builds that run (the signal is passed on: a service
+ * manager or kill(1) signals only this process) and starts no more. One
+ * line at the end; non-zero if any node was not built. */
+int build_all(const struct build_opts *bo, const struct config *c, struct board *boards,
+	      const char *board);
