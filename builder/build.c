@@ -178,7 +178,7 @@ static int open_outputs(const struct build_opts *o, const struct plan *p, const 
 	struct outputs_params op = {
 		.dir = o->out_dir,
 		.node = name,
-		.final = { p->out_img, p->out_bmap, p->out_zst, p->out_json },
+		.final = p->out,
 		.need = estimate_need(p, base),
 		.need_what = "about the base's size, the files the node adds and the data "
 			     "partition",
@@ -488,9 +488,9 @@ static int build_commit(struct build *bd)
 		  (unsigned long long)bd->stats.entries, bd->base, bd->t_fs - bd->t_stream,
 		  seconds() - bd->t_fs);
 	log_print(stdout, "%s: wrote %s (%s, %s of data), %s.bmap, %s (%s), %s\n", bd->name,
-		  p->out_img, format_size(p->disk_size, a, sizeof(a)),
-		  format_size(bd->res.mapped_bytes, bb, sizeof(bb)), p->out_img, p->out_zst,
-		  format_size(bd->res.zst_size, cc, sizeof(cc)), p->out_json);
+		  p->out[OUT_IMG], format_size(p->disk_size, a, sizeof(a)),
+		  format_size(bd->res.mapped_bytes, bb, sizeof(bb)), p->out[OUT_IMG],
+		  p->out[OUT_ZST], format_size(bd->res.zst_size, cc, sizeof(cc)), p->out[OUT_JSON]);
 	return 0;
 }
 

@@ -92,13 +92,13 @@ static void write_image(struct json *j, const struct manifest *m)
 
 	json_key(j, "image");
 	json_object_open(j);
-	json_kv_string(j, "file", base_name(p->out_img));
+	json_kv_string(j, "file", base_name(p->out[OUT_IMG]));
 	json_kv_uint(j, "size", p->disk_size);
 	json_kv_uint(j, "mapped_bytes", m->out->mapped_bytes);
-	json_kv_string(j, "bmap", base_name(p->out_bmap));
+	json_kv_string(j, "bmap", base_name(p->out[OUT_BMAP]));
 	json_key(j, "zst");
 	json_object_open(j);
-	json_kv_string(j, "file", base_name(p->out_zst));
+	json_kv_string(j, "file", base_name(p->out[OUT_ZST]));
 	json_kv_uint(j, "size", m->out->zst_size);
 	json_kv_string(j, "sha256", m->out->zst_sha256);
 	json_object_close(j);

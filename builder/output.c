@@ -32,6 +32,18 @@ struct outputs {
 	struct outfile f[OUT_COUNT];
 };
 
+static const char *const suffixes[OUT_COUNT] = {
+	[OUT_IMG] = ".img",
+	[OUT_BMAP] = ".img.bmap",
+	[OUT_ZST] = ".img.zst",
+	[OUT_JSON] = ".json",
+};
+
+const char *output_suffix(int which)
+{
+	return suffixes[which];
+}
+
 static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /* ".NAME.img.XXXXXX": the shape of every hidden file of the node. */

@@ -19,14 +19,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The outputs, in the order they are renamed: the manifest last (see
+ * above). Adding one is a value here, its name's suffix in output.c's
+ * table, and its writer. */
 enum { OUT_IMG, OUT_BMAP, OUT_ZST, OUT_JSON, OUT_COUNT };
+
+/* What output WHICH's name adds to the node's: ".img", ".img.bmap", ... */
+const char *output_suffix(int which);
 
 struct outputs;
 
 struct outputs_params {
 	const char *dir;   /* the output directory (created if missing) */
 	const char *node;  /* for messages */
-	const char *final[OUT_COUNT]; /* DIR/NAME.img, ...: the targets */
+	char *const *final; /* DIR/NAME.img, ... (OUT_COUNT of them): the targets */
 	uint64_t need;     /* bytes the outputs need at least (checked first) */
 	const char *need_what; /* what NEED counts, for the message */
 };

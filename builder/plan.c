@@ -179,10 +179,8 @@ int plan_make(const struct plan_input *in, struct plan *p)
 	p->part[PART_DATA].size = b->data.size.v;
 	plan_place(p, p->root_size);
 
-	p->out_img = xasprintf("%s/%s.img", in->out_dir, nn);
-	p->out_bmap = xasprintf("%s/%s.img.bmap", in->out_dir, nn);
-	p->out_zst = xasprintf("%s/%s.img.zst", in->out_dir, nn);
-	p->out_json = xasprintf("%s/%s.json", in->out_dir, nn);
+	for (int i = 0; i < OUT_COUNT; i++)
+		p->out[i] = xasprintf("%s/%s%s", in->out_dir, nn, output_suffix(i));
 
 	add_overlays(in, p);
 	return check_files(p);
@@ -212,9 +210,7 @@ void plan_free(struct plan *p)
 	free(p->files);
 	free(p->cluster);
 	free(p->node);
-	free(p->out_img);
-	free(p->out_bmap);
-	free(p->out_zst);
-	free(p->out_json);
+	for (int i = 0; i < OUT_COUNT; i++)
+		free(p->out[i]);
 	*p = (struct plan){ 0 };
 }

@@ -10,6 +10,7 @@
 
 #include "board.h"
 #include "config.h"
+#include "output.h"
 
 #include <time.h>
 
@@ -88,7 +89,7 @@ struct plan {
 	time_t epoch;
 	struct plan_file *files;
 	size_t n_files;
-	char *out_img, *out_bmap, *out_zst, *out_json;
+	char *out[OUT_COUNT]; /* DIR/NAME.img, ...: the outputs (output.h) */
 };
 
 /* Pure. Returns 0 or -EINVAL (after printing why: e.g. two layers give a

@@ -49,7 +49,7 @@ int main(void)
 	CHECK_STR("esp type", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", p.part[PART_BOOT].type_guid);
 	CHECK_STR("root type", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", p.part[PART_ROOT].type_guid);
 	CHECK_STR("data type", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", p.part[PART_DATA].type_guid);
-	CHECK_STR("output name", "out/duck.img.bmap", p.out_bmap);
+	CHECK_STR("output name", "out/duck.img.bmap", p.out[OUT_BMAP]);
 
 	plan_place(&p, 700 * MiB + 5);
 	CHECK("root rounded to MiB", p.part[PART_ROOT].size == 701 * MiB);
