@@ -3,9 +3,11 @@
  * the commit that names them all or none (see output.h). */
 #include "output.h"
 #include "log.h"
+#include "threads.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -24,12 +26,26 @@ struct outfile {
 	bool renamed;
 };
 
+/* Writeback is started on a thread of its own: sync_file_range() submits
+ * the pages itself, and the host filesystem allocates their blocks then
+ * (delayed allocation), which is work the build's thread need not wait
+ * for. */
+struct writeback {
+	const struct outfile *f;
+	unsigned pending; /* 1 << output */
+	bool started, stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+};
+
 struct outputs {
 	const char *dir, *node, *need_what;
 	uint64_t need, free_at_start;
 	int dfd, lock_fd;
 	char *lock_name;
 	struct outfile f[OUT_COUNT];
+	struct writeback *wb;
 };
 
 static const char *const suffixes[OUT_COUNT] = {
@@ -254,6 +270,9 @@ int outputs_open(const struct outputs_params *p, struct outputs **ret)
 	o->need = p->need;
 	o->need_what = p->need_what;
 	o->dfd = o->lock_fd = -1;
+	o->wb = xcalloc(1, sizeof(*o->wb));
+	*o->wb = (struct writeback){ .f = o->f, .lock = PTHREAD_MUTEX_INITIALIZER,
+				     .cond = PTHREAD_COND_INITIALIZER };
 	for (int i = 0; i < OUT_COUNT; i++) {
 		const char *slash = strrchr(p->final[i], '/');
 		o->f[i] = (struct outfile){ .final = p->final[i],
@@ -302,9 +321,56 @@ int outputs_fd(const struct outputs *o, int which) { return o->f[which].fd; }
 const char *outputs_path(const struct outputs *o, int which) { return o->f[which].path; }
 const char *outputs_name(const struct outputs *o, int which) { return o->f[which].final; }
 
+static void *writeback_loop(void *arg)
+{
+	struct writeback *wb = arg;
+
+	pthread_mutex_lock(&wb->lock);
+	for (;;) {
+		unsigned todo;
+		while (!wb->pending && !wb->stop)
+			pthread_cond_wait(&wb->cond, &wb->lock);
+		if (wb->stop)
+			break;
+		todo = wb->pending;
+		wb->pending = 0;
+		pthread_mutex_unlock(&wb->lock);
+		for (int i = 0; i < OUT_COUNT; i++)
+			if (todo & (1u << i))
+				(void)sync_file_range(wb->f[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		pthread_mutex_lock(&wb->lock);
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return NULL;
+}
+
 void outputs_writeback(const struct outputs *o, int which)
 {
-	(void)sync_file_range(o->f[which].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	struct writeback *wb = o->wb;
+
+	if (!wb->started)
+		wb->started = thread_start(&wb->thread, writeback_loop, wb) == 0;
+	if (!wb->started) {
+		(void)sync_file_range(o->f[which].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		return;
+	}
+	pthread_mutex_lock(&wb->lock);
+	wb->pending |= 1u << which;
+	pthread_cond_signal(&wb->cond);
+	pthread_mutex_unlock(&wb->lock);
+}
+
+/* Writeback still asked for is the fsync's to do. */
+static void writeback_stop(struct writeback *wb)
+{
+	if (!wb->started)
+		return;
+	pthread_mutex_lock(&wb->lock);
+	wb->stop = true;
+	pthread_cond_signal(&wb->cond);
+	pthread_mutex_unlock(&wb->lock);
+	pthread_join(wb->thread, NULL);
+	wb->started = false;
 }
 
 int outputs_write_failed(const struct outputs *o, int which, int r)
@@ -384,6 +450,7 @@ int outputs_commit(struct outputs *o, mode_t mode)
 	bool previous = false;
 	int r;
 
+	writeback_stop(o->wb);
 	for (int i = 0; i < OUT_COUNT; i++) {
 		if (fchmod(o->f[i].fd, mode) < 0 || fsync(o->f[i].fd) < 0)
 			return outputs_write_failed(o, i, -errno);
@@ -457,6 +524,10 @@ void outputs_free(struct outputs *o)
 {
 	if (!o)
 		return;
+	writeback_stop(o->wb);
+	pthread_mutex_destroy(&o->wb->lock);
+	pthread_cond_destroy(&o->wb->cond);
+	free(o->wb);
 	for (int i = 0; i < OUT_COUNT; i++) {
 		struct outfile *f = &o->f[i];
 		if (f->fd >= 0)
