@@ -197,6 +197,7 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 			struct fat_writer *fat, struct ext4_writer *ext4, uint64_t *root_used)
 {
 	int img = outputs_fd(out, OUT_IMG);
+	_cleanup_close_ int label = -1;
 	uint64_t root_size = 0;
 	int r;
 
@@ -222,9 +223,12 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 	r = zero_range(img, p->part[PART_DATA].start, p->part[PART_DATA].size);
 	if (r < 0)
 		return outputs_write_failed(out, OUT_IMG, r);
-	r = gpt_write(outputs_path(out, OUT_IMG), outputs_name(out, OUT_IMG), p);
+	r = gpt_make(outputs_name(out, OUT_IMG), p, &label);
 	if (r < 0)
 		return r;
+	r = gpt_copy(label, img, p);
+	if (r < 0)
+		return outputs_write_failed(out, OUT_IMG, r);
 	outputs_writeback(out, OUT_IMG);
 	return 0;
 }

@@ -4,9 +4,12 @@
 #include "hash.h"
 #include "log.h"
 
-/* Closes the image without fdisk_deassign_device(), which fsyncs it (and
- * with nosync=0 syncs every filesystem): the image is synced once, when
- * the outputs are committed, whose fsync reports any failed write. */
+#include <sys/mman.h>
+
+#define COPY_CHUNK (64 * 1024)
+
+/* Closes the scratch label without fdisk_deassign_device(), which fsyncs
+ * (and with nosync=0 syncs every filesystem). */
 static void close_without_sync(struct fdisk_context **c)
 {
 	if (*c)
@@ -49,17 +52,57 @@ static int add_partition(struct fdisk_context *cxt, const char *name, const stru
 	return 0;
 }
 
-int gpt_write(const char *path, const char *name, const struct plan *p)
+int gpt_copy(int scratch, int img, const struct plan *p)
 {
-	_cleanup_(close_without_sync) struct fdisk_context *cxt = fdisk_new_context();
+	const uint64_t low = p->part[0].start;
+	const uint64_t high = p->part[PART_COUNT - 1].start + p->part[PART_COUNT - 1].size;
+	_cleanup_free_ uint8_t *buf = xmalloc(COPY_CHUNK);
+	uint64_t pos = 0;
+
+	while (pos < p->disk_size) {
+		off_t d = lseek(scratch, (off_t)pos, SEEK_DATA), h;
+		if (d < 0 && errno == ENXIO)
+			return 0;
+		h = d < 0 ? -1 : lseek(scratch, d, SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		for (uint64_t o = (uint64_t)d; o < (uint64_t)h;) {
+			uint64_t end = MIN((uint64_t)h, o + COPY_CHUNK);
+			int r;
+			if (o < low)
+				end = MIN(end, low);
+			else if (o < high) {
+				o = MIN((uint64_t)h, high);
+				continue;
+			}
+			r = pread_full(scratch, buf, (size_t)(end - o), (off_t)o);
+			if (r >= 0)
+				r = pwrite_full(img, buf, (size_t)(end - o), (off_t)o);
+			if (r < 0)
+				return r;
+			o = end;
+		}
+		pos = (uint64_t)h;
+	}
+	return 0;
+}
+
+int gpt_make(const char *name, const struct plan *p, int *ret)
+{
+	_cleanup_close_ int scratch = memfd_create("farm-gpt", MFD_CLOEXEC);
+	_cleanup_(close_without_sync) struct fdisk_context *cxt = NULL;
 	char uuid[37];
 	int r;
 
+	if (scratch < 0 || ftruncate(scratch, (off_t)p->disk_size) < 0)
+		return log_error_errno(errno, "%s: cannot make a scratch file for the GPT: %m",
+				       name);
+	cxt = fdisk_new_context();
 	if (!cxt)
 		return log_error_errno(ENOMEM, "Out of memory");
 	r = fdisk_save_user_sector_size(cxt, (unsigned)p->sector_size, (unsigned)p->sector_size);
 	if (r >= 0)
-		r = fdisk_assign_device(cxt, path, 0);
+		r = fdisk_assign_device_by_fd(cxt, scratch, name, 0);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot open the image for partitioning: %m", name);
 	fdisk_disable_dialogs(cxt, 1);
@@ -78,5 +121,6 @@ int gpt_write(const char *path, const char *name, const struct plan *p)
 	r = fdisk_write_disklabel(cxt);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot write the GPT: %m", name);
+	*ret = TAKE_FD(scratch);
 	return 0;
 }
