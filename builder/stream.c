@@ -17,8 +17,6 @@
  * one directory (Debian's largest, /var/lib/dpkg/info of a full desktop,
  * holds some 20,000); an archive that does is a bomb. */
 #define MAX_EXPANDED (64 * GiB)
-/* Every this much content, the image's writeback is started. */
-#define WRITEBACK_STEP (32 * MiB)
 #define MAX_ENTRIES 2000000
 #define MAX_DIR_ENTRIES 250000
 /* What ext4 and Linux hold: xattrs per entry (bsdtar and GNU tar archive a
@@ -655,7 +653,6 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 {
 	struct stream s = { .archive = archive, .sink = sink, .stats = stats };
 	struct source_entry *e;
-	uint64_t written = 0;
 	int r;
 
 	*stats = (struct rootfs_stats){ 0 };
@@ -701,10 +698,6 @@ int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_s
 		r = one_entry(&s, e);
 		if (r < 0)
 			goto out;
-		if (sink->out && ext4_used_bytes(sink->ext4) >= written + WRITEBACK_STEP) {
-			written = ext4_used_bytes(sink->ext4);
-			outputs_writeback(sink->out, OUT_IMG);
-		}
 		if (sink->progress)
 			progress_update(sink->progress, s.src->done, s.src->total, stats->entries,
 					ext4_used_bytes(sink->ext4));
