@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "derive.h"
 #include "log.h"
+#include "threads.h"
 
 #include <zstd.h>
 
@@ -18,6 +19,14 @@ struct range {
 	char sha[SHA256_HEX_LEN];
 };
 
+/* How much of the .zst is written, for the thread that hashes it. */
+struct zst_progress {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t written;
+	bool done; /* nothing more will be written */
+};
+
 struct deriver {
 	const struct outputs *o;
 	const char *name;
@@ -25,9 +34,18 @@ struct deriver {
 	ZSTD_CCtx *cctx;
 	uint8_t *out;
 	size_t out_size;
-	struct sha256_ctx *zst_sha;
+	struct zst_progress *zp;
 	uint64_t zst_size, zst_flushed;
 };
+
+static void zst_published(struct zst_progress *zp, uint64_t written, bool done)
+{
+	pthread_mutex_lock(&zp->lock);
+	zp->written = written;
+	zp->done |= done;
+	pthread_cond_signal(&zp->cond);
+	pthread_mutex_unlock(&zp->lock);
+}
 
 static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
 {
@@ -44,8 +62,8 @@ static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
 			int r = write_full(d->zst_fd, d->out, o.pos);
 			if (r < 0)
 				return outputs_write_failed(d->o, OUT_ZST, r);
-			sha256_update(d->zst_sha, d->out, o.pos);
 			d->zst_size += o.pos;
+			zst_published(d->zp, d->zst_size, false);
 			if (d->zst_size >= d->zst_flushed + WRITEBACK_STEP) {
 				outputs_writeback(d->o, OUT_ZST);
 				d->zst_flushed = d->zst_size;
@@ -126,18 +144,154 @@ static int write_bmap(const struct outputs *o, const char *name, uint64_t size,
 	return r < 0 ? outputs_write_failed(o, OUT_BMAP, r) : 0;
 }
 
+/* The hashing, on a thread of its own, so that it never waits for the
+ * compressor nor the compressor for it (the image's long holes cost the
+ * compressor time and the hashing none): the bmap's ranges, in a pass of
+ * their own over the image (in the page cache), then the .zst, read back
+ * from the page cache as it is written. */
+struct hasher {
+	int fd, zst_fd;
+	struct zst_progress *zp;
+	struct sha256_ctx *zst_sha;
+	uint64_t size;
+	volatile sig_atomic_t *interrupted;
+	struct range *ranges;
+	size_t n, cap;
+	uint64_t mapped;
+	bool stop; /* set when the compression failed: no bmap will be written */
+	int err; /* -errno of a read, or -EINTR */
+	const char *what; /* what failed, for the message */
+};
+
+/* Follows the .zst as the compressor writes it, to its end. */
+static void *hash_zst(struct hasher *h, uint8_t *buf)
+{
+	uint64_t hashed = 0;
+
+	for (;;) {
+		uint64_t written;
+		bool done;
+		pthread_mutex_lock(&h->zp->lock);
+		while (h->zp->written == hashed && !h->zp->done)
+			pthread_cond_wait(&h->zp->cond, &h->zp->lock);
+		written = h->zp->written;
+		done = h->zp->done;
+		pthread_mutex_unlock(&h->zp->lock);
+		if (written == hashed && done)
+			return NULL;
+		while (hashed < written) {
+			size_t n = (size_t)MIN((uint64_t)CHUNK, written - hashed);
+			int r = pread_full(h->zst_fd, buf, n, hashed);
+			if (r < 0) {
+				h->err = r;
+				h->what = "read the .zst back";
+				return NULL;
+			}
+			sha256_update(h->zst_sha, buf, n);
+			hashed += n;
+		}
+	}
+}
+
+static void *hash_outputs(void *arg)
+{
+	struct hasher *h = arg;
+	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
+	uint64_t pos = 0;
+	uint8_t digest[SHA256_LEN];
+
+	while (pos < h->size) {
+		uint64_t ds = 0, de = 0, at;
+		struct sha256_ctx *rs;
+		struct range rg;
+		int r = next_data(h->fd, pos, h->size, &ds, &de);
+		if (r < 0) {
+			h->err = r;
+			h->what = "map the image's data";
+			return NULL;
+		}
+		if (r == 0 || ds >= de)
+			break;
+		rs = sha256_new();
+		for (at = ds; at < de;) {
+			size_t n = (size_t)MIN((uint64_t)CHUNK, de - at);
+			r = pread_full(h->fd, buf, n, at);
+			if (r >= 0 && ((h->interrupted && *h->interrupted) ||
+				       __atomic_load_n(&h->stop, __ATOMIC_RELAXED)))
+				r = -EINTR;
+			if (r < 0) {
+				sha256_free(rs);
+				h->err = r;
+				h->what = "read the image";
+				return NULL;
+			}
+			sha256_update(rs, buf, n);
+			at += n;
+		}
+		sha256_final(rs, digest);
+		rg = (struct range){ ds / BMAP_BLOCK, (de - 1) / BMAP_BLOCK, "" };
+		hex_encode(digest, SHA256_LEN, rg.sha);
+		ARRAY_PUSH(h->ranges, h->n, h->cap, rg);
+		h->mapped += de - ds;
+		pos = de;
+	}
+	return hash_zst(h, buf);
+}
+
+/* The image fed to zstd in order: holes as zeros, not read. */
+static int compress_image(struct deriver *d, uint64_t img_size,
+			  volatile sig_atomic_t *interrupted, struct progress *progress)
+{
+	static const uint8_t zero_block[CHUNK];
+	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
+	uint64_t pos = 0;
+	int r;
+
+	while (pos < img_size) {
+		uint64_t ds = 0, de = 0;
+		r = next_data(d->img_fd, pos, img_size, &ds, &de);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot map the image's data: %m", d->name);
+		if (r == 0)
+			ds = de = img_size;
+		while (pos < ds) {
+			size_t n = (size_t)MIN((uint64_t)CHUNK, ds - pos);
+			r = zst_feed(d, zero_block, n, false);
+			if (r < 0)
+				return r;
+			pos += n;
+		}
+		while (pos < de) {
+			size_t n = (size_t)MIN((uint64_t)CHUNK, de - pos);
+			r = pread_full(d->img_fd, buf, n, pos);
+			if (r < 0)
+				return log_error_errno(r, "%s: read failed: %m", d->name);
+			r = zst_feed(d, buf, n, false);
+			if (r < 0)
+				return r;
+			pos += n;
+			if (interrupted && *interrupted)
+				return -EINTR;
+			if (progress)
+				progress_update(progress, pos, img_size, 0, d->zst_size);
+		}
+	}
+	return zst_feed(d, NULL, 0, true);
+}
+
 int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 		   volatile sig_atomic_t *interrupted, struct progress *progress,
 		   struct derive_result *res)
 {
-	static const uint8_t zero_block[CHUNK];
 	int img_fd = outputs_fd(o, OUT_IMG);
 	struct deriver d = { .o = o, .name = name, .img_fd = img_fd,
 			     .zst_fd = outputs_fd(o, OUT_ZST) };
-	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
-	_cleanup_free_ struct range *ranges = NULL;
-	size_t n_ranges = 0, cap = 0;
-	uint64_t pos = 0, mapped = 0;
+	struct zst_progress zp = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				   .cond = PTHREAD_COND_INITIALIZER };
+	struct hasher h = { .fd = img_fd, .zst_fd = d.zst_fd, .zp = &zp, .size = img_size,
+			    .interrupted = interrupted };
+	pthread_t thread;
+	bool threaded = false;
 	uint8_t digest[SHA256_LEN];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r = 0;
@@ -145,7 +299,8 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 	d.cctx = ZSTD_createCCtx();
 	d.out_size = ZSTD_CStreamOutSize();
 	d.out = xmalloc(d.out_size);
-	d.zst_sha = sha256_new();
+	d.zp = &zp;
+	h.zst_sha = sha256_new();
 	if (!d.cctx) {
 		r = log_error("%s.zst: cannot create a zstd context", name);
 		goto out;
@@ -157,73 +312,36 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_nbWorkers, (int)MAX(1, MIN(cpus, 8)));
 	ZSTD_CCtx_setPledgedSrcSize(d.cctx, img_size);
 
-	while (pos < img_size) {
-		uint64_t ds = 0, de = 0;
-		r = next_data(img_fd, pos, img_size, &ds, &de);
-		if (r < 0) {
-			r = log_error_errno(r, "%s: cannot map the image's data: %m", name);
-			goto out;
-		}
-		if (r == 0)
-			ds = de = img_size;
-		/* The hole before the data: zeros, not read. */
-		while (pos < ds) {
-			size_t n = (size_t)MIN((uint64_t)CHUNK, ds - pos);
-			r = zst_feed(&d, zero_block, n, false);
-			if (r < 0)
-				goto out;
-			pos += n;
-		}
-		if (ds >= de)
-			continue;
-		{
-			struct sha256_ctx *rs = sha256_new();
-			struct range rg = { ds / BMAP_BLOCK, (de - 1) / BMAP_BLOCK, "" };
-			while (pos < de) {
-				size_t n = (size_t)MIN((uint64_t)CHUNK, de - pos);
-				r = pread_full(img_fd, buf, n, pos);
-				if (r < 0) {
-					sha256_free(rs);
-					r = log_error_errno(r, "%s: read failed: %m", name);
-					goto out;
-				}
-				sha256_update(rs, buf, n);
-				r = zst_feed(&d, buf, n, false);
-				if (r < 0) {
-					sha256_free(rs);
-					goto out;
-				}
-				pos += n;
-				if (interrupted && *interrupted) {
-					sha256_free(rs);
-					r = -EINTR;
-					goto out;
-				}
-				if (progress)
-					progress_update(progress, pos, img_size, 0, d.zst_size);
-			}
-			sha256_final(rs, digest);
-			hex_encode(digest, SHA256_LEN, rg.sha);
-			ARRAY_PUSH(ranges, n_ranges, cap, rg);
-			mapped += de - ds;
-		}
+	threaded = thread_start(&thread, hash_outputs, &h) == 0;
+	r = compress_image(&d, img_size, interrupted, progress);
+	if (r < 0)
+		__atomic_store_n(&h.stop, true, __ATOMIC_RELAXED);
+	zst_published(&zp, d.zst_size, true);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else if (r >= 0)
+		hash_outputs(&h);
+	if (r < 0)
+		goto out;
+	if (h.err < 0) {
+		r = h.err == -EINTR ? -EINTR
+				    : log_error_errno(h.err, "%s: cannot %s: %m", name, h.what);
+		goto out;
 	}
-	r = zst_feed(&d, NULL, 0, true);
+	r = write_bmap(o, name, img_size, h.ranges, h.n, h.mapped);
 	if (r < 0)
 		goto out;
-	r = write_bmap(o, name, img_size, ranges, n_ranges, mapped);
-	if (r < 0)
-		goto out;
-	sha256_final(d.zst_sha, digest);
-	d.zst_sha = NULL;
+	sha256_final(h.zst_sha, digest);
+	h.zst_sha = NULL;
 	hex_encode(digest, SHA256_LEN, res->zst_sha256);
-	res->mapped_bytes = mapped;
+	res->mapped_bytes = h.mapped;
 	res->zst_size = d.zst_size;
 out:
 	if (progress)
 		progress_done(progress);
+	free(h.ranges);
 	ZSTD_freeCCtx(d.cctx);
 	free(d.out);
-	sha256_free(d.zst_sha);
+	sha256_free(h.zst_sha);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The outputs derived from a finished image, in one read pass over it:
+/* The outputs derived from a finished image, read from the page cache by two
+ * threads at once (one feeds the compressor, one hashes the bmap's ranges):
  * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
  * file has data in, each with its sha256) and NAME.img.zst (zstd level 1,
  * multithreaded; the same bytes for any number of threads) with its sha256.
