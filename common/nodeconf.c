@@ -48,26 +48,13 @@ int nodeconf_load(const char *path, struct nodeconf *n)
 	conf_load(&n->file, &node_schema, n);
 	if (!n->join_timeout.m.set)
 		n->join_timeout.v = NODECONF_JOIN_TIMEOUT;
-	{
-		static const struct {
-			uint64_t lock_wait, release_wait, scale_wait, workers_wait, drain, stop,
-				startup_wait;
-		} d = NODECONF_POWER_DEFAULTS;
-		struct nodeconf_power *p = &n->power;
-		if (!p->lock_wait.m.set)
-			p->lock_wait.v = d.lock_wait;
-		if (!p->release_wait.m.set)
-			p->release_wait.v = d.release_wait;
-		if (!p->scale_wait.m.set)
-			p->scale_wait.v = d.scale_wait;
-		if (!p->workers_wait.m.set)
-			p->workers_wait.v = d.workers_wait;
-		if (!p->drain.m.set)
-			p->drain.v = d.drain;
-		if (!p->stop.m.set)
-			p->stop.v = d.stop;
-		if (!p->startup_wait.m.set)
-			p->startup_wait.v = d.startup_wait;
+	/* Each wait node.yaml does not bound: its default, field by field of
+	 * the schema, so that a new wait needs only its row and its default. */
+	for (const struct field *f = power_fields; f->key; f++) {
+		static const struct nodeconf_power defaults = NODECONF_POWER_DEFAULTS;
+		struct cuint *v = (struct cuint *)((char *)&n->power + f->offset);
+		if (!v->m.set)
+			v->v = ((const struct cuint *)((const char *)&defaults + f->offset))->v;
 	}
 	return n->file.errors ? -EINVAL : 0;
 }

@@ -23,9 +23,12 @@ struct nodeconf_power {
 	struct cuint stop;         /* stopping k3s */
 	struct cuint startup_wait; /* startup: each of its waits (API, CoreDNS, DNS, storage) */
 };
+/* A struct nodeconf_power's initializer: what nodeconf_load() gives each
+ * wait that node.yaml does not bound. */
 #define NODECONF_POWER_DEFAULTS                                                              \
-	{ .lock_wait = 10 * 60, .release_wait = 45 * 60, .scale_wait = 10 * 60,              \
-	  .workers_wait = 20 * 60, .drain = 5 * 60, .stop = 3 * 60, .startup_wait = 30 * 60 }
+	{ .lock_wait.v = 10 * 60, .release_wait.v = 45 * 60, .scale_wait.v = 10 * 60,        \
+	  .workers_wait.v = 20 * 60, .drain.v = 5 * 60, .stop.v = 3 * 60,                     \
+	  .startup_wait.v = 30 * 60 }
 
 struct nodeconf {
 	struct cmeta m;

@@ -86,6 +86,14 @@ int main(void)
 	CHECK("unset fields are left out", r == 0 && !strstr(text, "disk") &&
 						   !strstr(text, "join-timeout") &&
 						   !strstr(text, "power"));
+	r = r == 0 ? write_file_atomic(path, text, strlen(text), 0644) : r;
+	r = r == 0 ? nodeconf_load(path, &out) : r;
+	CHECK("without power: every wait has its default",
+	      r == 0 && out.power.lock_wait.v == 10 * 60 && out.power.release_wait.v == 45 * 60 &&
+		      out.power.scale_wait.v == 10 * 60 && out.power.workers_wait.v == 20 * 60 &&
+		      out.power.drain.v == 5 * 60 && out.power.stop.v == 3 * 60 &&
+		      out.power.startup_wait.v == 30 * 60);
+	nodeconf_free(&out);
 	free(text);
 
 	unlink(path);
