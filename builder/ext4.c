@@ -96,6 +96,19 @@ static int parent_of(struct ext4_writer *w, const char *path, ext2_ino_t *parent
 	return 0;
 }
 
+/* As parent_of(), for a new name: PATH must not exist yet. */
+static int parent_of_new(struct ext4_writer *w, const char *path, ext2_ino_t *parent,
+			 const char **name)
+{
+	int r = parent_of(w, path, parent, name);
+
+	if (r < 0)
+		return r;
+	if (ext4_lookup_ino(w, path))
+		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
+	return 0;
+}
+
 static int file_type(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
@@ -194,11 +207,9 @@ int ext4_new_inode(struct ext4_writer *w, const char *path, const struct ext4_me
 	errcode_t e;
 	int r;
 
-	r = parent_of(w, path, &parent, &name);
+	r = parent_of_new(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (ext4_lookup_ino(w, path))
-		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = ext2fs_new_inode(w->fs, parent, (int)m->mode, NULL, &ino);
 	if (e)
 		return ext4_fail(w, e, "allocating an inode for %s", path);
@@ -288,11 +299,9 @@ int ext4_symlink(struct ext4_writer *w, const char *path, const char *target,
 	errcode_t e;
 	int r;
 
-	r = parent_of(w, path, &parent, &name);
+	r = parent_of_new(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (ext4_lookup_ino(w, path))
-		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	if (strlen(target) >= BLOCK_SIZE)
 		return ext4_fail(w, 0, "symlink target of %s is too long", path), -ENAMETOOLONG;
 	e = ext2fs_new_inode(w->fs, parent, LINUX_S_IFLNK | 0777, NULL, &ino);
@@ -331,11 +340,9 @@ int ext4_hardlink(struct ext4_writer *w, const char *path, const char *target)
 	ext4_lookup(w, target, &mode);
 	if (!S_ISREG(mode))
 		return ext4_fail(w, 0, "hardlink target %s is not a regular file", target), -EPERM;
-	r = parent_of(w, path, &parent, &name);
+	r = parent_of_new(w, path, &parent, &name);
 	if (r < 0)
 		return r;
-	if (ext4_lookup_ino(w, path))
-		return ext4_fail(w, 0, "%s already exists", path), -EEXIST;
 	e = ext4_dir_link(w, parent, name, ino, EXT2_FT_REG_FILE);
 	if (!e)
 		e = ext2fs_read_inode(w->fs, ino, &in);
