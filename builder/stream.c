@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "stream.h"
+#include "stream-internal.h"
 #include "arch.h"
 #include "personalize.h"
 #include "board.h"
@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #define MAX_SYMLINK 4095
-#define MAX_CAPTURE (32 * MiB)
 /* No rootfs expands to this much, has this many entries, or this many in
  * one directory (Debian's largest, /var/lib/dpkg/info of a full desktop,
  * holds some 20,000); an archive that does is a bomb. */
@@ -73,21 +72,7 @@ int rootfs_normalize_path(const char *in, char **out, const char **why)
 	return 0;
 }
 
-struct stream {
-	const char *archive;
-	struct rootfs_sink *sink;
-	struct rootfs_stats *stats;
-	struct source *src;
-	char *boot_source, *boot_mount; /* relative, "" for / */
-	struct pathmap *seen;           /* every path of the archive -> its type */
-	struct pathmap *dir_entries;    /* directory -> how many entries it has */
-	char *arch_from;                /* the entry that showed the base's architecture */
-	bool want_head;                 /* the current file's start is read (arch.h) */
-	uint8_t head[ARCH_ELF_HEADER];
-};
-
-static int entry_error(struct stream *s, const char *path, const char *fmt, ...) _printf_(3, 4);
-static int entry_error(struct stream *s, const char *path, const char *fmt, ...)
+int stream_entry_error(struct stream *s, const char *path, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -99,7 +84,7 @@ static int entry_error(struct stream *s, const char *path, const char *fmt, ...)
 	return log_error("%s: entry '%s': %s", s->archive, path, msg ? msg : "error");
 }
 
-static int write_error(struct stream *s, const char *path, int r)
+int stream_write_error(struct stream *s, const char *path, int r)
 {
 	uint32_t free_inodes, inodes = ext4_inodes(s->sink->ext4, &free_inodes);
 	int host = ext4_host_error(s->sink->ext4);
@@ -125,16 +110,8 @@ static int write_error(struct stream *s, const char *path, int r)
 			       ext4_last_error(s->sink->ext4));
 }
 
-static int boot_write_error(struct stream *s, const char *path, int r)
-{
-	if ((r == -ENOSPC || r == -EDQUOT) && s->sink->out)
-		return outputs_write_failed(s->sink->out, OUT_IMG, r);
-	return log_error_errno(r, "%s: entry '%s': writing it to the boot partition: %m",
-			       s->archive, path);
-}
-
 /* "a/b" is below (or at) "a"; everything is below "". */
-static const char *below(const char *path, const char *dir)
+const char *stream_below(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
 
@@ -179,110 +156,12 @@ static int ensure_parents(struct stream *s, const char *path)
 	if (r >= 0)
 		return 0;
 	if (!mode)
-		return write_error(s, dir, r);
+		return stream_write_error(s, dir, r);
 	/* Named as the entry, which the archive holds, and DIR as its parent
 	 * or, further up, its ancestor. */
-	return entry_error(s, path, "its %s '%s' is a %s; refusing to write through it",
-			   strchr(path + strlen(dir) + 1, '/') ? "ancestor" : "parent", dir,
-			   S_ISLNK(mode) ? "symlink" : "non-directory");
-}
-
-static int copy_data(struct stream *s, const char *path, uint64_t size, struct fat_file *boot,
-		     bool to_root)
-{
-	uint64_t pos = 0;
-	static const uint8_t zeros[65536];
-
-	for (;;) {
-		const void *buf;
-		size_t len;
-		uint64_t off;
-		int r = s->src->ops->read(s->src, &buf, &len, &off);
-
-		if (r == 0)
-			break;
-		if (r < 0)
-			return entry_error(s, path, "%s", source_error(s->src));
-		if (s->sink->interrupted && *s->sink->interrupted)
-			return -EINTR;
-		if (off < pos || off + len > size || off + len < off)
-			return entry_error(s, path, "data at offset %llu is outside the entry's size %llu",
-					   (unsigned long long)off, (unsigned long long)size);
-		if (s->want_head && off < sizeof(s->head))
-			memcpy(s->head + off, buf, MIN(len, sizeof(s->head) - (size_t)off));
-		if (boot) {
-			/* FAT has no holes: fill the gap with zeros. */
-			while (pos < off) {
-				size_t n = (size_t)MIN((uint64_t)sizeof(zeros), off - pos);
-				r = fat_file_write(boot, zeros, n);
-				if (r < 0)
-					return boot_write_error(s, path, r);
-				pos += n;
-			}
-			r = fat_file_write(boot, buf, len);
-			if (r < 0)
-				return boot_write_error(s, path, r);
-		}
-		if (to_root && len) {
-			r = ext4_file_write(s->sink->ext4, off, buf, len);
-			if (r < 0)
-				return write_error(s, path, r);
-		}
-		pos = off + len;
-		s->stats->bytes += len;
-		if (s->sink->progress)
-			progress_update(s->sink->progress, s->src->done, s->src->total,
-					s->stats->entries, ext4_used_bytes(s->sink->ext4));
-	}
-	if (boot) {
-		while (pos < size) {
-			size_t n = (size_t)MIN((uint64_t)sizeof(zeros), size - pos);
-			int r = fat_file_write(boot, zeros, n);
-			if (r < 0)
-				return boot_write_error(s, path, r);
-			pos += n;
-		}
-	}
-	return 0;
-}
-
-/* Reads a base file the build transforms (or inspects) into memory; holes
- * become zeros. With keep, it is also written to the root unchanged. */
-static int capture_file(struct stream *s, const char *path, const struct source_entry *e,
-			struct ext4_meta *m, struct capture *c)
-{
-	uint64_t size = e->size;
-	int r;
-
-	if (!e->size_known || size > MAX_CAPTURE)
-		return entry_error(s, path, "larger than the %llu MiB the build reads of it",
-				   (unsigned long long)(MAX_CAPTURE / MiB));
-	free(c->data);
-	c->data = xcalloc(1, size + 1);
-	c->size = (size_t)size;
-	c->found = true;
-	for (;;) {
-		const void *buf;
-		size_t len;
-		uint64_t off;
-		r = s->src->ops->read(s->src, &buf, &len, &off);
-		if (r == 0)
-			break;
-		if (r < 0)
-			return entry_error(s, path, "%s", source_error(s->src));
-		if (off + len > size || off + len < off)
-			return entry_error(s, path, "data past the entry's size");
-		memcpy(c->data + off, buf, len);
-	}
-	s->stats->files++;
-	if (!c->keep)
-		return 0;
-	r = ext4_file_begin(s->sink->ext4, path, m, size, NULL, 0);
-	if (r >= 0 && size)
-		r = ext4_file_write(s->sink->ext4, 0, c->data, (size_t)size);
-	if (r >= 0)
-		r = ext4_file_end(s->sink->ext4);
-	return r < 0 ? write_error(s, path, r) : 0;
+	return stream_entry_error(s, path, "its %s '%s' is a %s; refusing to write through it",
+				  strchr(path + strlen(dir) + 1, '/') ? "ancestor" : "parent", dir,
+				  S_ISLNK(mode) ? "symlink" : "non-directory");
 }
 
 static struct capture *find_capture(struct stream *s, const char *path)
@@ -291,124 +170,6 @@ static struct capture *find_capture(struct stream *s, const char *path)
 		if (streq(s->sink->captures[i].path, path))
 			return &s->sink->captures[i];
 	return NULL;
-}
-
-/* The base's architecture as entry PATH shows it (ARCH; NULL: not a
- * Debian one): the board's, or the build is refused here, before the rest
- * of the base is streamed. WHAT says how PATH shows it. */
-static int arch_seen(struct stream *s, const char *path, const char *arch, const char *what)
-{
-	const struct board *b = s->sink->board;
-
-	if (arch && streq(arch, b->arch.v)) {
-		if (!s->arch_from)
-			s->arch_from = xstrdup(path);
-		return 0;
-	}
-	return entry_error(s, path, "%s, but board %s runs %s programs: pass a base for %s",
-			   what, b->name.v, b->arch.v, b->arch.v);
-}
-
-static int check_elf(struct stream *s, const char *path)
-{
-	_cleanup_free_ char *what = NULL;
-	struct elf_arch a;
-
-	if (!arch_of_elf(s->head, sizeof(s->head), &a))
-		return 0; /* not a program: no evidence */
-	what = a.arch ? xasprintf("an ELF program for %s, so the base is for %s", a.machine, a.arch)
-		      : xasprintf("a program for ELF machine %s, which is no Debian architecture",
-				  a.machine);
-	return arch_seen(s, path, a.arch, what);
-}
-
-static int check_dpkg_status(struct stream *s, const char *path, const struct capture *c)
-{
-	_cleanup_free_ char *arch = NULL, *what = NULL;
-	const char *package;
-
-	if (arch_of_dpkg_status((const char *)c->data, c->size, &arch, &package) == 0)
-		return 0;
-	what = xasprintf("the base is for %s (its %s package is)", arch, package);
-	return arch_seen(s, path, arch, what);
-}
-
-/* A regular file's data, into the root (TO_ROOT; REWRITE: into the file
- * already at PATH) and the boot partition (BOOT_REL). */
-static int regular_file(struct stream *s, const char *path, const struct source_entry *e,
-			struct ext4_meta *m, bool to_root, const char *boot_rel, bool rewrite)
-{
-	uint64_t size = e->size, end = 0;
-	struct fat_file *boot = NULL;
-	int r;
-
-	if (!e->size_known)
-		return entry_error(s, path, "the archive does not give the file's size");
-	if (size > ext4_capacity(s->sink->ext4))
-		return entry_error(s, path, "its size (%llu bytes) is larger than the whole root "
-					    "filesystem can be",
-				   (unsigned long long)size);
-	for (size_t i = 0; i < e->n_regions; i++) {
-		const struct ext4_region *g = &e->regions[i];
-		if (g->offset < end || g->offset + g->length > size ||
-		    g->offset + g->length < g->offset)
-			return entry_error(s, path, "its sparse map is inconsistent with its size");
-		end = g->offset + g->length;
-	}
-
-	if (boot_rel) {
-		r = fat_file_open(s->sink->fat, boot_rel, size, (time_t)m->mtime, &boot);
-		if (r == -ENOSPC)
-			return log_error_errno(r, "%s: entry '%s': the boot partition is full (%llu MiB, "
-						  "set by the board profile %s)",
-					       s->archive, path,
-					       (unsigned long long)(s->sink->board->boot.size.v / MiB),
-					       s->sink->board->path);
-		if (r == -EMLINK) {
-			_cleanup_free_ char *dir = xstrdup(boot_rel);
-			*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = 0;
-			return log_error_errno(r, "%s: entry '%s': directory '/%s' of the boot "
-						  "partition is full: FAT holds 65536 entries in a "
-						  "directory (a long name takes several)",
-					       s->archive, path, dir);
-		}
-		if (r < 0)
-			return log_error_errno(r, "%s: entry '%s': cannot add it to the boot partition: %m",
-					       s->archive, path);
-		s->stats->boot_files++;
-		if (s->sink->boot_files)
-			pathmap_put(s->sink->boot_files, boot_rel, 1);
-	}
-	if (to_root) {
-		if (rewrite)
-			r = ext4_file_rewrite(s->sink->ext4, path, m, size, e->regions,
-					      e->n_regions);
-		else
-			r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions,
-					    e->n_regions);
-		if (r < 0)
-			return write_error(s, path, r);
-	}
-	s->want_head = to_root && arch_program(path);
-	memset(s->head, 0, sizeof(s->head));
-	r = copy_data(s, path, size, boot, to_root);
-	if (r >= 0 && s->want_head)
-		r = check_elf(s, path);
-	s->want_head = false;
-	if (boot) {
-		int r2 = fat_file_close(boot);
-		if (r >= 0 && r2 < 0)
-			r = log_error_errno(r2, "%s: entry '%s': boot partition copy is incomplete: %m",
-					    s->archive, path);
-	}
-	if (to_root && r >= 0) {
-		r = ext4_file_end(s->sink->ext4);
-		if (r < 0)
-			return write_error(s, path, r);
-	}
-	if (!rewrite)
-		s->stats->files++;
-	return r;
 }
 
 /* A path given twice is refused: which of the two the image should hold
@@ -424,7 +185,7 @@ static int note_path(struct stream *s, const char *path, unsigned type)
 	if (pathmap_get(s->seen, path, &v)) {
 		if (v == S_IFDIR && type == S_IFDIR)
 			return 0;
-		return entry_error(s, path, "the archive holds this path twice");
+		return stream_entry_error(s, path, "the archive holds this path twice");
 	}
 	pathmap_put(s->seen, path, type);
 	if (!*path)
@@ -432,9 +193,10 @@ static int note_path(struct stream *s, const char *path, unsigned type)
 	v = 0;
 	pathmap_get(s->dir_entries, dir, &v);
 	if (++v > MAX_DIR_ENTRIES)
-		return entry_error(s, path, "directory '/%s' has more than %d entries; no rootfs "
-					    "has that many, refusing the archive",
-				   dir, MAX_DIR_ENTRIES);
+		return stream_entry_error(s, path,
+					  "directory '/%s' has more than %d entries; no rootfs "
+					  "has that many, refusing the archive",
+					  dir, MAX_DIR_ENTRIES);
 	pathmap_put(s->dir_entries, dir, v);
 	return 0;
 }
@@ -445,31 +207,36 @@ static int check_meta(struct stream *s, const char *path, const struct source_en
 		      unsigned type)
 {
 	if (e->uid < 0 || e->uid > MAX_ID || e->gid < 0 || e->gid > MAX_ID)
-		return entry_error(s, path, "owner %lld:%lld is out of range (uids and gids go "
-					    "from 0 to %llu)",
-				   (long long)e->uid, (long long)e->gid,
-				   (unsigned long long)MAX_ID);
+		return stream_entry_error(s, path,
+					  "owner %lld:%lld is out of range (uids and gids go "
+					  "from 0 to %llu)",
+					  (long long)e->uid, (long long)e->gid,
+					  (unsigned long long)MAX_ID);
 	if (e->n_xattrs > MAX_XATTRS)
-		return entry_error(s, path, "more than %d extended attributes (%zu)", MAX_XATTRS,
-				   e->n_xattrs);
+		return stream_entry_error(s, path, "more than %d extended attributes (%zu)",
+					  MAX_XATTRS, e->n_xattrs);
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const char *name = e->xattrs[i].name;
 		if (!name || !*name)
-			return entry_error(s, path, "an extended attribute without a name");
+			return stream_entry_error(s, path, "an extended attribute without a name");
 		if (strlen(name) > MAX_XATTR_NAME)
-			return entry_error(s, path, "extended attribute name '%.40s...' is longer than "
-						    "%d bytes (%zu)",
-					   name, MAX_XATTR_NAME, strlen(name));
+			return stream_entry_error(s, path,
+						  "extended attribute name '%.40s...' is longer than "
+						  "%d bytes (%zu)",
+						  name, MAX_XATTR_NAME, strlen(name));
 		if (e->xattrs[i].size > MAX_XATTR_VALUE)
-			return entry_error(s, path, "extended attribute %s is larger than %d bytes",
-					   name, MAX_XATTR_VALUE);
+			return stream_entry_error(s, path,
+						  "extended attribute %s is larger than %d bytes",
+						  name, MAX_XATTR_VALUE);
 	}
 	if ((type == S_IFCHR || type == S_IFBLK) &&
 	    (e->rdev_major > MAX_DEV_MAJOR || e->rdev_minor > MAX_DEV_MINOR))
-		return entry_error(s, path, "device number %llu:%llu is out of range (majors go to "
-					    "%d, minors to %d)",
-				   (unsigned long long)e->rdev_major,
-				   (unsigned long long)e->rdev_minor, MAX_DEV_MAJOR, MAX_DEV_MINOR);
+		return stream_entry_error(s, path,
+					  "device number %llu:%llu is out of range (majors go to "
+					  "%d, minors to %d)",
+					  (unsigned long long)e->rdev_major,
+					  (unsigned long long)e->rdev_minor, MAX_DEV_MAJOR,
+					  MAX_DEV_MINOR);
 	return 0;
 }
 
@@ -488,29 +255,14 @@ static int hardlink_missing(struct stream *s, const char *path, const char *targ
 			why = "the build leaves out of the root filesystem (an SSH host key, or "
 			      "a file of the boot partition), so a second name cannot share it";
 	}
-	return entry_error(s, path, "hardlink to '%s', which %s", target, why);
+	return stream_entry_error(s, path, "hardlink to '%s', which %s", target, why);
 }
 
-static int one_entry(struct stream *s, const struct source_entry *e)
+/* The entry's owner, mode, time (clamped to the build's epoch) and
+ * extended attributes, as the writers take them. */
+static struct ext4_meta entry_meta(const struct stream *s, const struct source_entry *e)
 {
-	_cleanup_free_ char *path = NULL, *target = NULL;
-	const char *why, *name = e->path;
-	const char *hl = e->hardlink;
-	unsigned type = e->mode & S_IFMT;
 	struct ext4_meta m = { 0 };
-	const char *rel_mount, *rel_source, *boot_rel = NULL;
-	bool to_root = true;
-	uint32_t existing;
-	int r;
-
-	if (rootfs_normalize_path(name, &path, &why) < 0)
-		return log_error("%s: entry '%s': %s", s->archive, name ? name : "?", why);
-	s->stats->entries++;
-	r = note_path(s, path, type);
-	if (r >= 0)
-		r = check_meta(s, path, e, type);
-	if (r < 0)
-		return r;
 
 	m.mode = e->mode;
 	m.uid = (uint32_t)e->uid;
@@ -522,129 +274,197 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 		m.mtime = 0;
 	m.xattrs = e->xattrs;
 	m.n_xattrs = e->n_xattrs;
+	return m;
+}
 
-	if (*path == 0) {
-		/* The archive's own "./": the root directory's owner and mode. */
-		if (type != S_IFDIR)
-			return entry_error(s, ".", "the root entry is not a directory");
-		r = ext4_mkdir(s->sink->ext4, "", &m);
-		return r < 0 ? write_error(s, "/", r) : 0;
-	}
+/* What the build takes aside rather than streams into the root: the base's
+ * SSH host keys (left out), the files it captures, the paths it writes
+ * itself. *DONE tells whether PATH was one of them. */
+static int set_aside(struct stream *s, const char *path, const struct source_entry *e,
+		     struct ext4_meta *m, bool *done)
+{
+	unsigned type = e->mode & S_IFMT;
+	struct capture *c;
+	int r;
 
+	*done = true;
 	/* No SSH host key of the base goes into an image (SECURITY.md): each
 	 * node makes its own at first boot. */
 	if (startswith(path, "etc/ssh/ssh_host_") && !strchr(path + 8, '/')) {
 		s->stats->host_keys++;
 		return 0;
 	}
-	{
-		struct capture *c = find_capture(s, path);
-		if (c) {
-			if (type != S_IFREG || hl)
-				return entry_error(s, path, "expected a regular file here");
-			r = ensure_parents(s, path);
-			if (r >= 0)
-				r = capture_file(s, path, e, &m, c);
-			if (r >= 0 && streq(path, "var/lib/dpkg/status"))
-				r = check_dpkg_status(s, path, c);
-			return r;
-		}
+	c = find_capture(s, path);
+	if (c) {
+		if (type != S_IFREG || e->hardlink)
+			return stream_entry_error(s, path, "expected a regular file here");
+		r = ensure_parents(s, path);
+		if (r >= 0)
+			r = stream_capture_file(s, path, e, m, c);
+		if (r >= 0 && streq(path, "var/lib/dpkg/status"))
+			r = stream_check_dpkg_status(s, path, c);
+		return r;
 	}
 	if (pathmap_get(s->sink->replaced_paths, path, NULL) && type != S_IFDIR) {
 		s->stats->replaced++;
 		return 0;
 	}
+	*done = false;
+	return 0;
+}
 
-	/* Below the boot partition's mount point: only listed files, and only
-	 * in the boot partition. Below the boot source (x86: /boot): listed
-	 * files go to both. */
-	rel_mount = below(path, s->boot_mount);
-	rel_source = below(path, s->boot_source);
+/* Where the entry goes: the root (*TO_ROOT) and the boot partition (as
+ * *BOOT_REL). Below the boot partition's mount point: only listed files,
+ * and only in the boot partition. Below the boot source (x86: /boot):
+ * listed files go to both. False: the entry is left out. */
+static bool route(struct stream *s, const char *path, const struct source_entry *e,
+		  bool *to_root, const char **boot_rel)
+{
+	unsigned type = e->mode & S_IFMT;
+	bool file = type == S_IFREG && !e->hardlink;
+	const char *rel_mount = stream_below(path, s->boot_mount);
+	const char *rel_source = stream_below(path, s->boot_source);
+
+	*to_root = true;
+	*boot_rel = NULL;
 	if (rel_mount && *rel_mount) {
-		to_root = false;
-		if (type == S_IFREG && !hl && rel_source && boot_listed(s, rel_source)) {
-			boot_rel = rel_source;
+		*to_root = false;
+		if (file && rel_source && boot_listed(s, rel_source)) {
+			*boot_rel = rel_source;
 		} else {
 			if (type != S_IFDIR)
 				s->stats->left_out++;
-			return 0;
+			return false;
 		}
-	} else if (rel_source && *rel_source && type == S_IFREG && !hl &&
-		   boot_listed(s, rel_source))
-		boot_rel = rel_source;
-	else if (type == S_IFREG && !hl)
-		boot_rel = boot_copy(s, path);
+	} else if (rel_source && *rel_source && file && boot_listed(s, rel_source))
+		*boot_rel = rel_source;
+	else if (file)
+		*boot_rel = boot_copy(s, path);
+	return true;
+}
 
+/* A second name of a regular file earlier in the archive. */
+static int hardlink_entry(struct stream *s, const char *path, const struct source_entry *e,
+			  struct ext4_meta *m, bool to_root)
+{
+	_cleanup_free_ char *target = NULL;
+	const char *why;
+	uint32_t existing;
+	int r;
+
+	if (rootfs_normalize_path(e->hardlink, &target, &why) < 0)
+		return stream_entry_error(s, path, "hardlink target '%s': %s", e->hardlink, why);
+	if (streq(target, path))
+		return stream_entry_error(s, path, "hardlink to itself");
+	if (ext4_lookup(s->sink->ext4, target, &existing) < 0)
+		return hardlink_missing(s, path, target);
+	if (!S_ISREG(existing))
+		return stream_entry_error(s, path, "hardlink to '%s', which is not a regular file",
+					  target);
+	if (!to_root)
+		return 0;
+	r = ext4_hardlink(s->sink->ext4, path, target);
+	if (r < 0)
+		return stream_write_error(s, path, r);
+	s->stats->links++;
+	/* cpio's newc puts a file's data on its last name, and pax
+	 * may put it on any: such an entry replaces the content (and
+	 * owner and mode), as libarchive's own extraction does. */
+	if (e->size_known && e->size > 0)
+		return stream_regular_file(s, path, e, m, true, NULL, true);
+	return 0;
+}
+
+/* The entry itself, by its type, where route() sent it. */
+static int make_entry(struct stream *s, const char *path, const struct source_entry *e,
+		      struct ext4_meta *m, bool to_root, const char *boot_rel)
+{
+	unsigned type = e->mode & S_IFMT;
+	int r;
+
+	switch (type) {
+	case S_IFDIR:
+		r = ext4_mkdir(s->sink->ext4, path, m);
+		s->stats->dirs++;
+		break;
+	case S_IFREG:
+		return stream_regular_file(s, path, e, m, to_root, boot_rel, false);
+	case S_IFLNK: {
+		const char *t = e->symlink;
+		if (!t || !*t)
+			return stream_entry_error(s, path, "symlink without a target");
+		if (strlen(t) > MAX_SYMLINK)
+			return stream_entry_error(s, path, "symlink target longer than %d bytes",
+						  MAX_SYMLINK);
+		r = ext4_symlink(s->sink->ext4, path, t, m);
+		break;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		if (!stream_below(path, "dev"))
+			return stream_entry_error(s, path,
+						  "device node outside /dev; a rootfs has no "
+						  "reason to carry one");
+		m->rdev_major = (uint32_t)e->rdev_major;
+		m->rdev_minor = (uint32_t)e->rdev_minor;
+		r = ext4_mknod(s->sink->ext4, path, m);
+		break;
+	case S_IFIFO:
+	case S_IFSOCK:
+		if (!stream_below(path, "dev") && !stream_below(path, "run"))
+			return stream_entry_error(s, path, "%s outside /dev and /run",
+						  type == S_IFIFO ? "fifo" : "socket");
+		r = ext4_mknod(s->sink->ext4, path, m);
+		break;
+	default:
+		return stream_entry_error(s, path, "unsupported entry type 0%o", type);
+	}
+	return r < 0 ? stream_write_error(s, path, r) : 0;
+}
+
+static int one_entry(struct stream *s, const struct source_entry *e)
+{
+	_cleanup_free_ char *path = NULL;
+	const char *why, *name = e->path, *boot_rel;
+	unsigned type = e->mode & S_IFMT;
+	struct ext4_meta m;
+	bool to_root, done;
+	uint32_t existing;
+	int r;
+
+	if (rootfs_normalize_path(name, &path, &why) < 0)
+		return log_error("%s: entry '%s': %s", s->archive, name ? name : "?", why);
+	s->stats->entries++;
+	r = note_path(s, path, type);
+	if (r >= 0)
+		r = check_meta(s, path, e, type);
+	if (r < 0)
+		return r;
+	m = entry_meta(s, e);
+
+	if (*path == 0) {
+		/* The archive's own "./": the root directory's owner and mode. */
+		if (type != S_IFDIR)
+			return stream_entry_error(s, ".", "the root entry is not a directory");
+		r = ext4_mkdir(s->sink->ext4, "", &m);
+		return r < 0 ? stream_write_error(s, "/", r) : 0;
+	}
+	r = set_aside(s, path, e, &m, &done);
+	if (r < 0 || done)
+		return r;
+	if (!route(s, path, e, &to_root, &boot_rel))
+		return 0;
 	if (to_root) {
 		r = ensure_parents(s, path);
 		if (r < 0)
 			return r;
 		if (ext4_lookup(s->sink->ext4, path, &existing) == 0 &&
 		    !(S_ISDIR(existing) && type == S_IFDIR))
-			return entry_error(s, path, "the archive holds this path twice");
+			return stream_entry_error(s, path, "the archive holds this path twice");
 	}
-
-	if (hl) {
-		if (rootfs_normalize_path(hl, &target, &why) < 0)
-			return entry_error(s, path, "hardlink target '%s': %s", hl, why);
-		if (streq(target, path))
-			return entry_error(s, path, "hardlink to itself");
-		if (ext4_lookup(s->sink->ext4, target, &existing) < 0)
-			return hardlink_missing(s, path, target);
-		if (!S_ISREG(existing))
-			return entry_error(s, path, "hardlink to '%s', which is not a regular file",
-					   target);
-		if (!to_root)
-			return 0;
-		r = ext4_hardlink(s->sink->ext4, path, target);
-		if (r < 0)
-			return write_error(s, path, r);
-		s->stats->links++;
-		/* cpio's newc puts a file's data on its last name, and pax
-		 * may put it on any: such an entry replaces the content (and
-		 * owner and mode), as libarchive's own extraction does. */
-		if (e->size_known && e->size > 0)
-			return regular_file(s, path, e, &m, true, NULL, true);
-		return 0;
-	}
-
-	switch (type) {
-	case S_IFDIR:
-		r = ext4_mkdir(s->sink->ext4, path, &m);
-		s->stats->dirs++;
-		break;
-	case S_IFREG:
-		return regular_file(s, path, e, &m, to_root, boot_rel, false);
-	case S_IFLNK: {
-		const char *t = e->symlink;
-		if (!t || !*t)
-			return entry_error(s, path, "symlink without a target");
-		if (strlen(t) > MAX_SYMLINK)
-			return entry_error(s, path, "symlink target longer than %d bytes",
-					   MAX_SYMLINK);
-		r = ext4_symlink(s->sink->ext4, path, t, &m);
-		break;
-	}
-	case S_IFCHR:
-	case S_IFBLK:
-		if (!below(path, "dev"))
-			return entry_error(s, path, "device node outside /dev; a rootfs has no "
-						    "reason to carry one");
-		m.rdev_major = (uint32_t)e->rdev_major;
-		m.rdev_minor = (uint32_t)e->rdev_minor;
-		r = ext4_mknod(s->sink->ext4, path, &m);
-		break;
-	case S_IFIFO:
-	case S_IFSOCK:
-		if (!below(path, "dev") && !below(path, "run"))
-			return entry_error(s, path, "%s outside /dev and /run",
-					   type == S_IFIFO ? "fifo" : "socket");
-		r = ext4_mknod(s->sink->ext4, path, &m);
-		break;
-	default:
-		return entry_error(s, path, "unsupported entry type 0%o", type);
-	}
-	return r < 0 ? write_error(s, path, r) : 0;
+	if (e->hardlink)
+		return hardlink_entry(s, path, e, &m, to_root);
+	return make_entry(s, path, e, &m, to_root, boot_rel);
 }
 
 static char *relative(const char *abs) { return xstrdup(abs[0] == '/' ? abs + 1 : abs); }
