@@ -57,7 +57,7 @@ struct build {
 	struct fat_writer *fat;
 	struct ext4_writer *ext4;
 	struct pathmap *boot_files; /* what the stream wrote to the boot partition */
-	struct rootfs_stats stats;
+	struct stream_stats stats;
 	struct progress prog;
 	uint64_t root_used;
 	char *img_name; /* NAME.img, for the bmap */

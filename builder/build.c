@@ -376,7 +376,7 @@ static int build_stream(struct build *bd)
 					       bd->name, ext4_last_error(bd->ext4));
 	}
 	{
-		struct rootfs_sink sink = {
+		struct stream_sink sink = {
 			.ext4 = bd->ext4,
 			.fat = bd->fat,
 			.board = bd->b,
@@ -390,7 +390,7 @@ static int build_stream(struct build *bd)
 			.out = bd->out,
 		};
 		progress_init(&bd->prog, bd->name);
-		r = rootfs_stream(bd->base, &sink, &bd->stats);
+		r = stream_base(bd->base, &sink, &bd->stats);
 		if (r < 0)
 			return r;
 	}

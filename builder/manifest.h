@@ -25,7 +25,7 @@ struct manifest {
 	struct manifest_input config_file, board_file, base;
 	const struct artifact *const *artifacts; /* the pinned artifacts baked in */
 	size_t n_artifacts;
-	const struct rootfs_stats *rootfs;
+	const struct stream_stats *rootfs;
 	uint64_t root_used;
 	const struct derive_result *out;
 };

@@ -11,8 +11,8 @@
 
 struct stream {
 	const char *archive;
-	struct rootfs_sink *sink;
-	struct rootfs_stats *stats;
+	struct stream_sink *sink;
+	struct stream_stats *stats;
 	struct source *src;
 	char *boot_source, *boot_mount; /* relative, "" for / */
 	struct pathmap *seen;           /* every path of the archive -> its type */

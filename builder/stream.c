@@ -28,7 +28,7 @@
 #define MAX_DEV_MINOR 1048575
 #define MAX_ID (UINT32_MAX - 1)
 
-int rootfs_normalize_path(const char *in, char **out, const char **why)
+int stream_normalize_path(const char *in, char **out, const char **why)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t n = 0, depth = 0;
@@ -54,7 +54,7 @@ int rootfs_normalize_path(const char *in, char **out, const char **why)
 			*why = "a name in the path is longer than 255 bytes";
 			return -EINVAL;
 		} else {
-			if (++depth > ROOTFS_MAX_DEPTH) {
+			if (++depth > STREAM_MAX_DEPTH) {
 				*why = "path is deeper than 64 directories";
 				return -EINVAL;
 			}
@@ -352,7 +352,7 @@ static int hardlink_entry(struct stream *s, const char *path, const struct sourc
 	uint32_t existing;
 	int r;
 
-	if (rootfs_normalize_path(e->hardlink, &target, &why) < 0)
+	if (stream_normalize_path(e->hardlink, &target, &why) < 0)
 		return stream_entry_error(s, path, "hardlink target '%s': %s", e->hardlink, why);
 	if (streq(target, path))
 		return stream_entry_error(s, path, "hardlink to itself");
@@ -432,7 +432,7 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 	uint32_t existing;
 	int r;
 
-	if (rootfs_normalize_path(name, &path, &why) < 0)
+	if (stream_normalize_path(name, &path, &why) < 0)
 		return log_error("%s: entry '%s': %s", s->archive, name ? name : "?", why);
 	s->stats->entries++;
 	r = note_path(s, path, type);
@@ -469,13 +469,13 @@ static int one_entry(struct stream *s, const struct source_entry *e)
 
 static char *relative(const char *abs) { return xstrdup(abs[0] == '/' ? abs + 1 : abs); }
 
-int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_stats *stats)
+int stream_base(const char *archive, struct stream_sink *sink, struct stream_stats *stats)
 {
 	struct stream s = { .archive = archive, .sink = sink, .stats = stats };
 	struct source_entry *e;
 	int r;
 
-	*stats = (struct rootfs_stats){ 0 };
+	*stats = (struct stream_stats){ 0 };
 	r = source_open(archive, &s.src);
 	if (r < 0)
 		goto out;

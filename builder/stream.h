@@ -17,7 +17,7 @@
 
 struct board;
 
-struct rootfs_stats {
+struct stream_stats {
 	uint64_t entries, files, dirs, links, bytes;
 	uint64_t boot_files;   /* files written to the boot partition */
 	uint64_t left_out;     /* entries below the boot mount not listed by the board */
@@ -37,7 +37,7 @@ struct capture {
 	bool found;
 };
 
-struct rootfs_sink {
+struct stream_sink {
 	struct ext4_writer *ext4;
 	struct fat_writer *fat;        /* NULL: no boot partition files */
 	const struct board *board;
@@ -53,10 +53,10 @@ struct rootfs_sink {
 
 /* Returns 0, or -errno after printing one message naming the archive (and
  * the entry). */
-int rootfs_stream(const char *archive, struct rootfs_sink *sink, struct rootfs_stats *stats);
+int stream_base(const char *archive, struct stream_sink *sink, struct stream_stats *stats);
 
 /* Normalizes an archive path: strips "./" and trailing slashes, refuses
  * absolute paths, "..", empty components, over-long names and paths deeper
- * than ROOTFS_MAX_DEPTH. "" is the root. Returns 0 or -EINVAL with a reason. */
-#define ROOTFS_MAX_DEPTH 64
-int rootfs_normalize_path(const char *in, char **out, const char **why);
+ * than STREAM_MAX_DEPTH. "" is the root. Returns 0 or -EINVAL with a reason. */
+#define STREAM_MAX_DEPTH 64
+int stream_normalize_path(const char *in, char **out, const char **why);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: an input is a base rootfs (any archive libarchive
  * reads, or a disk image), streamed into a 64 MiB ext4 root and a FAT boot
- * partition as a build does (rootfs_stream() with the pi5 board's rules).
+ * partition as a build does (stream_base() with the pi5 board's rules).
  * It must end in success or one refusal, never a crash, a sanitizer report
  * or a hang; and when it succeeds, `e2fsck -fn` must find the filesystem
  * clean (the oracle: an abort() here is a finding). Built and run by
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pathmap *replaced = pathmap_new(), *boot_files = pathmap_new();
 	struct fat_writer *fat = NULL;
 	struct ext4_writer *ext4 = NULL;
-	struct rootfs_stats stats;
+	struct stream_stats stats;
 	uint64_t root_size;
 	int r;
 
@@ -86,12 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	{
-		struct rootfs_sink sink = {
+		struct stream_sink sink = {
 			.ext4 = ext4, .fat = fat, .board = &board, .replaced_paths = replaced,
 			.captures = caps, .n_captures = n_caps, .boot_files = boot_files,
 			.epoch = 1700000000,
 		};
-		r = rootfs_stream(input, &sink, &stats);
+		r = stream_base(input, &sink, &stats);
 	}
 	if (r >= 0 && ext4_finish(ext4, 0, &root_size) >= 0 && fsck() != 0) {
 		fprintf(stderr, "fuzz-archive: e2fsck -fn finds the root written from this input "

@@ -9,7 +9,7 @@ static const char *norm(const char *in)
 	const char *why;
 	char *out;
 
-	if (rootfs_normalize_path(in, &out, &why) < 0) {
+	if (stream_normalize_path(in, &out, &why) < 0) {
 		snprintf(buf, sizeof(buf), "error: %s", why);
 		return buf;
 	}
