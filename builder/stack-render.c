@@ -19,9 +19,6 @@
  * default, node-cidr-mask-size-ipv4). */
 #define POD_MASK_IPV4 "24"
 
-/* The address at INDEX of prefix P (k3s: the tenth of each service range
- * for the cluster's DNS). */
-
 void stack_vars(const struct config *c, struct vars *v)
 {
 	const struct config_network *net = &c->network;
@@ -100,7 +97,9 @@ void stack_job_hash(const char *name, const char *chart_b64, const char *values,
 static struct tmpl_origin origin_of(const struct stack_def *d, const struct cstr *s)
 {
 	const char *text = d->file.text, *l = text;
-	struct tmpl_origin o = { .path = d->file.path, .file_text = text, .line = s->m.pos.line,
+	struct tmpl_origin o = { .path = d->file.path,
+				 .file_text = text,
+				 .line = s->m.pos.line,
 				 .indent = s->m.pos.col ? s->m.pos.col - 1 : 0 };
 
 	for (unsigned i = 1; i < s->m.pos.line && l; i++)
@@ -169,9 +168,10 @@ static char *render_yaml(const struct stack_def *d, const struct cstr *t, const 
 			conf_error_at(o.path, o.file_text,
 				      (struct pos){ o.line + (unsigned)m.line,
 						    o.indent + (unsigned)m.column + 1 },
-				      "component '%s': once rendered, not YAML: %s%s%s%s", d->name.v,
-				      parser.problem, parser.context ? " (" : "",
-				      parser.context ? parser.context : "", parser.context ? ")" : "");
+				      "component '%s': once rendered, not YAML: %s%s%s%s",
+				      d->name.v, parser.problem, parser.context ? " (" : "",
+				      parser.context ? parser.context : "",
+				      parser.context ? ")" : "");
 			bad = true;
 			break;
 		}
@@ -188,23 +188,36 @@ static char *render_yaml(const struct stack_def *d, const struct cstr *t, const 
 				     p < root->data.mapping.pairs.top; p++) {
 					yaml_node_t *k = yaml_document_get_node(&doc, p->key);
 					yaml_node_t *val = yaml_document_get_node(&doc, p->value);
-					const char *key = k->type == YAML_SCALAR_NODE ? (char *)k->data.scalar.value : "";
-					if (val->type == YAML_SCALAR_NODE && streq(key, "apiVersion"))
+					const char *key = k->type == YAML_SCALAR_NODE
+								  ? (char *)k->data.scalar.value
+								  : "";
+					if (val->type == YAML_SCALAR_NODE &&
+					    streq(key, "apiVersion"))
 						api = (char *)val->data.scalar.value;
-					else if (val->type == YAML_SCALAR_NODE && streq(key, "kind"))
+					else if (val->type == YAML_SCALAR_NODE &&
+						 streq(key, "kind"))
 						kind = (char *)val->data.scalar.value;
-					else if (val->type == YAML_MAPPING_NODE && streq(key, "metadata"))
-						for (yaml_node_pair_t *q = val->data.mapping.pairs.start;
+					else if (val->type == YAML_MAPPING_NODE &&
+						 streq(key, "metadata"))
+						for (yaml_node_pair_t *q =
+							     val->data.mapping.pairs.start;
 						     q < val->data.mapping.pairs.top; q++) {
-							yaml_node_t *mk = yaml_document_get_node(&doc, q->key);
-							yaml_node_t *mv = yaml_document_get_node(&doc, q->value);
-							if (mk->type == YAML_SCALAR_NODE && mv->type == YAML_SCALAR_NODE &&
-							    streq((char *)mk->data.scalar.value, "name"))
+							yaml_node_t *mk =
+								yaml_document_get_node(&doc,
+										       q->key);
+							yaml_node_t *mv =
+								yaml_document_get_node(&doc,
+										       q->value);
+							if (mk->type == YAML_SCALAR_NODE &&
+							    mv->type == YAML_SCALAR_NODE &&
+							    streq((char *)mk->data.scalar.value,
+								  "name"))
 								name = (char *)mv->data.scalar.value;
 						}
 				}
 			if (!api || !*api || !kind || !*kind || !name || !*name) {
-				conf_error_at(o.path, o.file_text, (struct pos){ o.line, o.indent + 1 },
+				conf_error_at(o.path, o.file_text,
+					      (struct pos){ o.line, o.indent + 1 },
 					      "component '%s': a resource needs apiVersion, kind and "
 					      "metadata.name",
 					      d->name.v);
@@ -262,10 +275,11 @@ static char *read_back_values(const char *text)
 		     p && p < root->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(&doc, p->key);
 			yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-			if (!streq((char *)k->data.scalar.value, "spec") || v->type != YAML_MAPPING_NODE)
+			if (!streq((char *)k->data.scalar.value, "spec") ||
+			    v->type != YAML_MAPPING_NODE)
 				continue;
-			for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
-			     q++) {
+			for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
+			     q < v->data.mapping.pairs.top; q++) {
 				yaml_node_t *sk = yaml_document_get_node(&doc, q->key);
 				yaml_node_t *sv = yaml_document_get_node(&doc, q->value);
 				if (streq((char *)sk->data.scalar.value, "valuesContent") &&
@@ -294,8 +308,8 @@ static void set_str(struct cstr *c, const char *s)
 
 static void item_free(struct stack_item *it)
 {
-	struct cstr *strs[] = { &it->name, &it->file, &it->sha256, &it->namespace, &it->chart,
-				&it->job_hash };
+	struct cstr *strs[] = { &it->name,	&it->file,  &it->sha256,
+				&it->namespace, &it->chart, &it->job_hash };
 	for (size_t i = 0; i < ELEMENTSOF(strs); i++)
 		free(strs[i]->v);
 	for (size_t i = 0; i < it->rollout.n; i++)
@@ -329,10 +343,10 @@ static void add_file(struct plan *p, const char *path, const char *text, const c
 static unsigned render_chart(const struct stack_def *d, const struct vars *v,
 			     const struct stack_chart_file *chart, struct stack_item *it, FILE *f)
 {
-	_cleanup_free_ char *raw = d->chart.values.m.set ? render_yaml(d, &d->chart.values, v, false)
-						      : xstrdup("");
-	_cleanup_free_ char *b64 = chart && chart->data ? base64_encode(chart->data, chart->size)
-							 : xstrdup("");
+	_cleanup_free_ char *raw =
+		d->chart.values.m.set ? render_yaml(d, &d->chart.values, v, false) : xstrdup("");
+	_cleanup_free_ char *b64 =
+		chart && chart->data ? base64_encode(chart->data, chart->size) : xstrdup("");
 	_cleanup_free_ char *values = NULL;
 	unsigned problems = 0;
 	char hash[72];
@@ -344,10 +358,11 @@ static unsigned render_chart(const struct stack_def *d, const struct vars *v,
 		return 1;
 	df = open_memstream(&doc, &dl);
 	values = normalize_values(raw);
-	fprintf(df, "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n"
-		    "  name: %s\n  namespace: %s\n  labels:\n"
-		    "    app.kubernetes.io/managed-by: farm-node\n"
-		    "spec:\n  targetNamespace: %s\n  createNamespace: true\n",
+	fprintf(df,
+		"apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n"
+		"  name: %s\n  namespace: %s\n  labels:\n"
+		"    app.kubernetes.io/managed-by: farm-node\n"
+		"spec:\n  targetNamespace: %s\n  createNamespace: true\n",
 		d->name.v, STACK_CHART_NAMESPACE, d->namespace.v);
 	if (d->chart.bootstrap.v)
 		fprintf(df, "  bootstrap: true\n");
@@ -386,7 +401,8 @@ static unsigned add_conditions(const struct stack_def *d, const struct vars *v,
 	unsigned problems = 0;
 
 	for (size_t i = 0; i < d->conditions.n; i++) {
-		const struct stack_condition *sc = STACK_AT(d->conditions, struct stack_condition, i);
+		const struct stack_condition *sc =
+			STACK_AT(d->conditions, struct stack_condition, i);
 		int ok = when_ok(d, &sc->when, v);
 		struct stack_wait *w;
 		problems += ok < 0;
@@ -425,11 +441,14 @@ static int render_one(const struct config *c, const struct stack_def *d, size_t 
 	set_str(&it->namespace, d->namespace.v);
 	fprintf(f, "# %s%s%s\n", d->name.v, d->description.m.set ? ": " : "",
 		d->description.m.set ? d->description.v : "");
-	fprintf(f, "# Rendered by farm-image from %s/%s.yaml for cluster %s. farm-node\n"
-		   "# applies it in the order of plan.yaml:%s%s the resources once the\n"
-		   "# CRDs they need are Established.\n",
+	fprintf(f,
+		"# Rendered by farm-image from %s/%s.yaml for cluster %s. farm-node\n"
+		"# applies it in the order of plan.yaml:%s%s the resources once the\n"
+		"# CRDs they need are Established.\n",
 		STACK_DEFS_DIR, d->name.v, c->cluster.name.v,
-		d->chart.m.set ? " the HelmChart first (and waits for its\n# install and workloads)," : "",
+		d->chart.m.set
+			? " the HelmChart first (and waits for its\n# install and workloads),"
+			: "",
 		d->chart.m.set ? " then" : "");
 	if (d->chart.m.set)
 		problems += render_chart(d, v, chart, it, f);
@@ -454,7 +473,8 @@ static int render_one(const struct config *c, const struct stack_def *d, size_t 
 			problems++;
 			continue;
 		}
-		fprintf(f, "---\n%s%s", text, text[0] && text[strlen(text) - 1] != '\n' ? "\n" : "");
+		fprintf(f, "---\n%s%s", text,
+			text[0] && text[strlen(text) - 1] != '\n' ? "\n" : "");
 		free(text);
 	}
 	problems += add_conditions(d, v, it);
@@ -485,8 +505,9 @@ int stack_render(const struct config *c, const struct stack_set *s, const struct
 		problems += render_one(c, s->order[i], i, v, cf, &items[i], &text) < 0;
 		if (p && !problems) {
 			_cleanup_free_ char *path = xasprintf(STACK_DIR "/%s", items[i].file.v);
-			_cleanup_free_ char *origin = xasprintf("stack (%s/%s.yaml)", STACK_DEFS_DIR,
-								s->order[i]->name.v);
+			_cleanup_free_ char *origin =
+				xasprintf("stack (%s/%s.yaml)", STACK_DEFS_DIR,
+					  s->order[i]->name.v);
 			add_file(p, path, text, origin);
 		}
 		free(text);
