@@ -8,8 +8,8 @@
 bool arch_program(const char *path)
 {
 	static const char *const programs[] = {
-		"usr/bin/dpkg",		  "bin/dpkg",		   "usr/lib/systemd/systemd",
-		"lib/systemd/systemd",	  "usr/sbin/sshd",
+		"usr/bin/dpkg",	       "bin/dpkg",	"usr/lib/systemd/systemd",
+		"lib/systemd/systemd", "usr/sbin/sshd",
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(programs); i++)

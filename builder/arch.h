@@ -17,8 +17,8 @@
 #define ARCH_ELF_HEADER 20
 
 struct elf_arch {
-	const char *arch;    /* Debian architecture ("amd64"); NULL when unknown */
-	char machine[32];    /* the ELF machine, for messages ("x86-64") */
+	const char *arch; /* Debian architecture ("amd64"); NULL when unknown */
+	char machine[32]; /* the ELF machine, for messages ("x86-64") */
 };
 
 /* True for the paths of a rootfs whose ELF header tells its architecture. */

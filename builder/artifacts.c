@@ -36,7 +36,9 @@ static const struct field entry_fields[] = {
 	{ 0 },
 };
 static const struct schema entry_schema = {
-	.what = "artifact", .name_key = "name", .size = sizeof(struct lock_entry),
+	.what = "artifact",
+	.name_key = "name",
+	.size = sizeof(struct lock_entry),
 	.fields = entry_fields,
 };
 
@@ -262,8 +264,7 @@ void artifacts_free(struct artifacts *a)
 	*a = (struct artifacts){ 0 };
 }
 
-const struct artifact *artifacts_find(const struct artifacts *a, const char *name,
-				      const char *arch)
+const struct artifact *artifacts_find(const struct artifacts *a, const char *name, const char *arch)
 {
 	for (size_t i = 0; i < a->n; i++)
 		if (streq(a->v[i].name, name) && streq_ptr(a->v[i].arch, arch))
@@ -343,8 +344,8 @@ int artifact_verify_fd(const struct artifact *art, int fd, char actual_hex[SHA25
 	return streq(actual_hex, art->sha256) ? 0 : -EBADMSG;
 }
 
-int artifact_verify_file(const struct artifact *art, const char *desc, const char *path,
-			 int flags, char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size)
+int artifact_verify_file(const struct artifact *art, const char *desc, const char *path, int flags,
+			 char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size)
 {
 	_cleanup_close_ int fd = open_regular(AT_FDCWD, path, flags, false);
 	int r;

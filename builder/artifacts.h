@@ -13,8 +13,8 @@
 
 struct artifact {
 	char *name, *arch, *version, *url, *sha256; /* arch NULL: any architecture */
-	uint64_t size;                               /* 0: not pinned */
-	struct pos pos;                              /* the entry in the lock file */
+	uint64_t size;				    /* 0: not pinned */
+	struct pos pos;				    /* the entry in the lock file */
 };
 
 struct artifacts {
@@ -58,8 +58,8 @@ int artifact_verify_fd(const struct artifact *art, int fd, char actual_hex[SHA25
  * do about it depends on where PATH is. Any other failure is -errno after
  * one message: "DESC: cannot open PATH: ..." or "DESC: cannot read PATH:
  * ...". */
-int artifact_verify_file(const struct artifact *art, const char *desc, const char *path,
-			 int flags, char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size);
+int artifact_verify_file(const struct artifact *art, const char *desc, const char *path, int flags,
+			 char actual_hex[SHA256_HEX_LEN], uint64_t *actual_size);
 
 /* Path of a verified artifact (NAME, ARCH or NULL), from DIR (an artifacts
  * directory the user gives: files named like the URL's last component) or

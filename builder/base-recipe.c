@@ -8,14 +8,13 @@
 
 #include <libgen.h>
 
-
-#define DEFAULT_SUITE "trixie"
+#define DEFAULT_SUITE	"trixie"
 #define DEFAULT_VARIANT "minbase"
 
 #define F CONF_FIELD
 
-static const char *const variants[] = { "extract", "custom",    "essential", "apt",
-					"required", "minbase",  "buildd",    "important",
+static const char *const variants[] = { "extract",     "custom",   "essential", "apt",
+					"required",    "minbase",  "buildd",	"important",
 					"debootstrap", "standard", NULL };
 static const char *const archs[] = { "amd64", "arm64", NULL };
 
@@ -39,8 +38,7 @@ static const struct field recipe_fields[] = {
 	F("architecture", FT_ENUM, struct base_recipe, architecture, .values = archs,
 	  .required = true),
 	F("components", FT_STRLIST, struct base_recipe, components),
-	F("mirrors", FT_LIST, struct base_recipe, mirrors, .sub = &mirror_schema,
-	  .required = true),
+	F("mirrors", FT_LIST, struct base_recipe, mirrors, .sub = &mirror_schema, .required = true),
 	F("packages", FT_STRLIST, struct base_recipe, packages, .required = true),
 	F("setup-hooks", FT_STRLIST, struct base_recipe, setup_hooks, .multiline = true),
 	F("essential-hooks", FT_STRLIST, struct base_recipe, essential_hooks, .multiline = true),
@@ -92,15 +90,9 @@ static bool package_ok(const char *s)
 	return strlen(s) >= 2 && word_ok(s, "+-.") && s[0] != '+' && s[0] != '-' && s[0] != '.';
 }
 
-static bool has_space(const char *s)
-{
-	return strpbrk(s, " \t\n\r\v\f") != NULL;
-}
+static bool has_space(const char *s) { return strpbrk(s, " \t\n\r\v\f") != NULL; }
 
-bool base_suite_ok(const char *s)
-{
-	return word_ok(s, "-._");
-}
+bool base_suite_ok(const char *s) { return word_ok(s, "-._"); }
 
 char *base_expand_suite(const char *tmpl, const char *suite)
 {

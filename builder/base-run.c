@@ -175,7 +175,8 @@ static int check_emulation(const char *board, const char *arch)
 			 !mounted ? "binfmt_misc is not mounted"
 			 : f	  ? "its qemu-user handler is disabled"
 				  : "binfmt_misc has no qemu-user handler for it",
-			 mounted ? "" : "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; ",
+			 mounted ? ""
+				 : "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; ",
 			 ops->qemu_arch);
 }
 
@@ -446,8 +447,9 @@ int base_build(const struct base_recipe *r, const char *board, const char *suite
 				log_path);
 	} else if (ret < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char why[64];
-		snprintf(why, sizeof(why), WIFEXITED(status) ? "mmdebstrap exited with status %d"
-							     : "mmdebstrap was killed by signal %d",
+		snprintf(why, sizeof(why),
+			 WIFEXITED(status) ? "mmdebstrap exited with status %d"
+					   : "mmdebstrap was killed by signal %d",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		print_failure(&s, why, log_path);
 		ret = -EIO;

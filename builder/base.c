@@ -18,7 +18,7 @@
 #define DEFAULT_CONFIG_DIR "configs"
 /* Part of every cache key: bump it when farm-image changes how it turns a
  * recipe into an mmdebstrap run, so that old bases are not reused. */
-#define KEY_FORMAT "farm-rootfs-1"
+#define KEY_FORMAT   "farm-rootfs-1"
 #define MAX_KEY_FILE (1 * MiB)
 
 char *base_cache_dir(void)
@@ -41,15 +41,12 @@ void base_strv_free(char ***v)
 	free(*v);
 }
 
-static void strv_push(char ***v, size_t *n, size_t *cap, char *s)
-{
-	ARRAY_PUSH(*v, *n, *cap, s);
-}
+static void strv_push(char ***v, size_t *n, size_t *cap, char *s) { ARRAY_PUSH(*v, *n, *cap, s); }
 
 /* The sources.list the node keeps: keys at /usr/share/keyrings/farm-NAME.
  * With HOST_KEYS, the keys' paths on this machine (for mmdebstrap's apt). */
-static void source_lines(const struct base_recipe *r, const char *suite, bool host_keys,
-			 char ***v, size_t *n, size_t *cap)
+static void source_lines(const struct base_recipe *r, const char *suite, bool host_keys, char ***v,
+			 size_t *n, size_t *cap)
 {
 	for (size_t i = 0; i < r->mirrors.n; i++) {
 		const struct base_mirror *m = base_recipe_mirror(r, i);
@@ -74,8 +71,9 @@ static void source_lines(const struct base_recipe *r, const char *suite, bool ho
 		for (size_t j = 0; j < ns; j++) {
 			const char *t = m->suites.m.set ? m->suites.v[j] : "{suite}";
 			_cleanup_free_ char *s = base_expand_suite(t, suite);
-			strv_push(v, n, cap, xasprintf("deb %s%s %s%s", signed_by ? signed_by : "",
-						       m->uri.v, s, c));
+			strv_push(v, n, cap,
+				  xasprintf("deb %s%s %s%s", signed_by ? signed_by : "", m->uri.v,
+					    s, c));
 		}
 	}
 }
@@ -89,7 +87,7 @@ static void push_hooks(char ***v, size_t *n, size_t *cap, const char *opt,
 
 /* mmdebstrap's argument vector; SOURCES is the node's sources.list file. */
 char **base_mmdebstrap_argv(const struct base_recipe *r, const char *suite, const char *target,
-			      const char *sources)
+			    const char *sources)
 {
 	char **v = NULL, *inc;
 	size_t n = 0, cap = 0, len = 1;
@@ -136,7 +134,7 @@ char **base_mmdebstrap_argv(const struct base_recipe *r, const char *suite, cons
 }
 
 int base_write_sources(const struct base_recipe *r, const char *board, const char *suite,
-			 const char *path)
+		       const char *path)
 {
 	_cleanup_(base_strv_free) char **lines = NULL;
 	_cleanup_fclose_ FILE *f = fopen(path, "we");

@@ -45,8 +45,8 @@ char *base_cache_dir(void);
 /* The cache key, as 64 hex digits: sha256 of the recipe's bytes, the key
  * files' bytes, SUITE and MMDEBSTRAP_VERSION (and the parent's key for a
  * recipe with `from`). Returns 0 or -errno. */
-int base_cache_key(const struct base_recipe *r, const char *suite,
-		   const char *mmdebstrap_version, char key[65]);
+int base_cache_key(const struct base_recipe *r, const char *suite, const char *mmdebstrap_version,
+		   char key[65]);
 /* `mmdebstrap --version`'s output ("mmdebstrap 1.3.5"), or NULL (with a
  * message telling how to install it unless QUIET). */
 char *base_mmdebstrap_version(bool quiet);
@@ -57,25 +57,25 @@ char *base_mmdebstrap_version(bool quiet);
 char *base_cached_path(const char *config_dir, const char *board);
 
 /* farm-image rootfs: main.c's command table takes these. */
-#define BASE_ROOTFS_USAGE                                                                   \
+#define BASE_ROOTFS_USAGE                                                                          \
 	"rootfs --board BOARD [--suite SUITE] [--cache DIR] [--print-path|--print-key|--rebuild]"
-#define BASE_ROOTFS_SUMMARY                                                                 \
-	"Build the base rootfs of a board with mmdebstrap from its recipe\n"                \
-	"(configs/rootfs/BOARD.yaml) into the cache, unless it is there already,\n"         \
-	"and print the archive's path.\n\n"                                                 \
-	"  -b, --board BOARD   pi5 or x86\n"                                                \
-	"  -s, --suite SUITE   Debian suite (default: the recipe's, trixie)\n"              \
-	"      --cache DIR     default ${XDG_CACHE_HOME:-~/.cache}/farm/base\n"             \
-	"  -c, --config FILE   the cluster config; recipes are in its directory's\n"        \
-	"                      rootfs/ (default configs/cluster.yaml)\n"                    \
-	"      --recipe FILE   this recipe instead\n"                                       \
-	"      --print-path    print the cached archive's path; exit 1 if not built\n"      \
-	"      --print-key     print the cache key (no build, no network)\n"                \
-	"      --rebuild       build even when the archive is cached\n\n"                   \
-	"The cache key is the sha256 of the recipe, the key files it names, the\n"          \
-	"suite and mmdebstrap's version. As root mmdebstrap runs in --mode=root,\n"         \
-	"otherwise in --mode=unshare (user namespaces). A foreign architecture\n"           \
-	"(arm64 on x86) runs under qemu-user through binfmt_misc. The build log is\n"       \
+#define BASE_ROOTFS_SUMMARY                                                                        \
+	"Build the base rootfs of a board with mmdebstrap from its recipe\n"                       \
+	"(configs/rootfs/BOARD.yaml) into the cache, unless it is there already,\n"                \
+	"and print the archive's path.\n\n"                                                        \
+	"  -b, --board BOARD   pi5 or x86\n"                                                       \
+	"  -s, --suite SUITE   Debian suite (default: the recipe's, trixie)\n"                     \
+	"      --cache DIR     default ${XDG_CACHE_HOME:-~/.cache}/farm/base\n"                    \
+	"  -c, --config FILE   the cluster config; recipes are in its directory's\n"               \
+	"                      rootfs/ (default configs/cluster.yaml)\n"                           \
+	"      --recipe FILE   this recipe instead\n"                                              \
+	"      --print-path    print the cached archive's path; exit 1 if not built\n"             \
+	"      --print-key     print the cache key (no build, no network)\n"                       \
+	"      --rebuild       build even when the archive is cached\n\n"                          \
+	"The cache key is the sha256 of the recipe, the key files it names, the\n"                 \
+	"suite and mmdebstrap's version. As root mmdebstrap runs in --mode=root,\n"                \
+	"otherwise in --mode=unshare (user namespaces). A foreign architecture\n"                  \
+	"(arm64 on x86) runs under qemu-user through binfmt_misc. The build log is\n"              \
 	"kept next to the archive."
 int cmd_rootfs(int argc, char **argv);
 

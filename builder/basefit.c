@@ -4,7 +4,7 @@
 
 #include <sys/stat.h>
 
-#define RESOLV_CONF "etc/resolv.conf"
+#define RESOLV_CONF   "etc/resolv.conf"
 #define RESOLVED_UNIT "/usr/lib/systemd/system/systemd-resolved.service"
 /* glibc reads at most three nameserver lines (MAXNS). */
 #define MAX_NAMESERVERS 3
@@ -45,8 +45,14 @@ static const struct need {
 	const char *package, *why;
 	bool lib;
 } needs[] = {
-#define BIN(path, alt, pkg, what) { { path, alt }, pkg, what, false }
-#define LIB(name, pkg) { { name, NULL }, pkg, "farm-node is linked against it", true }
+#define BIN(path, alt, pkg, what)                                                                  \
+	{                                                                                          \
+		{ path, alt }, pkg, what, false                                                    \
+	}
+#define LIB(name, pkg)                                                                             \
+	{                                                                                          \
+		{ name, NULL }, pkg, "farm-node is linked against it", true                        \
+	}
 	BIN("usr/lib/systemd/systemd", NULL, "systemd", "the node's init"),
 	BIN("usr/sbin/init", NULL, "systemd-sysv", "the kernel starts /sbin/init"),
 	BIN("usr/lib/systemd/systemd-networkd", NULL,

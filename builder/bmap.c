@@ -171,8 +171,7 @@ static void add_range(struct parse *p, const char *s)
 		snprintf(c, sizeof(c), "%s", dash + 1);
 	} else
 		snprintf(a, sizeof(a), "%s", s);
-	if (!parse_u64(trim(a), &first) || !parse_u64(dash ? trim(c) : a, &last) ||
-	    last < first)
+	if (!parse_u64(trim(a), &first) || !parse_u64(dash ? trim(c) : a, &last) || last < first)
 		return fail(p, "range '%s' is not FIRST-LAST or BLOCK", s);
 	if (!parse_hex(p->range_sha, r.sha256))
 		return fail(p, "range '%s': chksum '%s' is not a sha256", s, p->range_sha);
@@ -218,8 +217,10 @@ static void XMLCALL on_end(void *data, const XML_Char *name)
 			p->b->image_size = v;
 		else if (f == F_BLOCK_SIZE) {
 			if (v < 512 || v > 1 * MiB || (v & (v - 1)))
-				return fail(p, "<BlockSize> %" PRIu64 " is not a power of two "
-					       "from 512 to 1 MiB", v);
+				return fail(p,
+					    "<BlockSize> %" PRIu64 " is not a power of two "
+					    "from 512 to 1 MiB",
+					    v);
 			p->b->block_size = (uint32_t)v;
 		} else if (f == F_BLOCKS_COUNT)
 			p->blocks_count = v;
@@ -229,7 +230,8 @@ static void XMLCALL on_end(void *data, const XML_Char *name)
 	case F_CHECKSUM_TYPE:
 		snprintf(p->checksum_type, sizeof(p->checksum_type), "%s", s);
 		if (!streq(s, "sha256"))
-			return fail(p, "checksum type '%s' is not supported (farm reads sha256)", s);
+			return fail(p, "checksum type '%s' is not supported (farm reads sha256)",
+				    s);
 		break;
 	case F_FILE_CHECKSUM:
 		if (strlen(s) != 2 * SHA256_LEN)
@@ -300,10 +302,9 @@ int bmap_load(const char *path, struct bmap *b)
 		r = log_error("%s: <BlocksCount> %" PRIu64 " does not match <ImageSize> %" PRIu64
 			      " in blocks of %u bytes",
 			      path, p.blocks_count, b->image_size, b->block_size);
-	else if (p.have[F_MAPPED_COUNT] &&
-		 p.mapped_count != p.mapped_blocks)
-		r = log_error("%s: <MappedBlocksCount> %" PRIu64 " does not match its ranges (%" PRIu64
-			      " blocks)",
+	else if (p.have[F_MAPPED_COUNT] && p.mapped_count != p.mapped_blocks)
+		r = log_error("%s: <MappedBlocksCount> %" PRIu64
+			      " does not match its ranges (%" PRIu64 " blocks)",
 			      path, p.mapped_count, p.mapped_blocks);
 	else if (!file_checksum_ok(text, len, p.file_checksum))
 		r = log_error("%s: the file's checksum does not match its content: the block map "

@@ -36,8 +36,7 @@ static int add_text(struct board_finish *f, const char *name, const char *text)
 {
 	int r = fat_add_file(f->fat, name, text, strlen(text), f->plan->epoch);
 
-	return r < 0 ? log_error_errno(r, "Cannot write %s into the boot partition: %m", name)
-		     : 0;
+	return r < 0 ? log_error_errno(r, "Cannot write %s into the boot partition: %m", name) : 0;
 }
 
 static int pi5_finish(struct board_finish *f)
@@ -73,19 +72,18 @@ static int pi5_finish(struct board_finish *f)
 				 f->base, node, streq(page, "4k") ? "4 KiB" : "16 KiB", k->file,
 				 k->package, streq(page, "4k") ? "16k" : "4k");
 
-	config = xasprintf(
-		"# config.txt of %s, written by farm-image (builder/board-pi5.c).\n"
-		"[all]\n"
-		"# Raspberry Pi's kernel with %s pages (kernel: %s on the node).\n"
-		"kernel=%s\n"
-		"auto_initramfs=1\n"
-		"# NVMe on an M.2 HAT that is not a HAT+: enable the external PCIe\n"
-		"# connector, at gen %s (set pcie-gen: 3 on the node for gen 3).\n"
-		"dtparam=pciex1\n"
-		"dtparam=pciex1_gen=%s\n"
-		"enable_uart=1\n"
-		"disable_splash=1\n",
-		node, streq(page, "4k") ? "4 KiB" : "16 KiB", page, k->file, gen, gen);
+	config = xasprintf("# config.txt of %s, written by farm-image (builder/board-pi5.c).\n"
+			   "[all]\n"
+			   "# Raspberry Pi's kernel with %s pages (kernel: %s on the node).\n"
+			   "kernel=%s\n"
+			   "auto_initramfs=1\n"
+			   "# NVMe on an M.2 HAT that is not a HAT+: enable the external PCIe\n"
+			   "# connector, at gen %s (set pcie-gen: 3 on the node for gen 3).\n"
+			   "dtparam=pciex1\n"
+			   "dtparam=pciex1_gen=%s\n"
+			   "enable_uart=1\n"
+			   "disable_splash=1\n",
+			   node, streq(page, "4k") ? "4 KiB" : "16 KiB", page, k->file, gen, gen);
 	/* One line. cgroup_enable=memory turns the memory controller on
 	 * (Raspberry Pi kernels disable it); fsck.repair=yes lets
 	 * systemd-fsck repair the root before it is used, as Raspberry Pi OS

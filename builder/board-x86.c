@@ -24,7 +24,8 @@ static void find_kernel(const char *key, uint64_t value, void *ud)
 	 * kernel versions are made of (a name from the base with a line
 	 * break or a space would add options of its own). */
 	if (!startswith(key, "vmlinuz-") || !key[8] ||
-	    strspn(key + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+~-") !=
+	    strspn(key + 8,
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+~-") !=
 		    strlen(key + 8))
 		return;
 	initrd = xasprintf("initrd.img-%s", key + 8);

@@ -28,16 +28,15 @@ const char *board_names(void)
 	if (names)
 		return names;
 	for (size_t i = 0; i < ELEMENTSOF(board_table); i++) {
-		char *more = xasprintf("%s%s%s", i ? names : "", i ? ", " : "",
-				       board_table[i]->name);
+		char *more =
+			xasprintf("%s%s%s", i ? names : "", i ? ", " : "", board_table[i]->name);
 		free(names);
 		names = more;
 	}
 	return names;
 }
 
-const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
-				      unsigned image_ss)
+const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss, unsigned image_ss)
 {
 	const char *why = ops->sector_size_problem ? ops->sector_size_problem(lss) : NULL;
 
@@ -83,7 +82,8 @@ static const struct field copy_fields[] = {
 	F("to", FT_STRING, struct board_copy, to, .required = true),
 	{ 0 },
 };
-static const struct schema copy_schema = { .what = "boot copy", .size = sizeof(struct board_copy),
+static const struct schema copy_schema = { .what = "boot copy",
+					   .size = sizeof(struct board_copy),
 					   .fields = copy_fields };
 
 static const struct field boot_fields[] = {
@@ -155,7 +155,8 @@ int board_load(const char *config_dir, const char *name, struct board *b)
 	conf_load(&f, &board_schema, b);
 	if (!f.errors) {
 		if (!streq(b->name.v, name))
-			conf_error(&f, b->name.m.pos, "board: name '%s' does not match the file name '%s.yaml'",
+			conf_error(&f, b->name.m.pos,
+				   "board: name '%s' does not match the file name '%s.yaml'",
 				   b->name.v, name);
 		b->ops = board_ops_find(name);
 		if (!b->ops)
@@ -163,8 +164,9 @@ int board_load(const char *config_dir, const char *name, struct board *b)
 				   "board: '%s' has a profile but farm-image has no support for it (known: %s)",
 				   name, board_names());
 		else if (!streq(b->ops->arch, b->arch.v))
-			conf_error(&f, b->arch.m.pos, "board: arch '%s' does not match board %s (%s)",
-				   b->arch.v, name, b->ops->arch);
+			conf_error(&f, b->arch.m.pos,
+				   "board: arch '%s' does not match board %s (%s)", b->arch.v, name,
+				   b->ops->arch);
 		if (b->boot.size.v < 34 * MiB || b->boot.size.v % MiB)
 			conf_error(&f, b->boot.size.m.pos,
 				   "boot: size must be a whole number of MiB, at least 34MiB (FAT32)");
@@ -184,16 +186,19 @@ int board_load(const char *config_dir, const char *name, struct board *b)
 				   "boot: mount must be an absolute path (letters, digits, "
 				   "'._+@-/')");
 		if (b->data.size.v < MiB || b->data.size.v % MiB)
-			conf_error(&f, b->data.size.m.pos, "data: size must be a whole number of MiB");
+			conf_error(&f, b->data.size.m.pos,
+				   "data: size must be a whole number of MiB");
 		for (size_t i = 0; i < b->boot.copy.n; i++) {
 			const struct board_copy *cp = board_copy_at(b, i);
 			if (!abs_dir(cp->from.v) || cp->to.v[0] == '/' || strstr(cp->to.v, "..") ||
 			    !plain_path(cp->to.v))
-				conf_error(&f, cp->m.pos, "boot: copy needs an absolute 'from' in the "
-							  "rootfs and a relative 'to' in the boot partition");
+				conf_error(&f, cp->m.pos,
+					   "boot: copy needs an absolute 'from' in the "
+					   "rootfs and a relative 'to' in the boot partition");
 		}
 		if (b->root.size.m.set && b->root.size.v % MiB)
-			conf_error(&f, b->root.size.m.pos, "root: size must be a whole number of MiB");
+			conf_error(&f, b->root.size.m.pos,
+				   "root: size must be a whole number of MiB");
 	}
 	r = f.errors ? -EINVAL : 0;
 	conf_file_close(&f);

@@ -41,7 +41,7 @@ struct board {
 	struct board_data data;
 
 	const struct board_ops *ops;
-	char *path;        /* the profile file */
+	char *path;	   /* the profile file */
 	char *profile_sha; /* sha256 of the profile, for the manifest */
 };
 
@@ -58,12 +58,12 @@ struct board_finish {
 	const struct vars *vars;
 	struct fat_writer *fat;
 	const struct pathmap *boot_files; /* paths written to the boot partition */
-	const char *base;                 /* the base's file name, for messages */
+	const char *base;		  /* the base's file name, for messages */
 };
 
 struct board_ops {
 	const char *name;
-	const char *arch;    /* Debian architecture */
+	const char *arch; /* Debian architecture */
 	const char *qemu_arch;
 	/* The virtual address bits of the board's kernel (CONFIG_ARM64_VA_BITS,
 	 * x86-64's 4-level paging): below 48, Cilium's Envoy proxy aborts
@@ -98,8 +98,7 @@ static inline const struct board_copy *board_copy_at(const struct board *b, size
  * LSS-byte logical sectors can hold and boot an image laid out in
  * IMAGE_SS-byte sectors, else why not (words that follow "DISK has
  * LSS-byte logical sectors: "). */
-const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss,
-				      unsigned image_ss);
+const char *board_sector_size_problem(const struct board_ops *ops, unsigned lss, unsigned image_ss);
 
 /* The known boards, comma-separated ("pi5, x86"), for messages. */
 const char *board_names(void);

@@ -43,7 +43,7 @@ static void print_nodes(const struct config *c, const enum node_state *st, enum 
 }
 
 int build_all(const struct build_opts *bo, const struct config *c, struct board *boards,
-		     const char *board)
+	      const char *board)
 {
 	size_t jobs = usable_cpus(), running = 0, next = 0, built = 0, n = c->nodes.n, asked = 0;
 	pid_t *pids = xcalloc(n, sizeof(pid_t));
@@ -113,7 +113,8 @@ int build_all(const struct build_opts *bo, const struct config *c, struct board 
 			for (size_t i = 0; i < n; i++)
 				if (pids[i] == pid && st[i] == NODE_RUNNING) {
 					st[i] = WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? NODE_BUILT
-						: WIFEXITED(ws) && WEXITSTATUS(ws) == EXIT_INTERRUPTED
+						: WIFEXITED(ws) &&
+								WEXITSTATUS(ws) == EXIT_INTERRUPTED
 							? NODE_STOPPED
 							: NODE_FAILED;
 					built += st[i] == NODE_BUILT;

@@ -50,7 +50,7 @@ struct build {
 	struct plan plan;
 	struct vars vars;
 	struct pathmap *replaced; /* the plan's paths, which the stream skips */
-	bool secret;              /* a planned file is secret: the outputs are 0600 */
+	bool secret;		  /* a planned file is secret: the outputs are 0600 */
 
 	/* Write. */
 	struct outputs *out;

@@ -57,7 +57,8 @@ static int load_artifacts(const struct build_opts *o, const struct config *c,
 	failed += artifact_path(&na->lock, "k3s-airgap-images", b->arch.v, o->artifacts,
 				&na->airgap) < 0;
 	{
-		const struct artifact *a = artifacts_find(&na->lock, "k3s-airgap-images", b->arch.v);
+		const struct artifact *a =
+			artifacts_find(&na->lock, "k3s-airgap-images", b->arch.v);
 		if (a)
 			na->airgap_name = artifact_file_name(a);
 	}
@@ -85,8 +86,9 @@ static int find_farm_node(const char *dir, const struct board *b, char **ret)
 		      : xasprintf("%s/%s/farm-node", dir, b->ops->qemu_arch);
 	if (access(*ret, X_OK) < 0)
 		return log_error("farm-node for %s is not built (%s): run make%s", b->arch.v, *ret,
-				 native ? "" : "; it needs the cross compiler and the arm64 -dev "
-					       "packages that scripts/install-deps installs");
+				 native ? ""
+					: "; it needs the cross compiler and the arm64 -dev "
+					  "packages that scripts/install-deps installs");
 	return 0;
 }
 

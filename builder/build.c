@@ -33,8 +33,7 @@ static double seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int mkdir_parents(struct ext4_writer *w, const char *path, time_t epoch,
-			 const char *origin)
+static int mkdir_parents(struct ext4_writer *w, const char *path, time_t epoch, const char *origin)
 {
 	_cleanup_free_ char *dir = NULL;
 	uint32_t mode = 0;
@@ -118,7 +117,8 @@ static int ensure_mount_point(struct ext4_writer *w, const char *mount, time_t e
 	if (ext4_lookup(w, path, &mode) == 0)
 		return S_ISDIR(mode) ? 0
 				     : log_error("The base rootfs has a file at %s, where the boot "
-						 "partition is mounted", mount);
+						 "partition is mounted",
+						 mount);
 	r = mkdir_parents(w, path, epoch, mount);
 	if (r >= 0)
 		r = ext4_mkdir(w, path, &m);
@@ -205,14 +205,15 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 	if (r < 0)
 		return r == -ENOSPC || r == -EDQUOT
 			       ? outputs_write_failed(out, OUT_IMG, r)
-			       : log_error_errno(r, "%s: cannot write the boot filesystem: %m", name);
+			       : log_error_errno(r, "%s: cannot write the boot filesystem: %m",
+						 name);
 	*root_used = ext4_used_bytes(ext4);
 	r = ext4_finish(ext4, p->root_headroom, &root_size);
 	if (r < 0)
 		return ext4_host_error(ext4) < 0
 			       ? outputs_write_failed(out, OUT_IMG, ext4_host_error(ext4))
-			       : log_error_errno(r, "%s: cannot finish the root filesystem: %s", name,
-						 ext4_last_error(ext4));
+			       : log_error_errno(r, "%s: cannot finish the root filesystem: %s",
+						 name, ext4_last_error(ext4));
 	/* The root now knows its size: place the data partition after it, cut
 	 * the provisional space off, and write the data partition's zeros
 	 * explicitly (they are what a flash must put on the disk, so that no
@@ -245,7 +246,8 @@ static int render_plan(struct plan *p, struct vars *v, struct capture *caps, siz
 	for (size_t i = 0; i < n_caps; i++)
 		if (streq(caps[i].path, "var/lib/dpkg/status") && caps[i].found)
 			status = &caps[i];
-	r = status ? base_facts_from_dpkg((const char *)status->data, status->size, &facts) : -ENOENT;
+	r = status ? base_facts_from_dpkg((const char *)status->data, status->size, &facts)
+		   : -ENOENT;
 	if (r == -ENOENT)
 		return log_error("%s: the base has no openssh-server (according to "
 				 "/var/lib/dpkg/status); nodes are reached over SSH: add it to the "
@@ -303,10 +305,15 @@ static int build_plan(struct build *bd)
 	unsigned problems = 0;
 	int r;
 
-	bd->in = (struct plan_input){ .config = bd->c, .node = bd->n, .board = bd->b,
-				      .overlays = bd->overlays, .n_overlays = bd->n_overlays,
-				      .modes = bd->modes, .n_modes = bd->n_modes,
-				      .out_dir = bd->o->out_dir, .epoch = bd->o->epoch };
+	bd->in = (struct plan_input){ .config = bd->c,
+				      .node = bd->n,
+				      .board = bd->b,
+				      .overlays = bd->overlays,
+				      .n_overlays = bd->n_overlays,
+				      .modes = bd->modes,
+				      .n_modes = bd->n_modes,
+				      .out_dir = bd->o->out_dir,
+				      .epoch = bd->o->epoch };
 	r = plan_make(&bd->in, p);
 	if (r >= 0)
 		r = personalize_plan(&bd->in, &bd->pi, p);
@@ -316,8 +323,8 @@ static int build_plan(struct build *bd)
 	node_vars(bd->c, bd->n, bd->b, p, &bd->vars);
 	for (size_t i = 0; i < p->n_files; i++)
 		if (p->files[i].kind == PLAN_TEMPLATE)
-			problems += template_check(p->files[i].origin, (const char *)p->files[i].data,
-						   &bd->vars);
+			problems += template_check(p->files[i].origin,
+						   (const char *)p->files[i].data, &bd->vars);
 	if (problems)
 		return -EINVAL;
 	/* The stack, rendered into the control plane's image. */
@@ -412,8 +419,11 @@ static int build_stream(struct build *bd)
 static int build_finish_fs(struct build *bd)
 {
 	const struct board *b = bd->b;
-	struct board_finish bf = { .board = b, .plan = &bd->plan, .vars = &bd->vars,
-				   .fat = bd->fat, .boot_files = bd->boot_files,
+	struct board_finish bf = { .board = b,
+				   .plan = &bd->plan,
+				   .vars = &bd->vars,
+				   .fat = bd->fat,
+				   .boot_files = bd->boot_files,
 				   .base = bd->base };
 	int r = power_check_base(bd->c, bd->ext4, bd->base);
 
@@ -484,8 +494,10 @@ static int build_commit(struct build *bd)
 	if (bd->secret)
 		log_notice("%s: the image carries secrets (the join token, the node password%s): "
 			   "its files are mode 0600; keep them private",
-			   bd->name, bd->n->role.i == ROLE_SERVER ? ", the cluster CA keys"
-				     : bd->pi.power_key ? ", its power-cycle key" : "");
+			   bd->name,
+			   bd->n->role.i == ROLE_SERVER ? ", the cluster CA keys"
+			   : bd->pi.power_key		? ", its power-cycle key"
+							: "");
 	log_debug("%s: %.2f s: stream %.2f s (%llu entries, %s), metadata and GPT %.2f s, "
 		  "bmap and zst %.2f s",
 		  bd->name, seconds() - bd->t0, bd->t_stream - bd->t0,
@@ -522,8 +534,14 @@ static void build_free(struct build *bd)
 int build_node(const struct build_opts *o, const struct config *c, const struct config_node *n,
 	       const struct board *b)
 {
-	struct build bd = { .o = o, .c = c, .n = n, .b = b, .name = n->name.v, .t0 = seconds(),
-			    .replaced = pathmap_new(), .boot_files = pathmap_new() };
+	struct build bd = { .o = o,
+			    .c = c,
+			    .n = n,
+			    .b = b,
+			    .name = n->name.v,
+			    .t0 = seconds(),
+			    .replaced = pathmap_new(),
+			    .boot_files = pathmap_new() };
 	int r;
 
 	bd.caps = personalize_captures(&bd.n_caps);

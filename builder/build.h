@@ -13,11 +13,11 @@
 
 struct build_opts {
 	const char *config_path;
-	const char *base;     /* rootfs archive */
+	const char *base; /* rootfs archive */
 	const char *out_dir;
-	const char *overlays; /* overlay root directory */
-	const char *secrets;  /* the cluster's secrets directory */
-	const char *lock;     /* artifacts.lock */
+	const char *overlays;  /* overlay root directory */
+	const char *secrets;   /* the cluster's secrets directory */
+	const char *lock;      /* artifacts.lock */
 	const char *artifacts; /* a directory of artifacts given by the user, or NULL */
 	const char *farm_node; /* where farm-node is built: DIR/farm-node, DIR/aarch64/farm-node */
 	const struct stack_set *stack; /* the config's stack, checked, in order */

@@ -6,12 +6,12 @@
 #include <zstd.h>
 
 #define BMAP_BLOCK 4096
-#define CHUNK (1 << 20)
+#define CHUNK	   (1 << 20)
 /* Level 1, not zstd's default 3: compression is the largest part of a
  * build, and with level 1 a build of the x86 base takes about 30% less CPU
  * time for a 5% larger .zst (267 MiB instead of 254), and peaks at 56 MiB
  * of memory instead of 134. */
-#define ZSTD_LEVEL 1
+#define ZSTD_LEVEL     1
 #define WRITEBACK_STEP (32 * MiB) /* of .zst, then its writeback starts */
 
 struct range {
@@ -158,8 +158,8 @@ struct hasher {
 	struct range *ranges;
 	size_t n, cap;
 	uint64_t mapped;
-	bool stop; /* set when the compression failed: no bmap will be written */
-	int err; /* -errno of a read, or -EINTR */
+	bool stop;	  /* set when the compression failed: no bmap will be written */
+	int err;	  /* -errno of a read, or -EINTR */
 	const char *what; /* what failed, for the message */
 };
 
@@ -239,8 +239,8 @@ static void *hash_outputs(void *arg)
 }
 
 /* The image fed to zstd in order: holes as zeros, not read. */
-static int compress_image(struct deriver *d, uint64_t img_size,
-			  volatile sig_atomic_t *interrupted, struct progress *progress)
+static int compress_image(struct deriver *d, uint64_t img_size, volatile sig_atomic_t *interrupted,
+			  struct progress *progress)
 {
 	static const uint8_t zero_block[CHUNK];
 	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
@@ -284,11 +284,15 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 		   struct derive_result *res)
 {
 	int img_fd = outputs_fd(o, OUT_IMG);
-	struct deriver d = { .o = o, .name = name, .img_fd = img_fd,
-			     .zst_fd = outputs_fd(o, OUT_ZST) };
+	struct deriver d = {
+		.o = o, .name = name, .img_fd = img_fd, .zst_fd = outputs_fd(o, OUT_ZST)
+	};
 	struct zst_progress zp = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				   .cond = PTHREAD_COND_INITIALIZER };
-	struct hasher h = { .fd = img_fd, .zst_fd = d.zst_fd, .zp = &zp, .size = img_size,
+	struct hasher h = { .fd = img_fd,
+			    .zst_fd = d.zst_fd,
+			    .zp = &zp,
+			    .size = img_size,
 			    .interrupted = interrupted };
 	pthread_t thread;
 	bool threaded = false;

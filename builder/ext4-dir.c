@@ -13,7 +13,7 @@
  * directory either. */
 #include "ext4-internal.h"
 
-#define DX_ROOT_INFO_OFF 24
+#define DX_ROOT_INFO_OFF  24
 #define DX_ROOT_LIMIT_OFF 32
 
 /* Turns the one-block linear directory DIR into an htree: block 0 the
@@ -57,8 +57,9 @@ static errcode_t make_indexed(ext2_filsys fs, ext2_ino_t dir)
 		len = ext2fs_dirent_name_len(de);
 		if (!de->inode)
 			continue;
-		if (off < DX_ROOT_INFO_OFF && ((len == 1 && de->name[0] == '.') ||
-					       (len == 2 && de->name[0] == '.' && de->name[1] == '.'))) {
+		if (off < DX_ROOT_INFO_OFF &&
+		    ((len == 1 && de->name[0] == '.') ||
+		     (len == 2 && de->name[0] == '.' && de->name[1] == '.'))) {
 			if (len == 2)
 				parent = de->inode;
 			continue;
@@ -72,8 +73,9 @@ static errcode_t make_indexed(ext2_filsys fs, ext2_ino_t dir)
 	}
 	if (!parent || !last)
 		return EXT2_ET_DIR_CORRUPTED;
-	e = ext2fs_set_rec_len(fs, fs->blocksize - tail - (used - EXT2_DIR_REC_LEN(
-								     ext2fs_dirent_name_len(last))),
+	e = ext2fs_set_rec_len(fs,
+			       fs->blocksize - tail -
+				       (used - EXT2_DIR_REC_LEN(ext2fs_dirent_name_len(last))),
 			       last);
 	if (e)
 		return e;
@@ -110,8 +112,8 @@ static errcode_t make_indexed(ext2_filsys fs, ext2_ino_t dir)
 	/* The leaf's block, as libext2fs's dx_grow_tree() takes one. */
 	e = ext2fs_inode_size_set(fs, &inode, 2 * fs->blocksize);
 	if (!e)
-		e = ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_ZERO_BLOCKS, dir,
-				     &inode, 0, 1, 1);
+		e = ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_ZERO_BLOCKS,
+				     dir, &inode, 0, 1, 1);
 	if (!e)
 		e = ext2fs_bmap2(fs, dir, &inode, NULL, 0, 1, NULL, &pblk1);
 	if (e)
@@ -173,7 +175,8 @@ static int scrub_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int
 errcode_t ext4_dir_scrub(struct ext4_writer *w)
 {
 	for (size_t i = 0; i < w->n_indexed; i++) {
-		errcode_t e = ext2fs_dir_iterate2(w->fs, w->indexed[i], 0, NULL, scrub_entry, w->fs);
+		errcode_t e =
+			ext2fs_dir_iterate2(w->fs, w->indexed[i], 0, NULL, scrub_entry, w->fs);
 		if (e)
 			return e;
 	}

@@ -51,7 +51,8 @@ static int map_and_write(struct ext4_writer *w, blk64_t lblk, const uint8_t *dat
 				e = ext2fs_extent_replace(w->cur_h, 0, last);
 			}
 		} else {
-			struct ext2fs_extent ex = { .e_pblk = pblk, .e_lblk = lblk,
+			struct ext2fs_extent ex = { .e_pblk = pblk,
+						    .e_lblk = lblk,
 						    .e_len = (uint32_t)len };
 			int flags = 0;
 			e = 0;
@@ -68,7 +69,8 @@ static int map_and_write(struct ext4_writer *w, blk64_t lblk, const uint8_t *dat
 			return ext4_fail(w, e, "mapping the blocks of %s", w->cur_path);
 		r = pwrite_full(w->fd, data, len * BLOCK_SIZE, w->offset + pblk * BLOCK_SIZE);
 		if (r < 0)
-			return ext4_fail(w, (errcode_t)-r, "writing the data of %s", w->cur_path), r;
+			return ext4_fail(w, (errcode_t)-r, "writing the data of %s", w->cur_path),
+			       r;
 		w->cur_goal = pblk + len;
 		lblk += len;
 		data += len * BLOCK_SIZE;
@@ -214,19 +216,23 @@ int ext4_file_write(struct ext4_writer *w, uint64_t offset, const void *buf, siz
 
 	if (offset < w->cur_pos || offset + len > w->cur_size || offset + len < offset)
 		return ext4_fail(w, 0, "data at offset %llu is outside the file",
-				 (unsigned long long)offset), -EINVAL;
+				 (unsigned long long)offset),
+		       -EINVAL;
 	if (w->cur_n_regions && len) {
 		const struct ext4_region *g;
 		while (w->cur_region < w->cur_n_regions &&
-		       w->cur_regions[w->cur_region].offset + w->cur_regions[w->cur_region].length <=
+		       w->cur_regions[w->cur_region].offset +
+				       w->cur_regions[w->cur_region].length <=
 			       offset)
 			w->cur_region++;
 		g = &w->cur_regions[w->cur_region];
 		if (w->cur_region == w->cur_n_regions || g->offset > offset ||
 		    offset + len > g->offset + g->length)
-			return ext4_fail(w, 0, "data at offset %llu is outside the file's data "
-					       "regions",
-					 (unsigned long long)offset), -EINVAL;
+			return ext4_fail(w, 0,
+					 "data at offset %llu is outside the file's data "
+					 "regions",
+					 (unsigned long long)offset),
+			       -EINVAL;
 	}
 	while (len > 0) {
 		blk64_t lblk = offset / BLOCK_SIZE;

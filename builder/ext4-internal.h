@@ -21,9 +21,9 @@ struct ext4_writer {
 	time_t epoch;
 	struct pathmap *paths; /* path -> ino << 16 | mode >> 12 */
 	char err[512];
-	int host_error; /* -errno of a failed write to the image file */
+	int host_error;	       /* -errno of a failed write to the image file */
 	errcode_t write_error; /* the first failed write, seen by libext2fs's hook */
-	ext2_ino_t *indexed; /* the directories made htrees (ext4-dir.c) */
+	ext2_ino_t *indexed;   /* the directories made htrees (ext4-dir.c) */
 	size_t n_indexed, cap_indexed;
 
 	/* The regular file being written (ext4-file.c). */
@@ -35,10 +35,10 @@ struct ext4_writer {
 	struct ext2fs_extent cur_last; /* its last extent */
 	bool cur_has_last;
 	uint64_t cur_size, cur_pos;
-	blk64_t cur_goal;             /* where its next block goes */
+	blk64_t cur_goal;		 /* where its next block goes */
 	struct ext4_region *cur_regions; /* the data regions it declared */
 	size_t cur_n_regions, cur_region;
-	uint8_t *pend;                /* a block that arrives in pieces */
+	uint8_t *pend; /* a block that arrives in pieces */
 	blk64_t pend_lblk;
 	bool pend_valid;
 };

@@ -37,8 +37,7 @@ static int content_end(struct ext4_writer *w, blk64_t *end)
 		ext2fs_unmark_block_bitmap_range2(copy, t[2], (unsigned)len);
 		ext2fs_super_and_bgd_loc2(fs, g, &super, &old_desc, &new_desc, &used);
 		if (ext2fs_bg_has_super(fs, g))
-			ext2fs_unmark_block_bitmap_range2(copy, super,
-							  (unsigned)used);
+			ext2fs_unmark_block_bitmap_range2(copy, super, (unsigned)used);
 	}
 	bits = xcalloc(1, n / 8 + 1);
 	e = ext2fs_get_block_bitmap_range2(copy, 0, n, bits);
@@ -91,7 +90,7 @@ static int shrink_to(struct ext4_writer *w, blk64_t new_blocks)
 	if (ext2fs_find_first_set_block_bitmap2(fs->block_map, new_blocks, old_blocks - 1,
 						&found) == 0)
 		return ext4_fail(w, 0, "block %llu is in use beyond the cut at %llu",
-			    (unsigned long long)found, (unsigned long long)new_blocks),
+				 (unsigned long long)found, (unsigned long long)new_blocks),
 		       -ENOSPC;
 	if (ext2fs_find_first_set_inode_bitmap2(fs->inode_map, new_inodes + 1,
 						fs->super->s_inodes_count, &found_ino) == 0)
@@ -110,7 +109,8 @@ static int shrink_to(struct ext4_writer *w, blk64_t new_blocks)
 
 	/* Recount every group from the bitmaps. */
 	for (dgrp_t g = 0; g < new_groups; g++) {
-		blk64_t first = ext2fs_group_first_block2(fs, g), last = ext2fs_group_last_block2(fs, g);
+		blk64_t first = ext2fs_group_first_block2(fs, g),
+			last = ext2fs_group_last_block2(fs, g);
 		uint32_t fb = 0, fi = 0;
 		for (blk64_t b = first; b <= last; b++)
 			fb += !ext2fs_test_block_bitmap2(fs->block_map, b);
@@ -150,8 +150,7 @@ int ext4_shrink_to_content(struct ext4_writer *w, uint64_t headroom)
 	if (ext2fs_find_first_zero_inode_bitmap2(fs->inode_map, 1, fs->super->s_inodes_count,
 						 &last_ino) == 0) {
 		ext2_ino_t used = fs->super->s_inodes_count - fs->super->s_free_inodes_count;
-		target = MAX(target,
-			     (blk64_t)(DIV_ROUND_UP(used + used / 10, ipg) - 1) * bpg + 1);
+		target = MAX(target, (blk64_t)(DIV_ROUND_UP(used + used / 10, ipg) - 1) * bpg + 1);
 	}
 	/* The retained groups' tables must stay inside. */
 	groups = (dgrp_t)DIV_ROUND_UP(target, bpg);

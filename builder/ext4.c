@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#define INODE_SIZE 256
+#define INODE_SIZE  256
 #define INODE_RATIO 8192 /* bytes per inode: 16384 inodes per 128 MiB group */
 
 int ext4_fail(struct ext4_writer *w, errcode_t e, const char *fmt, ...)
@@ -71,8 +71,7 @@ ext2_ino_t ext4_lookup_ino(struct ext4_writer *w, const char *path)
 
 /* Splits PATH into the parent's inode (which must be a directory) and the
  * last component. */
-static int parent_of(struct ext4_writer *w, const char *path, ext2_ino_t *parent,
-		     const char **name)
+static int parent_of(struct ext4_writer *w, const char *path, ext2_ino_t *parent, const char **name)
 {
 	const char *slash = strrchr(path, '/');
 	uint64_t v;
@@ -87,7 +86,8 @@ static int parent_of(struct ext4_writer *w, const char *path, ext2_ino_t *parent
 		if (!dir)
 			return -ENOMEM;
 		if (!pathmap_get(w->paths, dir, &v))
-			return ext4_fail(w, 0, "parent directory '%s' does not exist", dir), -ENOENT;
+			return ext4_fail(w, 0, "parent directory '%s' does not exist", dir),
+			       -ENOENT;
 		if (((v & 0xffff) << 12) != S_IFDIR)
 			return ext4_fail(w, 0, "parent '%s' is not a directory", dir), -ENOTDIR;
 	}
@@ -133,7 +133,7 @@ static int file_type(uint32_t mode)
 /* Applies owner, mode, times and (for devices) numbers to an inode, and
  * writes it as a full 256-byte inode, so nothing depends on the clock. */
 errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4_meta *m,
-			  bool keep_type)
+			bool keep_type)
 {
 	union {
 		struct ext2_inode_large l;
@@ -172,7 +172,7 @@ errcode_t ext4_set_meta(struct ext4_writer *w, ext2_ino_t ino, const struct ext4
 }
 
 int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
-		      const struct ext4_meta *m)
+		    const struct ext4_meta *m)
 {
 	struct ext2_xattr_handle *h = NULL;
 	errcode_t e;
@@ -199,7 +199,7 @@ int ext4_set_xattrs(struct ext4_writer *w, ext2_ino_t ino, const char *path,
 
 /* A new inode of any type except directories and symlinks, linked at PATH. */
 int ext4_new_inode(struct ext4_writer *w, const char *path, const struct ext4_meta *m,
-		     ext2_ino_t *ret)
+		   ext2_ino_t *ret)
 {
 	struct ext2_inode_large in = { 0 };
 	ext2_ino_t parent, ino;

@@ -32,14 +32,14 @@ struct ext4_writer;
 #define EXT4_MAX_PROVISIONAL (16 * GiB)
 
 struct ext4_params {
-	const char *path;   /* the image file */
-	int fd;             /* the same file, open read-write, for file data */
-	uint64_t offset;    /* byte offset of the filesystem in the file */
-	uint64_t size;      /* fixed size, or the provisional capacity when shrink */
-	bool shrink;        /* size from content at ext4_finish() */
+	const char *path; /* the image file */
+	int fd;		  /* the same file, open read-write, for file data */
+	uint64_t offset;  /* byte offset of the filesystem in the file */
+	uint64_t size;	  /* fixed size, or the provisional capacity when shrink */
+	bool shrink;	  /* size from content at ext4_finish() */
 	uint8_t uuid[16], hash_seed[16];
 	const char *label;
-	time_t epoch;       /* SOURCE_DATE_EPOCH: every time the fs records */
+	time_t epoch; /* SOURCE_DATE_EPOCH: every time the fs records */
 };
 
 struct ext4_xattr {

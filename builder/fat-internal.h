@@ -11,13 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DIR_ENTRY	32u
-#define LFN_MAX		255u
-#define LFN_CHARS	13u /* UCS-2 characters per long-name entry */
-#define ATTR_VOLUME	0x08u
-#define ATTR_DIR	0x10u
-#define ATTR_ARCHIVE	0x20u
-#define ATTR_LFN	0x0Fu
+#define DIR_ENTRY    32u
+#define LFN_MAX	     255u
+#define LFN_CHARS    13u /* UCS-2 characters per long-name entry */
+#define ATTR_VOLUME  0x08u
+#define ATTR_DIR     0x10u
+#define ATTR_ARCHIVE 0x20u
+#define ATTR_LFN     0x0Fu
 
 struct fat_node {
 	struct fat_node *parent;
@@ -63,4 +63,3 @@ void fat_make_short_name(const struct fat_node *d, struct fat_node *n);
 /* Writes N's long-name entries (none when N->nlfn is 0) from E on and
  * returns where N's 8.3 entry goes. */
 uint8_t *fat_put_lfn(uint8_t *e, const struct fat_node *n);
-

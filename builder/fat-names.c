@@ -23,10 +23,7 @@
 
 /* Names compare case-insensitively in ASCII only, as Linux vfat does with
  * iocharset=utf8. */
-static uint16_t fold(uint16_t c)
-{
-	return c >= 'a' && c <= 'z' ? c - 32 : c;
-}
+static uint16_t fold(uint16_t c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 
 /* Characters allowed in an 8.3 name besides A-Z and 0-9. */
 static bool short_char_ok(uint16_t c)
@@ -192,7 +189,7 @@ void fat_make_short_name(const struct fat_node *d, struct fat_node *n)
 uint8_t *fat_put_lfn(uint8_t *e, const struct fat_node *n)
 {
 	/* Byte offsets of the 13 characters inside a long-name entry. */
-	static const uint8_t pos[LFN_CHARS] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
+	static const uint8_t pos[LFN_CHARS] = { 1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30 };
 	uint8_t sum = 0;
 
 	for (int i = 0; i < 11; i++)

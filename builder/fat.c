@@ -99,8 +99,8 @@ static void fat_time(time_t t, uint16_t *date, uint16_t *time, uint8_t *cs)
 }
 
 /* A 32-byte 8.3 directory entry. */
-static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr,
-		       uint32_t cluster, uint32_t size, time_t mtime)
+static void put_dirent(uint8_t *e, const uint8_t name[11], uint8_t attr, uint32_t cluster,
+		       uint32_t size, time_t mtime)
 {
 	uint16_t date, time;
 	uint8_t cs;
@@ -135,7 +135,7 @@ static uint32_t alloc_run(struct fat_writer *w, uint32_t len)
 {
 	uint32_t start = w->next_free;
 
-	ARRAY_PUSH(w->runs, w->nruns, w->capruns, ((struct run){start, len, FAT_EOC}));
+	ARRAY_PUSH(w->runs, w->nruns, w->capruns, ((struct run){ start, len, FAT_EOC }));
 	w->next_free += len;
 	return start;
 }
@@ -245,7 +245,7 @@ int fat_file_open(struct fat_writer *w, const char *path, uint64_t size, time_t 
 	if (r < 0)
 		return r;
 	*ret = xmalloc(sizeof(**ret));
-	**ret = (struct fat_file){.w = w, .n = n};
+	**ret = (struct fat_file){ .w = w, .n = n };
 	w->open_files++;
 	return 0;
 }
@@ -312,8 +312,8 @@ uint64_t fat_free_bytes(const struct fat_writer *w)
 static uint8_t *put_child(uint8_t *e, const struct fat_node *n)
 {
 	e = fat_put_lfn(e, n);
-	put_dirent(e, n->sname, n->dir ? ATTR_DIR : ATTR_ARCHIVE, n->cluster,
-		   n->dir ? 0 : n->size, n->mtime);
+	put_dirent(e, n->sname, n->dir ? ATTR_DIR : ATTR_ARCHIVE, n->cluster, n->dir ? 0 : n->size,
+		   n->mtime);
 	return e + DIR_ENTRY;
 }
 
@@ -385,10 +385,11 @@ static int write_fats(struct fat_writer *w)
 			put32(buf + i, v);
 		}
 		for (uint32_t k = 0; k < NUM_FATS; k++) {
-			r = pwrite_full(
-			    w->fd, buf, len,
-			    w->offset + (RESERVED_SECTORS + (uint64_t)k * w->fat_sectors) * SECTOR +
-				done);
+			r = pwrite_full(w->fd, buf, len,
+					w->offset +
+						(RESERVED_SECTORS + (uint64_t)k * w->fat_sectors) *
+							SECTOR +
+						done);
 			if (r < 0)
 				return r;
 		}
@@ -510,18 +511,18 @@ int fat_new(int fd, const struct fat_params *params, struct fat_writer **ret)
 
 	w = xcalloc(1, sizeof(*w));
 	*w = (struct fat_writer){
-	    .fd = fd,
-	    .offset = params->offset,
-	    .total_sectors = sectors,
-	    .fat_sectors = fat_sectors,
-	    .data_sector = RESERVED_SECTORS + NUM_FATS * fat_sectors,
-	    .spc = spc,
-	    .cluster_bytes = spc * SECTOR,
-	    .clusters = clusters,
-	    .serial = params->serial,
-	    .has_label = params->label && *params->label,
-	    .mtime = params->mtime,
-	    .next_free = ROOT_CLUSTER,
+		.fd = fd,
+		.offset = params->offset,
+		.total_sectors = sectors,
+		.fat_sectors = fat_sectors,
+		.data_sector = RESERVED_SECTORS + NUM_FATS * fat_sectors,
+		.spc = spc,
+		.cluster_bytes = spc * SECTOR,
+		.clusters = clusters,
+		.serial = params->serial,
+		.has_label = params->label && *params->label,
+		.mtime = params->mtime,
+		.next_free = ROOT_CLUSTER,
 	};
 	memcpy(w->label, w->has_label ? label : (const uint8_t *)"NO NAME    ", 11);
 	w->root = xcalloc(1, sizeof(*w->root));

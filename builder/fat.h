@@ -22,11 +22,11 @@ struct fat_writer;
 struct fat_file;
 
 struct fat_params {
-	uint64_t offset;    /* byte offset of the filesystem in fd (sector aligned) */
-	uint64_t size;      /* size in bytes; at least 33 MiB (FAT32 minimum) */
-	uint32_t serial;    /* volume serial number */
-	const char *label;  /* volume label, <= 11 chars, stored upper case */
-	time_t mtime;       /* time for directories and the volume label */
+	uint64_t offset;   /* byte offset of the filesystem in fd (sector aligned) */
+	uint64_t size;	   /* size in bytes; at least 33 MiB (FAT32 minimum) */
+	uint32_t serial;   /* volume serial number */
+	const char *label; /* volume label, <= 11 chars, stored upper case */
+	time_t mtime;	   /* time for directories and the volume label */
 };
 
 /* LABEL (NULL or "": none) as an 11-byte space-padded upper case volume

@@ -16,8 +16,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-
-
 struct fetch {
 	const struct artifacts *lock;
 	const char *cache, *from;
@@ -266,8 +264,7 @@ static int download_once(struct fetch *f, const struct artifact *art, const char
 	if (res == CURLE_ABORTED_BY_CALLBACK && interrupted) {
 		if (t.offset + t.written == 0) {
 			unlink_part(part);
-			return log_error_errno(EINTR, "%s: interrupted before any data came",
-					       desc);
+			return log_error_errno(EINTR, "%s: interrupted before any data came", desc);
 		}
 		return log_error_errno(EINTR,
 				       "%s: interrupted; %s kept in %s, the next 'farm-image "
@@ -302,8 +299,8 @@ static int download_once(struct fetch *f, const struct artifact *art, const char
 			 desc, art->url, *errbuf ? errbuf : curl_easy_strerror(res), kept);
 }
 
-static int download(struct fetch *f, const struct artifact *art, const char *desc,
-		    const char *part, const char *final)
+static int download(struct fetch *f, const struct artifact *art, const char *desc, const char *part,
+		    const char *final)
 {
 	int r = download_once(f, art, desc, part, final);
 
@@ -479,9 +476,10 @@ static int run(struct fetch *f, char **archs, size_t n_archs, bool check)
 			log_error("Interrupted; run 'farm-image fetch' again to go on");
 		return 1;
 	}
-	log_print(stdout, "%u artifacts: %u downloaded (%s), %u imported, %u already in %s, %u failed\n",
-	       selected, f->downloaded, format_size(f->downloaded_bytes, size, sizeof(size)),
-	       f->imported, f->present, f->cache, f->failed);
+	log_print(stdout,
+		  "%u artifacts: %u downloaded (%s), %u imported, %u already in %s, %u failed\n",
+		  selected, f->downloaded, format_size(f->downloaded_bytes, size, sizeof(size)),
+		  f->imported, f->present, f->cache, f->failed);
 	return f->failed ? 1 : 0;
 }
 

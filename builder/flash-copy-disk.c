@@ -88,7 +88,8 @@ int copy_hash(struct pipe *p, const struct chunk *ch)
 		sha256_final(p->sha, d);
 		p->sha = NULL;
 		if (memcmp(d, rg->sha256, SHA256_LEN) != 0)
-			return log_error("Verify failed: bytes %" PRIu64 "-%" PRIu64 " have sha256 %s, "
+			return log_error("Verify failed: bytes %" PRIu64 "-%" PRIu64
+					 " have sha256 %s, "
 					 "the block map says %s: %s is damaged or not the image "
 					 "its block map was written with; rebuild it",
 					 rg->start, rg->end - 1, hex(d, a), hex(rg->sha256, b),
@@ -181,7 +182,8 @@ int copy_write_held(struct pipe *p)
 	for (size_t i = 0; i < p->n_held; i++) {
 		r = disk_read(p, p->vbuf, p->held[i].len, p->held[i].off);
 		if (r < 0)
-			return log_error_errno(r, "Reading the GPT of %s back failed: %m", c->device);
+			return log_error_errno(r, "Reading the GPT of %s back failed: %m",
+					       c->device);
 		if (memcmp(p->vbuf, p->held[i].buf, p->held[i].len) != 0)
 			return log_error("Verify failed: the GPT read back from %s (bytes %" PRIu64
 					 "-%" PRIu64 ") differs from what was written",

@@ -11,11 +11,11 @@
 #include <pthread.h>
 #include <time.h>
 
-#define CHUNK (4 * MiB)
-#define SLOTS 16        /* 64 MiB of chunks in flight */
-#define VERIFIERS 4
-#define DISK_WRITERS 4  /* block devices; a regular file has one */
-#define DIO_ALIGN 4096
+#define CHUNK	     (4 * MiB)
+#define SLOTS	     16 /* 64 MiB of chunks in flight */
+#define VERIFIERS    4
+#define DISK_WRITERS 4 /* block devices; a regular file has one */
+#define DIO_ALIGN    4096
 
 enum kind { K_WRITE, K_HOLD, K_SKIP };
 
@@ -41,19 +41,19 @@ enum stage { S_HASH, S_WRITE, S_VERIFY, N_STAGES };
 struct pipe {
 	struct flash_copy *c;
 	struct chunk slot[SLOTS];
-	uint64_t produced;                  /* chunks, monotonic */
+	uint64_t produced; /* chunks, monotonic */
 	uint64_t claimed[N_STAGES], done[N_STAGES];
-	bool finished[N_STAGES][SLOTS];     /* done, out of order */
-	bool end;                           /* no more chunks will come */
+	bool finished[N_STAGES][SLOTS]; /* done, out of order */
+	bool end;			/* no more chunks will come */
 	int error;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_mutex_t draw_lock; /* one verifier draws at a time */
-	int bfd;       /* the disk without O_DIRECT (unaligned pieces, fallback) */
-	bool direct;   /* c->fd takes O_DIRECT */
-	bool cached;   /* a regular file: written through the page cache */
+	int bfd;		   /* the disk without O_DIRECT (unaligned pieces, fallback) */
+	bool direct;		   /* c->fd takes O_DIRECT */
+	bool cached;		   /* a regular file: written through the page cache */
 	size_t align;
-	uint8_t *vbuf; /* copy_write_held's read buffer */
+	uint8_t *vbuf;		/* copy_write_held's read buffer */
 	struct sha256_ctx *sha; /* the hasher's */
 	uint64_t bytes_written, bytes_verified, total;
 	struct held *held;

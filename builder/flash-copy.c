@@ -104,7 +104,7 @@ static void *stage_worker(void *arg)
 		add_time(&p->t_wait[s], t0);
 
 		t0 = now_ns();
-		r = s == S_HASH ? copy_hash(p, ch)
+		r = s == S_HASH	   ? copy_hash(p, ch)
 		    : s == S_WRITE ? copy_write(p, ch)
 				   : copy_verify(p, ch, w->vbuf);
 		add_time(&p->t_busy[s], t0);
@@ -182,7 +182,9 @@ static struct chunk *plan(const struct flash_copy *c, size_t *n_ret)
 			continue;
 		while (off < rg->end) {
 			uint64_t until;
-			struct chunk ch = { .off = off, .kind = classify(c, rg, off, &until), .range = i };
+			struct chunk ch = { .off = off,
+					    .kind = classify(c, rg, off, &until),
+					    .range = i };
 			ch.len = (size_t)MIN(until - off, (uint64_t)CHUNK);
 			ch.range_end = off + ch.len == rg->end;
 			ARRAY_PUSH(v, n, cap, ch);
@@ -226,7 +228,8 @@ static int produce(struct pipe *p)
 		if (r < 0)
 			return set_error(p, r);
 		if (ch->kind == K_HOLD) {
-			struct held h = { ch->off, ch->len, aligned_buf(ALIGN_UP(ch->len, DIO_ALIGN)) };
+			struct held h = { ch->off, ch->len,
+					  aligned_buf(ALIGN_UP(ch->len, DIO_ALIGN)) };
 			memcpy(h.buf, ch->buf, ch->len);
 			ARRAY_PUSH(p->held, p->n_held, p->cap_held, h);
 		}

@@ -12,9 +12,9 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 
-#define GPT_SIG "EFI PART"
+#define GPT_SIG	    "EFI PART"
 #define SHADOW_HEAD (1 * MiB)
-#define BLOCK 4096
+#define BLOCK	    4096
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -56,7 +56,8 @@ static int read_shadow(int shadow, unsigned ss, struct flash_table *t)
 	t->ss = ss;
 	if (!fdisk_has_label(cxt))
 		return 0;
-	snprintf(t->label, sizeof(t->label), "%s", fdisk_label_get_name(fdisk_get_label(cxt, NULL)));
+	snprintf(t->label, sizeof(t->label), "%s",
+		 fdisk_label_get_name(fdisk_get_label(cxt, NULL)));
 	if (fdisk_get_disklabel_id(cxt, &id) == 0 && id) {
 		snprintf(t->disk_id, sizeof(t->disk_id), "%s", id);
 		upper(t->disk_id);
@@ -87,7 +88,8 @@ static int read_shadow(int shadow, unsigned ss, struct flash_table *t)
 								 : "");
 			upper(p.type);
 			snprintf(p.type_name, sizeof(p.type_name), "%s",
-				 fdisk_parttype_get_name(type) ? fdisk_parttype_get_name(type) : "");
+				 fdisk_parttype_get_name(type) ? fdisk_parttype_get_name(type)
+							       : "");
 		}
 		ARRAY_PUSH(t->parts, t->n_parts, cap, p);
 	}
@@ -119,8 +121,7 @@ static int header_kind(const uint8_t *buf)
 	return 0;
 }
 
-int flash_table_of_image(const void *head, size_t head_len, uint64_t size,
-			 struct flash_table *t)
+int flash_table_of_image(const void *head, size_t head_len, uint64_t size, struct flash_table *t)
 {
 	_cleanup_close_ int shadow = -1;
 	const uint8_t *h = head;
@@ -192,7 +193,8 @@ int flash_table_of_disk(int fd, uint64_t size, unsigned lss, struct flash_table 
 	/* The backup: at the end of the disk, and where the primary says. */
 	tail_off = size > 64 * (uint64_t)lss ? size - 64 * (uint64_t)lss : 0;
 	if (r >= 0 && tail_off >= head_len)
-		r = copy_piece(fd, shadow, tail_off, (size_t)(size - tail_off), size - lss, &marked);
+		r = copy_piece(fd, shadow, tail_off, (size_t)(size - tail_off), size - lss,
+			       &marked);
 	if (r >= 0 && kind && alt >= head_len && alt + lss <= size &&
 	    (alt < tail_off || alt >= size)) {
 		uint64_t from = alt >= 32 * (uint64_t)lss ? alt - 32 * (uint64_t)lss : 0;
@@ -289,7 +291,8 @@ int flash_gpt_wipe(int fd, uint64_t size, unsigned lss, uint64_t head_len,
 	if (bfd < 0)
 		return bfd;
 	for (uint64_t o = 0; r >= 0 && o < MIN(head_len, size); o += BLOCK)
-		r = pwrite_full(bfd, zero, (size_t)MIN((uint64_t)BLOCK, MIN(head_len, size) - o), o);
+		r = pwrite_full(bfd, zero, (size_t)MIN((uint64_t)BLOCK, MIN(head_len, size) - o),
+				o);
 	for (uint64_t o = MAX(tail, head_len); r >= 0 && o < size; o += BLOCK)
 		r = pwrite_full(bfd, zero, (size_t)MIN((uint64_t)BLOCK, size - o), o);
 	if (r >= 0 && old && old->backup_header >= head_len && old->backup_header + lss <= size)

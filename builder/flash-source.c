@@ -56,13 +56,15 @@ static int zst_next(struct flash_source *s, uint8_t *buf, size_t len)
 			if (r < 0)
 				return r;
 			if (s->eof)
-				return log_error("%s: the stream ends after %" PRIu64 " of the image's %" PRIu64
+				return log_error("%s: the stream ends after %" PRIu64
+						 " of the image's %" PRIu64
 						 " bytes: the file is truncated",
 						 s->path, s->pos, s->size);
 		}
 		rem = ZSTD_decompressStream(s->dctx, &out, &s->zin);
 		if (ZSTD_isError(rem))
-			return log_error("%s: cannot decompress at byte %" PRIu64 " of the image: %s",
+			return log_error("%s: cannot decompress at byte %" PRIu64
+					 " of the image: %s",
 					 s->path, s->pos, ZSTD_getErrorName(rem));
 		s->pos += out.pos;
 		len -= out.pos;
@@ -163,8 +165,8 @@ int flash_source_read(struct flash_source *s, uint64_t off, void *buf, size_t le
 		return 0;
 	if (!s->zst) {
 		int r = pread_full(s->fd, b, len, off);
-		return r < 0 ? log_error_errno(r, "%s: read failed at byte %" PRIu64 ": %m", s->path,
-					       off)
+		return r < 0 ? log_error_errno(r, "%s: read failed at byte %" PRIu64 ": %m",
+					       s->path, off)
 			     : 0;
 	}
 	if (off < s->pos)

@@ -116,7 +116,8 @@ static void whole_disks(dev_t d, struct devset *out, int depth)
 		return;
 	part = sysattr(dir, "partition");
 	if (part) {
-		_cleanup_free_ char *parent = xasprintf("%s/..", dir), *dev = sysattr(parent, "dev");
+		_cleanup_free_ char *parent = xasprintf("%s/..", dir),
+				    *dev = sysattr(parent, "dev");
 		dev_t pd;
 		if (parse_devno(dev, &pd)) {
 			_cleanup_free_ char *pdir = sysdir(pd);
@@ -208,7 +209,8 @@ static int refuse_in_use(const char *path, const struct devset *m)
 		char name[PATH_MAX];
 		struct stat st;
 		ssize_t i;
-		if (sscanf(line, "%4095s", name) != 1 || stat(name, &st) < 0 || !S_ISBLK(st.st_mode))
+		if (sscanf(line, "%4095s", name) != 1 || stat(name, &st) < 0 ||
+		    !S_ISBLK(st.st_mode))
 			continue;
 		i = devset_find(m, st.st_rdev);
 		if (i >= 0)
@@ -256,7 +258,8 @@ static int refuse_loop_backing(const char *path, const struct stat *st)
 			continue;
 		dir = xasprintf("/sys/block/%s/loop", de->d_name);
 		file = sysattr(dir, "backing_file");
-		if (file && stat(file, &bs) == 0 && bs.st_dev == st->st_dev && bs.st_ino == st->st_ino)
+		if (file && stat(file, &bs) == 0 && bs.st_dev == st->st_dev &&
+		    bs.st_ino == st->st_ino)
 			r = log_error("%s is attached to /dev/%s: detach it first (losetup -d /dev/%s); "
 				      "nothing was written",
 				      path, de->d_name, de->d_name);
@@ -306,8 +309,8 @@ int flash_target_inspect(const char *path, struct flash_target *t)
 	t->rdev = st.st_rdev;
 	dir = sysdir(st.st_rdev);
 	if (!dir)
-		return log_error("%s: the kernel shows no block device %u:%u in /sys/dev/block", path,
-				 major(st.st_rdev), minor(st.st_rdev));
+		return log_error("%s: the kernel shows no block device %u:%u in /sys/dev/block",
+				 path, major(st.st_rdev), minor(st.st_rdev));
 	t->sysname = xstrdup(base(dir));
 	part = sysattr(dir, "partition");
 	if (part) {
@@ -323,18 +326,19 @@ int flash_target_inspect(const char *path, struct flash_target *t)
 	t->lss = lss ? (unsigned)strtoul(lss, NULL, 10) : 512;
 	{
 		_cleanup_free_ char *dev = xasprintf("%s/device", dir);
-		_cleanup_free_ char *vendor = sysattr(dev, "vendor"), *model = sysattr(dev, "model");
+		_cleanup_free_ char *vendor = sysattr(dev, "vendor"),
+				    *model = sysattr(dev, "model");
 		if (model)
 			t->model = vendor && *vendor ? xasprintf("%s %s", vendor, model)
 						     : xstrdup(model);
 	}
-	t->transport = xstrdup(strstr(dir, "/usb")		 ? "usb"
-			       : startswith(t->sysname, "nvme")	 ? "nvme"
+	t->transport = xstrdup(strstr(dir, "/usb")		  ? "usb"
+			       : startswith(t->sysname, "nvme")	  ? "nvme"
 			       : startswith(t->sysname, "mmcblk") ? "sd/mmc"
-			       : startswith(t->sysname, "loop")	 ? "loop"
-			       : strstr(dir, "/virtio")		 ? "virtio"
-			       : strstr(dir, "/ata")		 ? "sata"
-								 : "");
+			       : startswith(t->sysname, "loop")	  ? "loop"
+			       : strstr(dir, "/virtio")		  ? "virtio"
+			       : strstr(dir, "/ata")		  ? "sata"
+								  : "");
 	if (ro && streq(ro, "1"))
 		return log_error("%s is read-only (a write-protect switch, or the kernel set it so); "
 				 "nothing was written",
@@ -394,25 +398,29 @@ void flash_target_describe(FILE *f, const struct flash_target *t, int fd,
 	char a[32], fs[160];
 
 	log_print(f, "%s: %s%s%s, %s (%llu bytes), %u-byte sectors\n", t->path,
-		t->model ? t->model : t->blockdev ? "(no model name)" : "a regular file",
-		t->transport && *t->transport ? " on " : "",
-		t->transport && *t->transport ? t->transport : "", format_size(t->size, a, sizeof(a)),
-		(unsigned long long)t->size, t->lss);
+		  t->model	? t->model
+		  : t->blockdev ? "(no model name)"
+				: "a regular file",
+		  t->transport && *t->transport ? " on " : "",
+		  t->transport && *t->transport ? t->transport : "",
+		  format_size(t->size, a, sizeof(a)), (unsigned long long)t->size, t->lss);
 	if (!table->label[0]) {
 		probe_fs(fd, 0, t->size, fs, sizeof(fs));
-		log_print(f, "  no partition table%s%s\n", fs[0] ? "; a whole-disk filesystem: " : "",
-			fs);
+		log_print(f, "  no partition table%s%s\n",
+			  fs[0] ? "; a whole-disk filesystem: " : "", fs);
 		return;
 	}
-	log_print(f, "  a %s partition table%s%s%s%s\n", streq(table->label, "dos") ? "DOS (MBR)" : "GPT",
-		table->disk_id[0] ? " (disk id " : "", table->disk_id, table->disk_id[0] ? ")" : "",
-		table->marked ? ", marked by an interrupted 'flash --keep-data'" : "");
+	log_print(f, "  a %s partition table%s%s%s%s\n",
+		  streq(table->label, "dos") ? "DOS (MBR)" : "GPT",
+		  table->disk_id[0] ? " (disk id " : "", table->disk_id,
+		  table->disk_id[0] ? ")" : "",
+		  table->marked ? ", marked by an interrupted 'flash --keep-data'" : "");
 	for (size_t i = 0; i < table->n_parts; i++) {
 		const struct flash_part *p = &table->parts[i];
 		probe_fs(fd, p->start, p->size, fs, sizeof(fs));
 		log_print(f, "    %2u  %-8s %10s  %s%s%s\n", p->partno, p->name[0] ? p->name : "-",
-			format_size(p->size, a, sizeof(a)), p->type_name[0] ? p->type_name : p->type,
-			fs[0] ? ", " : "", fs);
+			  format_size(p->size, a, sizeof(a)),
+			  p->type_name[0] ? p->type_name : p->type, fs[0] ? ", " : "", fs);
 	}
 	if (!table->n_parts)
 		log_print(f, "    (no partitions)\n");

@@ -26,7 +26,6 @@
 
 #define HEAD_LEN (1 * MiB)
 
-
 struct flash_opts {
 	const char *node, *device, *out, *config;
 	bool keep_data, yes;
@@ -86,8 +85,8 @@ static int load_image(struct flash_ctx *x)
 	r = flash_source_open(x->img, x->zst, x->bmap.image_size, HEAD_LEN, &x->src);
 	if (r < 0)
 		return r;
-	r = flash_table_of_image(flash_source_head(x->src), (size_t)MIN((uint64_t)HEAD_LEN,
-									 x->bmap.image_size),
+	r = flash_table_of_image(flash_source_head(x->src),
+				 (size_t)MIN((uint64_t)HEAD_LEN, x->bmap.image_size),
 				 x->bmap.image_size, &x->image);
 	if (r < 0)
 		return log_error_errno(r, "%s has no readable GPT: it is not a farm image (%m)",
@@ -113,8 +112,10 @@ static const char *part_list(const struct flash_table *t, char *buf, size_t len)
 
 	buf[0] = 0;
 	for (size_t i = 0; i < t->n_parts && n + 1 < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%u '%s'", i ? ", " : "", t->parts[i].partno,
-				      t->parts[i].name[0] ? t->parts[i].name : t->parts[i].type_name);
+		n += (size_t)snprintf(buf + n, len - n, "%s%u '%s'", i ? ", " : "",
+				      t->parts[i].partno,
+				      t->parts[i].name[0] ? t->parts[i].name
+							  : t->parts[i].type_name);
 	return t->n_parts ? buf : "none";
 }
 
@@ -155,7 +156,8 @@ static int check_keep_data(struct flash_ctx *x)
 					 "another cluster, or of a node that is not in %s: its disk "
 					 "GUID is %s, node '%s' of cluster '%s' has %s; nothing was "
 					 "written",
-					 dev, x->o->config, d->disk_id, node, cluster, x->image.disk_id);
+					 dev, x->o->config, d->disk_id, node, cluster,
+					 x->image.disk_id);
 		return log_error("%s carries a GPT that is not a farm node's (disk GUID %s; "
 				 "partitions: %s): a farm disk has boot, root and data with GUIDs "
 				 "derived from the cluster and node names; nothing was written",
@@ -166,35 +168,41 @@ static int check_keep_data(struct flash_ctx *x)
 		if (!dp)
 			return log_error("%s has the disk GUID of node '%s' but no partition %d '%s' "
 					 "(partitions: %s); nothing was written",
-					 dev, node, i + 1, part_names[i], part_list(d, list, sizeof(list)));
+					 dev, node, i + 1, part_names[i],
+					 part_list(d, list, sizeof(list)));
 		if (!streq(dp->uuid, ip->uuid))
 			return log_error("%s: partition %u '%s' has GUID %s, node '%s' has %s: not this "
 					 "node's %s partition; nothing was written",
-					 dev, dp->partno, dp->name, dp->uuid, node, ip->uuid, dp->name);
+					 dev, dp->partno, dp->name, dp->uuid, node, ip->uuid,
+					 dp->name);
 		if (i < 2 && !streq(dp->type, ip->type))
 			return log_error("%s: partition %u '%s' is of type %s, the image's is %s (was "
 					 "the node's board changed?); reimage it without --keep-data; "
 					 "nothing was written",
 					 dev, dp->partno, dp->name, dp->type, ip->type);
 		if (dp->start != ip->start)
-			return log_error("%s: partition %u '%s' starts at byte %" PRIu64 ", the image's "
-					 "at %" PRIu64 ": --keep-data never moves partitions; nothing "
+			return log_error("%s: partition %u '%s' starts at byte %" PRIu64
+					 ", the image's "
+					 "at %" PRIu64
+					 ": --keep-data never moves partitions; nothing "
 					 "was written",
 					 dev, dp->partno, dp->name, dp->start, ip->start);
 	}
 	if (x->dpart[0]->size != x->ipart[0]->size)
-		return log_error("%s: the boot partition has %" PRIu64 " bytes, the image's %" PRIu64
+		return log_error("%s: the boot partition has %" PRIu64
+				 " bytes, the image's %" PRIu64
 				 " (was the board's boot size changed?); nothing was written",
 				 dev, x->dpart[0]->size, x->ipart[0]->size);
 	if (x->ipart[1]->size > x->dpart[1]->size) {
 		char a[32], b[32];
 		return log_error("%s: the new root (%s) does not fit the disk's root partition (%s), "
 				 "and the data partition follows it (--keep-data never moves it): set "
-				 "'root-size: %" PRIu64 "MiB' on node '%s' in %s and rebuild, or flash "
+				 "'root-size: %" PRIu64
+				 "MiB' on node '%s' in %s and rebuild, or flash "
 				 "without --keep-data (the data is lost); nothing was written",
 				 dev, format_size(x->ipart[1]->size, a, sizeof(a)),
-				 format_size(x->dpart[1]->size, b, sizeof(b)), x->dpart[1]->size / MiB,
-				 node, x->o->config);
+				 format_size(x->dpart[1]->size, b, sizeof(b)),
+				 x->dpart[1]->size / MiB, node, x->o->config);
 	}
 	for (int i = 0; i < 2; i++) {
 		x->write_start[i] = x->ipart[i]->start;
@@ -208,14 +216,15 @@ static int confirm(struct flash_ctx *x, int fd)
 	char line[64];
 	const struct config_node *n = x->node;
 
-	log_print(stdout, "About to write node '%s' (%s, %s, cluster '%s') from %s onto\n", n->name.v,
-	       n->board.v, n->role.v, x->config.cluster.name.v, x->img);
+	log_print(stdout, "About to write node '%s' (%s, %s, cluster '%s') from %s onto\n",
+		  n->name.v, n->board.v, n->role.v, x->config.cluster.name.v, x->img);
 	flash_target_describe(stdout, &x->target, fd, &x->disk);
 	if (x->o->keep_data) {
 		printf("Partitions 1 (boot) and 2 (root) are rewritten; 3 (data)");
 		for (size_t i = 0; i < x->disk.n_parts; i++)
 			if (x->disk.parts[i].partno > 3)
-				log_print(stdout, ", %u (%s)", x->disk.parts[i].partno, x->disk.parts[i].name);
+				log_print(stdout, ", %u (%s)", x->disk.parts[i].partno,
+					  x->disk.parts[i].name);
 		printf(" and the partition table are kept as they are.\n");
 	} else
 		log_print(stdout, "Everything on %s is overwritten.\n", x->o->device);
@@ -298,8 +307,9 @@ static int write_disk(struct flash_ctx *x)
 		return log_error_errno(errno, "Cannot open %s: %m; nothing was written", o->device);
 	r = flash_table_of_disk(rfd, x->target.size, x->target.lss, &x->disk);
 	if (r < 0)
-		return log_error_errno(r, "Cannot read the partition table of %s: %m; nothing was "
-					  "written",
+		return log_error_errno(r,
+				       "Cannot read the partition table of %s: %m; nothing was "
+				       "written",
 				       o->device);
 	if (o->keep_data) {
 		r = check_keep_data(x);
@@ -329,7 +339,8 @@ static int write_disk(struct flash_ctx *x)
 	if (r < 0) {
 		close(fd);
 		return log_error_errno(r, "Cannot %s %s: %m; nothing else was written",
-				       o->keep_data ? "mark the GPT of" : "wipe the partition table of",
+				       o->keep_data ? "mark the GPT of"
+						    : "wipe the partition table of",
 				       o->device);
 	}
 	r = flash_copy_run(&c);
@@ -343,19 +354,21 @@ static int write_disk(struct flash_ctx *x)
 		return log_error("%s is left unbootable on purpose: %s. Run the same command again "
 				 "to finish",
 				 o->device,
-				 o->keep_data ? "its GPT headers keep the mark of an unfinished reimage "
-						"(its data partition is untouched)"
-					      : "it has no valid partition table");
+				 o->keep_data
+					 ? "its GPT headers keep the mark of an unfinished reimage "
+					   "(its data partition is untouched)"
+					 : "it has no valid partition table");
 	if (x->target.blockdev)
 		reread_partitions(o->device);
 	{
 		uint64_t ms = MAX(now_ms() - t0, (uint64_t)1);
-		log_print(stdout, "%s: %s %s of %s onto %s and verified it in %.1f s (%s/s, %s)%s\n", o->node,
-		       o->keep_data ? "reimaged boot and root: wrote" : "wrote",
-		       format_size(c.written, a, sizeof(a)), x->img, o->device, (double)ms / 1000,
-		       format_size(c.written * 1000 / ms, rate, sizeof(rate)),
-		       c.direct ? "direct I/O" : "through the page cache",
-		       o->keep_data ? "; data kept" : "");
+		log_print(stdout,
+			  "%s: %s %s of %s onto %s and verified it in %.1f s (%s/s, %s)%s\n",
+			  o->node, o->keep_data ? "reimaged boot and root: wrote" : "wrote",
+			  format_size(c.written, a, sizeof(a)), x->img, o->device,
+			  (double)ms / 1000, format_size(c.written * 1000 / ms, rate, sizeof(rate)),
+			  c.direct ? "direct I/O" : "through the page cache",
+			  o->keep_data ? "; data kept" : "");
 	}
 	return 0;
 }

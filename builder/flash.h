@@ -32,19 +32,19 @@
 
 #define FLASH_SUMMARY                                                                              \
 	"Write a node's image (DIR/NAME.img, or DIR/NAME.img.zst when there is no .img)\n"         \
-	"onto a disk or a disk image file: only the blocks its .bmap maps, each one\n"            \
-	"read back from the disk (page cache bypassed) and checked against the bmap's\n"         \
-	"checksums. The disk does not boot until all of it is written and verified.\n"          \
-	"Refused, with nothing written: a disk in use (mounted, swap, held), the disk\n"          \
-	"the running system is on, a partition, a disk too small or of a sector size\n"          \
-	"the board cannot boot from, anything that is no block device or file.\n\n"              \
+	"onto a disk or a disk image file: only the blocks its .bmap maps, each one\n"             \
+	"read back from the disk (page cache bypassed) and checked against the bmap's\n"           \
+	"checksums. The disk does not boot until all of it is written and verified.\n"             \
+	"Refused, with nothing written: a disk in use (mounted, swap, held), the disk\n"           \
+	"the running system is on, a partition, a disk too small or of a sector size\n"            \
+	"the board cannot boot from, anything that is no block device or file.\n\n"                \
 	"  -n, --node NAME     the node\n"                                                         \
-	"  -d, --device PATH   the disk (/dev/sdX, /dev/nvmeXn1, ...) or an existing file\n"      \
-	"  -o, --out DIR       where the image is (default out)\n"                                \
+	"  -d, --device PATH   the disk (/dev/sdX, /dev/nvmeXn1, ...) or an existing file\n"       \
+	"  -o, --out DIR       where the image is (default out)\n"                                 \
 	"  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")\n"                  \
-	"  -k, --keep-data     reimage: rewrite boot and root only, keep the data partition\n"    \
-	"                      (the node's identity, k3s state, /var, /home) and any Ceph\n"     \
-	"                      partition; the disk must carry this node's farm GPT\n"            \
+	"  -k, --keep-data     reimage: rewrite boot and root only, keep the data partition\n"     \
+	"                      (the node's identity, k3s state, /var, /home) and any Ceph\n"       \
+	"                      partition; the disk must carry this node's farm GPT\n"              \
 	"  -y, --yes           do not show the disk and ask before writing"
 
 int cmd_flash(int argc, char **argv);
@@ -57,11 +57,11 @@ struct flash_part {
 };
 
 struct flash_table {
-	char label[8];     /* "gpt", "dos", ...; "" when there is none */
-	unsigned ss;       /* the sector size it was read with */
-	char disk_id[40];  /* GPT: the disk GUID (upper case); dos: the disk id */
+	char label[8];			   /* "gpt", "dos", ...; "" when there is none */
+	unsigned ss;			   /* the sector size it was read with */
+	char disk_id[40];		   /* GPT: the disk GUID (upper case); dos: the disk id */
 	uint64_t first_usable, end_usable; /* GPT: bytes, [first, end) */
-	bool marked;       /* a reimage was interrupted: headers carry FLASH_GPT_MARK */
+	bool marked; /* a reimage was interrupted: headers carry FLASH_GPT_MARK */
 	uint64_t primary_header, backup_header; /* byte offsets (GPT) */
 	struct flash_part *parts;
 	size_t n_parts;
@@ -72,11 +72,11 @@ struct flash_target {
 	char *path;
 	bool blockdev;
 	dev_t rdev;
-	char *sysname;      /* "sda" (block devices) */
-	char *model;        /* vendor and model from sysfs, or NULL */
-	char *transport;    /* "usb", "nvme", ... or NULL */
+	char *sysname;	 /* "sda" (block devices) */
+	char *model;	 /* vendor and model from sysfs, or NULL */
+	char *transport; /* "usb", "nvme", ... or NULL */
 	uint64_t size;
-	unsigned lss;       /* logical sector size */
+	unsigned lss; /* logical sector size */
 };
 
 /* flash-target.c */
@@ -96,8 +96,7 @@ void flash_target_describe(FILE *f, const struct flash_target *t, int fd,
 
 /* The partition table of an image whose first HEAD_LEN bytes are HEAD (its
  * primary GPT), SIZE bytes in all. Returns 0 or -errno (no message). */
-int flash_table_of_image(const void *head, size_t head_len, uint64_t size,
-			 struct flash_table *t);
+int flash_table_of_image(const void *head, size_t head_len, uint64_t size, struct flash_table *t);
 /* The partition table on the disk FD (SIZE bytes, sectors of LSS), read
  * through a copy of its table sectors in memory, so that the marks of an
  * interrupted reimage are seen through. No table: label "". Returns 0 or
@@ -135,7 +134,7 @@ void flash_source_free(struct flash_source *s);
 /* flash-copy.c */
 
 enum flash_mode {
-	FLASH_WHOLE,     /* every mapped range; the image's GPT written last */
+	FLASH_WHOLE,	 /* every mapped range; the image's GPT written last */
 	FLASH_KEEP_DATA, /* the mapped ranges of boot and root only */
 };
 
@@ -143,8 +142,8 @@ struct flash_copy {
 	const struct bmap *bmap;
 	struct flash_source *src;
 	const char *image;  /* the .img or .img.zst, for messages */
-	int fd;             /* the disk, opened for writing */
-	bool blockdev;      /* a block device (else a regular file) */
+	int fd;		    /* the disk, opened for writing */
+	bool blockdev;	    /* a block device (else a regular file) */
 	const char *device; /* for messages */
 	unsigned lss;
 	enum flash_mode mode;

@@ -29,7 +29,8 @@ static int add_partition(struct fdisk_context *cxt, const char *name, const stru
 		return log_error_errno(ENOMEM, "Out of memory");
 	type = fdisk_label_parse_parttype(fdisk_get_label(cxt, NULL), pp->type_guid);
 	if (!type)
-		return log_error("%s: libfdisk does not know partition type %s", name, pp->type_guid);
+		return log_error("%s: libfdisk does not know partition type %s", name,
+				 pp->type_guid);
 	uuid_format(pp->uuid, uuid);
 	r = fdisk_partition_set_partno(pa, i);
 	if (r >= 0)
@@ -45,9 +46,11 @@ static int add_partition(struct fdisk_context *cxt, const char *name, const stru
 	if (r >= 0)
 		r = fdisk_add_partition(cxt, pa, NULL);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot add the %s partition (start %llu, %llu "
-					  "sectors) to the GPT: %m",
-				       name, pp->name, (unsigned long long)(pp->start / p->sector_size),
+		return log_error_errno(r,
+				       "%s: cannot add the %s partition (start %llu, %llu "
+				       "sectors) to the GPT: %m",
+				       name, pp->name,
+				       (unsigned long long)(pp->start / p->sector_size),
 				       (unsigned long long)(pp->size / p->sector_size));
 	return 0;
 }

@@ -63,13 +63,13 @@ int k3s_config_yaml(const struct config *c, const struct config_node *n, char **
 
 	if (server) {
 		char s4[64], s6[64];
-		const char *sans[] = {c->cluster.api_name.v,
-				      ip_addr_to_string(&srv->ipv4.v, s4, sizeof(s4)),
-				      ip_addr_to_string(&srv->ipv6.v, s6, sizeof(s6))};
+		const char *sans[] = { c->cluster.api_name.v,
+				       ip_addr_to_string(&srv->ipv4.v, s4, sizeof(s4)),
+				       ip_addr_to_string(&srv->ipv6.v, s6, sizeof(s6)) };
 		_cleanup_free_ char *mask =
-		    xasprintf("node-cidr-mask-size-ipv6=%llu",
-			      (unsigned long long)net->pods.ipv6_node_mask.v);
-		const char *kcm[] = {mask};
+			xasprintf("node-cidr-mask-size-ipv6=%llu",
+				  (unsigned long long)net->pods.ipv6_node_mask.v);
+		const char *kcm[] = { mask };
 
 		yaml_out_str(y, "agent-token-file", "/" K3S_AGENT_TOKEN);
 		two[0] = ip_prefix_to_string(&net->pods.ipv4.v, p4, sizeof(p4));
@@ -137,7 +137,7 @@ int k3s_plan(const struct plan_input *in, const struct personal_inputs *pi, stru
 			path = xasprintf(FARM_LIB "/k3s/tls/%s", pi->ca[i].name);
 			plan_add_data(p, path, 0600, "secrets (cluster CA)", pi->ca[i].data,
 				      pi->ca[i].size)
-			    ->secret = true;
+				->secret = true;
 			free(path);
 		}
 		plan_add_link(p, K3S_KUBECONFIG_LINK, "/" K3S_ADMIN_KUBECONFIG,

@@ -292,7 +292,8 @@ static int build_defaults(struct build_cmd *bc)
 	if (!bo->secrets) {
 		bo->secrets = bc->secrets_default = secrets_default_dir(&bc->c);
 		if (!bo->secrets)
-			return log_error("No secrets directory: pass --secrets DIR (HOME is not set)");
+			return log_error(
+				"No secrets directory: pass --secrets DIR (HOME is not set)");
 	}
 	return 0;
 }
@@ -334,8 +335,8 @@ static int build_check_board(struct build_cmd *bc)
 		const struct config_node *n = config_node_at(c, i);
 		if (streq(n->name.v, bc->node) && !streq(bc->board, n->board.v)) {
 			config_error(c, n->board.m.pos,
-				     "node '%s' has board '%s', not '%s' as --board says", n->name.v,
-				     n->board.v, bc->board);
+				     "node '%s' has board '%s', not '%s' as --board says",
+				     n->name.v, n->board.v, bc->board);
 			return -EINVAL;
 		}
 	}

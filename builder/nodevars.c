@@ -6,8 +6,8 @@
 #include <ctype.h>
 
 static const char *fact_names[] = {
-	"ssh_kex", "ssh_ciphers", "ssh_macs", "ssh_host_key_algorithms", "ssh_rsa_size",
-	"openssh_version",
+	"ssh_kex",	"ssh_ciphers",	   "ssh_macs", "ssh_host_key_algorithms",
+	"ssh_rsa_size", "openssh_version",
 };
 
 static void addr(struct vars *v, const char *name, const struct ip_addr *a)
@@ -103,7 +103,8 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 			mac[i] = (char)tolower((unsigned char)n->interface.v[i]);
 		vars_setf(v, "lan_match", "MACAddress=%s", mac);
 	} else {
-		vars_setf(v, "lan_match", "Name=%s", n->interface.m.set ? n->interface.v : "en* eth*");
+		vars_setf(v, "lan_match", "Name=%s",
+			  n->interface.m.set ? n->interface.v : "en* eth*");
 	}
 	if (server) {
 		addr(v, "server_ipv4", &server->ipv4.v);
@@ -134,21 +135,23 @@ void node_vars(const struct config *c, const struct config_node *n, const struct
 		size_t len = 0;
 		FILE *f = open_memstream(&lines, &len);
 		for (size_t i = 0; i < n_data_subvolumes; i++)
-			fprintf(f, "%sPARTUUID=%s\t%s\tbtrfs\tsubvol=%s,%s,x-systemd.requires=farm-storage.service\t0\t0",
-				i ? "\n" : "", uuid, data_subvolumes[i].mount, data_subvolumes[i].name,
-				data_subvolumes[i].options);
+			fprintf(f,
+				"%sPARTUUID=%s\t%s\tbtrfs\tsubvol=%s,%s,x-systemd.requires=farm-storage.service\t0\t0",
+				i ? "\n" : "", uuid, data_subvolumes[i].mount,
+				data_subvolumes[i].name, data_subvolumes[i].options);
 		fclose(f);
 		vars_set_lines(v, "data_mounts", lines);
 		free(lines);
 	}
-	vars_setf(v, "pcie_gen", "%llu", n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);
+	vars_setf(v, "pcie_gen", "%llu",
+		  n->pcie_gen.m.set ? (unsigned long long)n->pcie_gen.v : 2ULL);
 	/* A Pi 5's kernel: 4 KiB pages unless the node asks for 16 KiB (see
 	 * board-pi5.c). */
 	vars_set(v, "kernel_page_size", n->kernel.m.set ? n->kernel.v : "4k");
 
 	if (c->power.shutdown.m.set)
-		vars_setf(v, "shutdown_time", "%02u:%02u:00",
-			  (unsigned)(c->power.shutdown.v / 60), (unsigned)(c->power.shutdown.v % 60));
+		vars_setf(v, "shutdown_time", "%02u:%02u:00", (unsigned)(c->power.shutdown.v / 60),
+			  (unsigned)(c->power.shutdown.v % 60));
 	else
 		vars_set(v, "shutdown_time", "");
 	vars_set(v, "timezone", c->power.timezone.m.set ? c->power.timezone.v : "UTC");
@@ -170,13 +173,15 @@ int base_facts_from_dpkg(const char *status, size_t len, struct base_facts *f)
 			const char *ver = memmem(p, slen, "\nVersion: ", 10);
 			const char *st = memmem(p, slen, "\nStatus: install ok installed", 29);
 			if (ver && st) {
-				const char *vs = ver + 10, *ve = memchr(vs, '\n', (size_t)(p + slen - vs));
+				const char *vs = ver + 10,
+					   *ve = memchr(vs, '\n', (size_t)(p + slen - vs));
 				const char *colon;
-				f->openssh_version = strndup(vs, ve ? (size_t)(ve - vs) : (size_t)(p + slen - vs));
+				f->openssh_version = strndup(vs, ve ? (size_t)(ve - vs)
+								    : (size_t)(p + slen - vs));
 				/* "1:10.0p1-7" -> 10.0 */
 				colon = strchr(f->openssh_version, ':');
-				if (sscanf(colon ? colon + 1 : f->openssh_version, "%u.%u", &f->ssh_major,
-					   &f->ssh_minor) != 2)
+				if (sscanf(colon ? colon + 1 : f->openssh_version, "%u.%u",
+					   &f->ssh_major, &f->ssh_minor) != 2)
 					return -EINVAL;
 				return 0;
 			}
@@ -217,7 +222,7 @@ int node_vars_add_facts(struct vars *v, const struct base_facts *f)
 		 "umac-128-etm@openssh.com");
 	vars_set(v, "ssh_host_key_algorithms",
 		 "ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,rsa-sha2-512,rsa-sha2-256");
-	vars_set(v, "ssh_rsa_size", ver >= 901 ? "RequiredRSASize 3072" :
-						 "# RequiredRSASize needs OpenSSH 9.1");
+	vars_set(v, "ssh_rsa_size",
+		 ver >= 901 ? "RequiredRSASize 3072" : "# RequiredRSASize needs OpenSSH 9.1");
 	return 0;
 }

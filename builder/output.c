@@ -19,10 +19,10 @@ struct outfile {
 	const char *final; /* DIR/NAME.img */
 	const char *base;  /* NAME.img */
 	int fd;
-	bool anonymous;   /* O_TMPFILE: no name until the commit */
-	char *tmp;        /* its hidden name in DIR, once it has one */
-	char *path;       /* what opens it: /proc/self/fd/N or DIR/.NAME.img.XXXXXX */
-	char *backup;     /* the previous build's file during the commit */
+	bool anonymous; /* O_TMPFILE: no name until the commit */
+	char *tmp;	/* its hidden name in DIR, once it has one */
+	char *path;	/* what opens it: /proc/self/fd/N or DIR/.NAME.img.XXXXXX */
+	char *backup;	/* the previous build's file during the commit */
 	bool renamed;
 };
 
@@ -55,10 +55,7 @@ static const char *const suffixes[OUT_COUNT] = {
 	[OUT_JSON] = ".json",
 };
 
-const char *output_suffix(int which)
-{
-	return suffixes[which];
-}
+const char *output_suffix(int which) { return suffixes[which]; }
 
 static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -123,7 +120,8 @@ static int take_lock(struct outputs *o)
 	o->lock_name = xasprintf(".%s.lock", o->node);
 	for (int tries = 0; tries < 16; tries++) {
 		struct stat a, b;
-		int fd = openat(o->dfd, o->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd = openat(o->dfd, o->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+				0600);
 		if (fd < 0)
 			return log_error_errno(errno, "Cannot create the lock %s/%s: %m", o->dir,
 					       o->lock_name);
@@ -131,15 +129,17 @@ static int take_lock(struct outputs *o)
 			int e = errno;
 			close(fd);
 			if (e == EWOULDBLOCK)
-				return log_error_errno(EBUSY,
-						       "%s: another farm-image is building node '%s' "
-						       "into %s (it holds %s/%s): wait for it to finish",
-						       o->node, o->node, o->dir, o->dir, o->lock_name);
+				return log_error_errno(
+					EBUSY,
+					"%s: another farm-image is building node '%s' "
+					"into %s (it holds %s/%s): wait for it to finish",
+					o->node, o->node, o->dir, o->dir, o->lock_name);
 			return log_error_errno(e, "Cannot lock %s/%s: %m", o->dir, o->lock_name);
 		}
 		/* The build that held it removes it when done: the lock is ours
 		 * only if the name still leads to the file we locked. */
-		if (fstat(fd, &a) == 0 && fstatat(o->dfd, o->lock_name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstat(fd, &a) == 0 &&
+		    fstatat(o->dfd, o->lock_name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			o->lock_fd = fd;
 			return 0;
@@ -271,7 +271,8 @@ int outputs_open(const struct outputs_params *p, struct outputs **ret)
 	o->need_what = p->need_what;
 	o->dfd = o->lock_fd = -1;
 	o->wb = xcalloc(1, sizeof(*o->wb));
-	*o->wb = (struct writeback){ .f = o->f, .lock = PTHREAD_MUTEX_INITIALIZER,
+	*o->wb = (struct writeback){ .f = o->f,
+				     .lock = PTHREAD_MUTEX_INITIALIZER,
 				     .cond = PTHREAD_COND_INITIALIZER };
 	for (int i = 0; i < OUT_COUNT; i++) {
 		const char *slash = strrchr(p->final[i], '/');
@@ -474,8 +475,9 @@ int outputs_commit(struct outputs *o, mode_t mode)
 		previous = true;
 		r = link_hidden(o, f, true);
 		if (r < 0) {
-			log_error_errno(r, "%s: cannot keep the previous %s while it is replaced "
-					   "(%m): nothing was replaced",
+			log_error_errno(r,
+					"%s: cannot keep the previous %s while it is replaced "
+					"(%m): nothing was replaced",
 					o->node, f->final);
 			goto undo_backups;
 		}
@@ -495,12 +497,14 @@ int outputs_commit(struct outputs *o, mode_t mode)
 			if (roll_back(o, i) == 0)
 				log_error_errno(r, "%s: cannot rename %s/%s to %s: %m; %s", o->node,
 						o->dir, f->tmp, f->final,
-						previous ? "the previous build's files are back in place"
-							 : "nothing was written");
+						previous
+							? "the previous build's files are back in place"
+							: "nothing was written");
 			else
-				log_error_errno(r, "%s: cannot rename %s/%s to %s: %m; %s and the "
-						   "files named above are this build's, without a "
-						   "manifest",
+				log_error_errno(r,
+						"%s: cannot rename %s/%s to %s: %m; %s and the "
+						"files named above are this build's, without a "
+						"manifest",
 						o->node, o->dir, f->tmp, f->final, o->dir);
 			goto undo_backups;
 		}

@@ -30,10 +30,10 @@ const char *output_suffix(int which);
 struct outputs;
 
 struct outputs_params {
-	const char *dir;   /* the output directory (created if missing) */
-	const char *node;  /* for messages */
-	char *const *final; /* DIR/NAME.img, ... (OUT_COUNT of them): the targets */
-	uint64_t need;     /* bytes the outputs need at least (checked first) */
+	const char *dir;       /* the output directory (created if missing) */
+	const char *node;      /* for messages */
+	char *const *final;    /* DIR/NAME.img, ... (OUT_COUNT of them): the targets */
+	uint64_t need;	       /* bytes the outputs need at least (checked first) */
 	const char *need_what; /* what NEED counts, for the message */
 };
 

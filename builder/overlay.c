@@ -48,7 +48,8 @@ static int read_text(const char *path, char **ret)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (len + n > 1 * MiB) {
 			free(buf);
-			return log_error("%s: a template larger than 1 MiB is not a template", path);
+			return log_error("%s: a template larger than 1 MiB is not a template",
+					 path);
 		}
 		buf = xrealloc(buf, len + n + 1);
 		memcpy(buf + len, chunk, n);
@@ -88,7 +89,8 @@ static int scan_dir(struct scan *s, const char *host, const char *rel)
 
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *h = xasprintf("%s/%s", host, names[i]);
-		_cleanup_free_ char *rl = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+		_cleanup_free_ char *rl =
+			*rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
 		struct stat st;
 
 		if (lstat(h, &st) < 0) {
@@ -99,7 +101,8 @@ static int scan_dir(struct scan *s, const char *host, const char *rel)
 			r = scan_dir(s, h, rl);
 		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 			size_t len = strlen(rl);
-			bool template = S_ISREG(st.st_mode) && len > 3 && streq(rl + len - 3, ".in");
+			bool template =
+				S_ISREG(st.st_mode) && len > 3 && streq(rl + len - 3, ".in");
 			struct overlay_entry e = {
 				.layer = xstrdup(s->layer),
 				.rel = TAKE_PTR(rl),
@@ -119,7 +122,8 @@ static int scan_dir(struct scan *s, const char *host, const char *rel)
 				char t[4096];
 				ssize_t l = readlink(e.host, t, sizeof(t) - 1);
 				if (l < 0) {
-					r = log_error_errno(errno, "Cannot read link %s: %m", e.host);
+					r = log_error_errno(errno, "Cannot read link %s: %m",
+							    e.host);
 					ARRAY_PUSH(s->v, s->n, s->cap, e);
 					break;
 				}
@@ -128,7 +132,8 @@ static int scan_dir(struct scan *s, const char *host, const char *rel)
 			}
 			ARRAY_PUSH(s->v, s->n, s->cap, e);
 		} else {
-			r = log_error("%s: overlays may hold only files, symlinks and directories", h);
+			r = log_error("%s: overlays may hold only files, symlinks and directories",
+				      h);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -147,9 +152,8 @@ size_t overlay_features(const struct config *c, const char **features, size_t ma
 	return n;
 }
 
-int overlay_scan(const char *root, const char *board, const char *role,
-		 const char *const *features, size_t n_features, struct overlay_entry **ret,
-		 size_t *n)
+int overlay_scan(const char *root, const char *board, const char *role, const char *const *features,
+		 size_t n_features, struct overlay_entry **ret, size_t *n)
 {
 	struct scan s = { 0 };
 	char *layers[3 + OVERLAY_MAX_FEATURES];
@@ -251,11 +255,13 @@ int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n)
 		} else if (nf != 4) {
 			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(p - l) + 1 },
 				      "expected MODE UID GID PATH, %s",
-				      nf < 4 ? "the line ends early" : "and nothing after the path");
+				      nf < 4 ? "the line ends early"
+					     : "and nothing after the path");
 			errors++;
 		} else if (!mode_field(f[0], fl[0], 8, 07777, &mode)) {
 			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(f[0] - l) + 1 },
-				      "MODE '%.*s' is not an octal mode up to 7777", (int)fl[0], f[0]);
+				      "MODE '%.*s' is not an octal mode up to 7777", (int)fl[0],
+				      f[0]);
 			errors++;
 		} else if (!mode_field(f[1], fl[1], 10, UINT32_MAX - 1, &uid) ||
 			   !mode_field(f[2], fl[2], 10, UINT32_MAX - 1, &gid)) {
@@ -264,8 +270,8 @@ int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n)
 			bool u = !mode_field(f[1], fl[1], 10, UINT32_MAX - 1, &uid);
 			conf_error_at(path, text,
 				      (struct pos){ lineno, (unsigned)(f[u ? 1 : 2] - l) + 1 },
-				      "%s '%.*s' is not a number from 0 to 4294967294", u ? "UID" : "GID",
-				      (int)fl[u ? 1 : 2], f[u ? 1 : 2]);
+				      "%s '%.*s' is not a number from 0 to 4294967294",
+				      u ? "UID" : "GID", (int)fl[u ? 1 : 2], f[u ? 1 : 2]);
 			errors++;
 		} else if (f[3][0] == '/' || fl[3] >= 900) {
 			conf_error_at(path, text, (struct pos){ lineno, (unsigned)(f[3] - l) + 1 },

@@ -22,7 +22,7 @@ struct overlay_entry {
 	uint32_t mode;
 	bool symlink;
 	char *target;
-	char *text;  /* a template's text (the file ended in ".in") */
+	char *text; /* a template's text (the file ended in ".in") */
 };
 
 /* An explicit owner and mode for an overlay file (overlays/modes). */
@@ -40,9 +40,8 @@ size_t overlay_features(const struct config *c, const char **features, size_t ma
 /* Scans ROOT/common, ROOT/board/BOARD, ROOT/role/ROLE and
  * ROOT/feature/F for each of FEATURES (missing layers are fine). Returns 0
  * or -errno after printing one message. */
-int overlay_scan(const char *root, const char *board, const char *role,
-		 const char *const *features, size_t n_features, struct overlay_entry **ret,
-		 size_t *n);
+int overlay_scan(const char *root, const char *board, const char *role, const char *const *features,
+		 size_t n_features, struct overlay_entry **ret, size_t *n);
 void overlay_free(struct overlay_entry *v, size_t n);
 /* ROOT/modes: "MODE UID GID PATH" lines for files that are not 0644 root. */
 int overlay_read_modes(const char *root, struct overlay_mode **ret, size_t *n);

@@ -60,7 +60,8 @@ static unsigned free_id(const char *text)
 		     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 			const char *p = strchr(l, ':');
 			unsigned v;
-			if (p && (p = strchr(p + 1, ':')) && sscanf(p + 1, "%u", &v) == 1 && v == id)
+			if (p && (p = strchr(p + 1, ':')) && sscanf(p + 1, "%u", &v) == 1 &&
+			    v == id)
 				used = true;
 		}
 		if (!used)
@@ -89,9 +90,8 @@ static char *add_member(const char *text, const char *group, const char *user)
 	return out;
 }
 
-int personalize_transform(enum plan_transform t, const char *path, const uint8_t *base,
-			  size_t len, const struct vars *v, time_t epoch, uint8_t **out,
-			  size_t *out_len)
+int personalize_transform(enum plan_transform t, const char *path, const uint8_t *base, size_t len,
+			  const struct vars *v, time_t epoch, uint8_t **out, size_t *out_len)
 {
 	const char *user = vars_get(v, "admin_user");
 	_cleanup_free_ char *text = NULL;
@@ -142,7 +142,8 @@ int personalize_transform(enum plan_transform t, const char *path, const uint8_t
 	}
 	case TRANSFORM_GROUP: {
 		/* The admin reads the journal; sudo comes from sudoers.d. */
-		char *a = add_member(text, "adm", user), *b = add_member(a, "systemd-journal", user);
+		char *a = add_member(text, "adm", user),
+		     *b = add_member(a, "systemd-journal", user);
 		fprintf(f, "%s%s:x:%u:\n", b, user, free_id(text));
 		free(a);
 		free(b);
@@ -153,7 +154,8 @@ int personalize_transform(enum plan_transform t, const char *path, const uint8_t
 		fprintf(f, "%s%s:*:%lld:0:99999:7:::\n", text, user, (long long)(epoch / 86400));
 		break;
 	case TRANSFORM_GSHADOW: {
-		char *a = add_member(text, "adm", user), *b = add_member(a, "systemd-journal", user);
+		char *a = add_member(text, "adm", user),
+		     *b = add_member(a, "systemd-journal", user);
 		fprintf(f, "%s%s:!::\n", b, user);
 		free(a);
 		free(b);

@@ -34,8 +34,8 @@ int personalize_node_yaml(struct plan *p, const struct config *c, const struct c
 	if (n->disk.m.set)
 		SET(disk, n->disk.v);
 	/* A Ceph size is whole MiB; 0: none. */
-	nc.ceph_size = (struct cuint){ .m.set = true,
-				       .v = n->storage.ceph.m.set ? n->storage.ceph.v : 0 };
+	nc.ceph_size =
+		(struct cuint){ .m.set = true, .v = n->storage.ceph.m.set ? n->storage.ceph.v : 0 };
 #undef SET
 	r = nodeconf_write(&nc, &text);
 	nodeconf_free(&nc);

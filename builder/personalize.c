@@ -9,8 +9,7 @@
 #include "power.h"
 #include "stream.h"
 
-int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi,
-		     struct plan *p)
+int personalize_plan(const struct plan_input *in, const struct personal_inputs *pi, struct plan *p)
 {
 	const struct config *c = in->config;
 	const struct config_node *n = in->node;
@@ -45,9 +44,9 @@ int personalize_plan(const struct plan_input *in, const struct personal_inputs *
 }
 
 static struct capture captures[] = {
-	{ .path = "etc/passwd" },	  { .path = "etc/group" },
-	{ .path = "etc/shadow" },	  { .path = "etc/gshadow" },
-	{ .path = "etc/ssh/moduli" },	  { .path = "var/lib/dpkg/status", .keep = true },
+	{ .path = "etc/passwd" },     { .path = "etc/group" },
+	{ .path = "etc/shadow" },     { .path = "etc/gshadow" },
+	{ .path = "etc/ssh/moduli" }, { .path = "var/lib/dpkg/status", .keep = true },
 };
 
 struct capture *personalize_captures(size_t *n)

@@ -24,8 +24,9 @@ static void free_file(struct plan_file *f)
 struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
 			   uint32_t mode, const char *origin)
 {
-	struct plan_file f = { .path = xstrdup(path), .kind = kind, .mode = mode,
-			       .origin = xstrdup(origin) };
+	struct plan_file f = {
+		.path = xstrdup(path), .kind = kind, .mode = mode, .origin = xstrdup(origin)
+	};
 	size_t lo = 0, hi = p->n_files;
 
 	while (lo < hi) {
@@ -48,8 +49,8 @@ struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char 
 	return &p->files[lo];
 }
 
-struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
-				const char *origin, const void *data, size_t size)
+struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode, const char *origin,
+				const void *data, size_t size)
 {
 	struct plan_file *f = plan_add(p, PLAN_FILE, path, mode, origin);
 
@@ -59,8 +60,8 @@ struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
 	return f;
 }
 
-struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
-				const char *origin, const char *text)
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode, const char *origin,
+				const char *text)
 {
 	return plan_add_data(p, path, mode, origin, text, strlen(text));
 }
@@ -86,7 +87,9 @@ static void add_overlays(const struct plan_input *in, struct plan *p)
 		const struct overlay_entry *o = &in->overlays[i];
 		struct plan_file f = {
 			.path = xstrdup(o->rel),
-			.kind = o->symlink ? PLAN_SYMLINK : o->text ? PLAN_TEMPLATE : PLAN_FILE,
+			.kind = o->symlink ? PLAN_SYMLINK
+				: o->text  ? PLAN_TEMPLATE
+					   : PLAN_FILE,
 			.mode = o->mode & 07777,
 			.source = o->symlink || o->text ? NULL : xstrdup(o->host),
 			.target = o->symlink ? xstrdup(o->target) : NULL,

@@ -27,20 +27,20 @@ struct plan_partition {
 };
 
 enum plan_file_kind {
-	PLAN_FILE,      /* content from SOURCE (a host file) or DATA */
-	PLAN_SYMLINK,   /* TARGET */
-	PLAN_DIR,       /* a directory, created when the base lacks it */
-	PLAN_TEMPLATE,  /* DATA is a template, rendered once the base's facts are known */
+	PLAN_FILE,	/* content from SOURCE (a host file) or DATA */
+	PLAN_SYMLINK,	/* TARGET */
+	PLAN_DIR,	/* a directory, created when the base lacks it */
+	PLAN_TEMPLATE,	/* DATA is a template, rendered once the base's facts are known */
 	PLAN_TRANSFORM, /* the base's own file, changed by TRANSFORM */
-	PLAN_ABSENT,    /* the base's entry at this path is left out (not a directory) */
+	PLAN_ABSENT,	/* the base's entry at this path is left out (not a directory) */
 };
 
 enum plan_transform {
-	TRANSFORM_PASSWD,  /* add the admin user */
+	TRANSFORM_PASSWD, /* add the admin user */
 	TRANSFORM_GROUP,
 	TRANSFORM_SHADOW,
 	TRANSFORM_GSHADOW,
-	TRANSFORM_MODULI,  /* keep only moduli of at least 3072 bits */
+	TRANSFORM_MODULI, /* keep only moduli of at least 3072 bits */
 };
 
 /* A file the build puts into the root, replacing any entry of the archive
@@ -55,7 +55,7 @@ struct plan_file {
 	uint8_t *data;
 	size_t size;
 	enum plan_transform transform;
-	bool secret; /* a secret: the image must be 0600 */
+	bool secret;  /* a secret: the image must be 0600 */
 	char *origin; /* where it came from, for messages and the manifest */
 };
 
@@ -83,7 +83,7 @@ struct plan {
 	uint32_t boot_serial;
 	char boot_label[12];
 	bool root_from_content;
-	uint64_t root_size;     /* fixed size, or the provisional capacity */
+	uint64_t root_size; /* fixed size, or the provisional capacity */
 	uint64_t root_headroom;
 	uint64_t disk_size;
 	time_t epoch;
@@ -100,13 +100,13 @@ int plan_make(const struct plan_input *in, struct plan *p);
 struct plan_file *plan_add(struct plan *p, enum plan_file_kind kind, const char *path,
 			   uint32_t mode, const char *origin);
 /* A PLAN_FILE whose content is a copy of DATA (SIZE bytes). */
-struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode,
-				const char *origin, const void *data, size_t size);
+struct plan_file *plan_add_data(struct plan *p, const char *path, uint32_t mode, const char *origin,
+				const void *data, size_t size);
 /* Generated files added to the plan (replacing any of the same path), as
  * plan_add_data() does for bytes: TEXT, a symbolic link to TARGET, the
  * content of the host's file HOST. */
-struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode,
-				const char *origin, const char *text);
+struct plan_file *plan_add_text(struct plan *p, const char *path, uint32_t mode, const char *origin,
+				const char *text);
 void plan_add_link(struct plan *p, const char *path, const char *target, const char *origin);
 void plan_add_source(struct plan *p, const char *path, uint32_t mode, const char *origin,
 		     const char *host);

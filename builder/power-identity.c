@@ -43,8 +43,8 @@ static bool add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 }
 
 int power_cert_sign(const uint8_t *ca_crt, size_t ca_crt_len, const uint8_t *ca_key,
-		    size_t ca_key_len, const uint8_t *key, size_t key_len, const char *node, time_t now,
-		    uint8_t **pem, size_t *len, const char **why)
+		    size_t ca_key_len, const uint8_t *key, size_t key_len, const char *node,
+		    time_t now, uint8_t **pem, size_t *len, const char **why)
 {
 	_cleanup_free_ char *cn = xasprintf(POWER_USER_PREFIX "%s", node);
 	X509 *ca = read_cert(ca_crt, ca_crt_len), *x = NULL;
@@ -72,8 +72,8 @@ int power_cert_sign(const uint8_t *ca_crt, size_t ca_crt_len, const uint8_t *ca_
 	ok = (bn = BN_bin2bn(serial, sizeof(serial), NULL)) &&
 	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
 	     X509_set_version(x, X509_VERSION_3) &&
-	     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)POWER_GROUP,
-					-1, -1, 0) &&
+	     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+					(const unsigned char *)POWER_GROUP, -1, -1, 0) &&
 	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
 					-1, 0) &&
 	     X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
@@ -118,8 +118,9 @@ static const char *name_entry(const X509_NAME *name, int nid)
 	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
 		return NULL;
 	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-	return s && ASN1_STRING_type(s) == V_ASN1_UTF8STRING ? (const char *)ASN1_STRING_get0_data(s)
-							      : NULL;
+	return s && ASN1_STRING_type(s) == V_ASN1_UTF8STRING
+		       ? (const char *)ASN1_STRING_get0_data(s)
+		       : NULL;
 }
 
 int power_cert_check(const uint8_t *ca_crt, size_t ca_crt_len, const uint8_t *key, size_t key_len,

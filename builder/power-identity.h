@@ -34,7 +34,7 @@
 #include <time.h>
 
 #define POWER_USER_PREFIX "farm-power:"
-#define POWER_GROUP "farm:power"
+#define POWER_GROUP	  "farm:power"
 
 /* Signs the public key of the PEM private key KEY as NODE's client
  * certificate with the PEM CA certificate and key CA_CRT/CA_KEY: valid from
@@ -42,8 +42,8 @@
  * malloc'ed PEM certificate in *PEM (*LEN bytes), or -errno with *WHY (a
  * static string) saying what failed. */
 int power_cert_sign(const uint8_t *ca_crt, size_t ca_crt_len, const uint8_t *ca_key,
-		    size_t ca_key_len, const uint8_t *key, size_t key_len, const char *node, time_t now,
-		    uint8_t **pem, size_t *len, const char **why);
+		    size_t ca_key_len, const uint8_t *key, size_t key_len, const char *node,
+		    time_t now, uint8_t **pem, size_t *len, const char **why);
 
 /* Checks that CRT is NODE's power certificate, signed by CA_CRT, for the
  * private key KEY, valid at NOW. Returns 0, or -EINVAL with *WHY (static)

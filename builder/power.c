@@ -25,18 +25,33 @@
  * granted (kubectl patches; cordon falls back to update only when it
  * cannot compute a patch). */
 const struct power_rule power_rules[] = {
-	{ "", "nodes", { "get", "list" }, false,
+	{ "",
+	  "nodes",
+	  { "get", "list" },
+	  false,
 	  "read every node's SSH locks and power report, and the control plane's shutdown "
 	  "lock (annotations on the Node objects); taint, cordon and annotate GET the node "
 	  "first" },
-	{ "", "pods", { "get", "list" }, false,
+	{ "",
+	  "pods",
+	  { "get", "list" },
+	  false,
 	  "drain lists the pods on its node and waits for each evicted one to be gone; startup "
 	  "waits for CoreDNS's pods to be Ready" },
-	{ "", "pods/eviction", { "create" }, false,
+	{ "",
+	  "pods/eviction",
+	  { "create" },
+	  false,
 	  "drain evicts the pods on its node (PodDisruptionBudgets are honoured)" },
-	{ "apps", "daemonsets", { "get" }, false,
+	{ "apps",
+	  "daemonsets",
+	  { "get" },
+	  false,
 	  "drain --ignore-daemonsets looks up the DaemonSet of each DaemonSet pod" },
-	{ "", "nodes", { "patch" }, true,
+	{ "",
+	  "nodes",
+	  { "patch" },
+	  true,
 	  "its own Node only: the dns-unready taint, cordon and uncordon, its SSH locks and "
 	  "its power report" },
 };
@@ -63,18 +78,20 @@ static void rules(FILE *f, bool own_node, const char *node)
 
 static void object(FILE *f, const char *kind, const char *name)
 {
-	fprintf(f, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n"
-		   "  name: \"%s\"\n  labels:\n    app.kubernetes.io/managed-by: farm\n"
-		   "    app.kubernetes.io/component: power\n",
+	fprintf(f,
+		"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n"
+		"  name: \"%s\"\n  labels:\n    app.kubernetes.io/managed-by: farm\n"
+		"    app.kubernetes.io/component: power\n",
 		kind, name);
 }
 
 static void binding(FILE *f, const char *name, const char *subject_kind, const char *subject)
 {
 	object(f, "ClusterRoleBinding", name);
-	fprintf(f, "roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n"
-		   "  name: \"%s\"\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n"
-		   "    kind: %s\n    name: \"%s\"\n",
+	fprintf(f,
+		"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n"
+		"  name: \"%s\"\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n"
+		"    kind: %s\n    name: \"%s\"\n",
 		name, subject_kind, subject);
 }
 
@@ -84,10 +101,12 @@ char *power_rbac_yaml(const struct config *c)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	fprintf(f, "# The rights of the agents' power cycle (farm-node shutdown, startup, lock),\n"
-		   "# written by farm-image for cluster %s and applied by the server's\n"
-		   "# farm-node. Each agent is user \"" POWER_USER_PREFIX "NODE\" in group \""
-		   POWER_GROUP "\"\n# (a client certificate of the cluster's client CA in its image).\n",
+	fprintf(f,
+		"# The rights of the agents' power cycle (farm-node shutdown, startup, lock),\n"
+		"# written by farm-image for cluster %s and applied by the server's\n"
+		"# farm-node. Each agent is user \"" POWER_USER_PREFIX
+		"NODE\" in group \"" POWER_GROUP
+		"\"\n# (a client certificate of the cluster's client CA in its image).\n",
 		c->cluster.name.v);
 	object(f, "ClusterRole", "farm-power");
 	rules(f, false, NULL);
@@ -109,8 +128,9 @@ char *power_kubeconfig(const struct config *c, const struct config_node *n)
 {
 	return xasprintf(
 		"# farm-node's credentials for the power cycle of node %s: user \"" POWER_USER_PREFIX
-		"%s\"\n# in group \"" POWER_GROUP "\", whose rights are in the server's /"
-		POWER_RBAC_PATH ".\n# Written by farm-image.\n"
+		"%s\"\n# in group \"" POWER_GROUP
+		"\", whose rights are in the server's /" POWER_RBAC_PATH
+		".\n# Written by farm-image.\n"
 		"apiVersion: v1\nkind: Config\nclusters:\n  - name: farm\n    cluster:\n"
 		"      server: \"https://%s:6443\"\n      certificate-authority: /" POWER_DIR
 		"/server-ca.crt\nusers:\n  - name: \"" POWER_USER_PREFIX "%s\"\n    user:\n"

@@ -23,17 +23,17 @@
 
 #include <stdbool.h>
 
-#define POWER_DIR "etc/farm/power"
+#define POWER_DIR	 "etc/farm/power"
 #define POWER_KUBECONFIG POWER_DIR "/kubeconfig"
-#define POWER_RBAC_PATH FARM_LIB_POWER "/rbac.yaml"
-#define FARM_LIB_POWER "usr/lib/farm/power"
+#define POWER_RBAC_PATH	 FARM_LIB_POWER "/rbac.yaml"
+#define FARM_LIB_POWER	 "usr/lib/farm/power"
 
 /* One RBAC rule of the power cycle, with why the power cycle needs it. */
 struct power_rule {
 	const char *group;    /* API group: "" (core) or "apps" */
 	const char *resource; /* "nodes", "pods/eviction" */
 	const char *verbs[3];
-	bool own_node;        /* resourceNames: [the node] (a per-node ClusterRole) */
+	bool own_node; /* resourceNames: [the node] (a per-node ClusterRole) */
 	const char *why;
 };
 

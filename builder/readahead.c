@@ -18,9 +18,9 @@ struct readahead {
 	size_t block;
 	struct sha256_ctx *sha;
 	struct piece pieces[N_BUFS];
-	size_t head;  /* the next piece the thread fills */
-	size_t tail;  /* the next piece the caller takes */
-	bool taken;   /* the caller holds pieces[tail - 1] */
+	size_t head; /* the next piece the thread fills */
+	size_t tail; /* the next piece the caller takes */
+	bool taken;  /* the caller holds pieces[tail - 1] */
 	bool done, stop;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -18,8 +18,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#define SECRET_HEX (2 * 32 + 1) /* 32 random bytes: token secret, node passwords */
-#define CA_DAYS 3650
+#define SECRET_HEX  (2 * 32 + 1) /* 32 random bytes: token secret, node passwords */
+#define CA_DAYS	    3650
 #define CA_BACKDATE 3600 /* seconds: room for a node clock a little behind ours */
 
 /* Creates REL with its final mode in one step under a temporary name in the
@@ -101,8 +101,9 @@ static int make_key(struct ctx *s, const char *rel, const void *arg, struct buf 
 	EVP_PKEY *k = streq(arg, "RSA") ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
 					: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	BIO *b = k ? BIO_new(BIO_s_secmem()) : NULL;
-	int r = b ? bio_take(b, PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL,
-								      NULL), out)
+	int r = b ? bio_take(b,
+			     PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL),
+			     out)
 		  : -EIO;
 
 	EVP_PKEY_free(k);
@@ -137,7 +138,8 @@ static X509 *new_ca_cert(EVP_PKEY *key, const char *cn_prefix, time_t now)
 	ok = ok && (bn = BN_bin2bn(serial, sizeof(serial), NULL)) &&
 	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
 	     X509_set_version(x, X509_VERSION_3) &&
-	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1, -1, 0) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1, -1,
+					0) &&
 	     X509_set_issuer_name(x, name) &&
 	     X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE, &now) &&
 	     X509_time_adj_ex(X509_getm_notAfter(x), CA_DAYS, 0, &now) && X509_set_pubkey(x, key);
@@ -173,11 +175,11 @@ static int make_cert(struct ctx *s, const char *rel, const void *arg, struct buf
 	sec_wipe(&kb);
 	if (!k)
 		r = sec_fail(s, -EINVAL, "%s/%s is not a PEM private key (%s)", s->dir, key_rel,
-			 sec_ossl_error());
+			     sec_ossl_error());
 	else if (!(x = new_ca_cert(k, ca->cn, time(NULL))) || !(b = BIO_new(BIO_s_mem())) ||
 		 bio_take(b, PEM_write_bio_X509(b, x), out) < 0)
 		r = sec_fail(s, -EIO, "Cannot make the certificate %s/%s: %s", s->dir, rel,
-			 sec_ossl_error());
+			     sec_ossl_error());
 	X509_free(x);
 	EVP_PKEY_free(k);
 	ERR_clear_error();
@@ -186,15 +188,18 @@ static int make_cert(struct ctx *s, const char *rel, const void *arg, struct buf
 
 static int ensure_ca(struct ctx *s, const struct ca *ca)
 {
-	_cleanup_free_ char *crt = xasprintf(TLS "%s", ca->crt), *key = xasprintf(TLS "%s", ca->key);
+	_cleanup_free_ char *crt = xasprintf(TLS "%s", ca->crt),
+			    *key = xasprintf(TLS "%s", ca->key);
 	int have_crt = exists(s, crt), have_key = have_crt > 0 ? exists(s, key) : 1, r;
 
 	if (have_crt < 0 || have_key < 0)
 		return MIN(have_crt, have_key);
 	if (!have_key)
-		return sec_fail(s, -ENOENT, "%s/%s is missing, but its certificate %s is there: "
-			    "restore the key from your backup (a new CA means a new join token "
-			    "and reimaging every node)", s->dir, key, crt);
+		return sec_fail(s, -ENOENT,
+				"%s/%s is missing, but its certificate %s is there: "
+				"restore the key from your backup (a new CA means a new join token "
+				"and reimaging every node)",
+				s->dir, key, crt);
 	r = ensure(s, key, make_key, "EC");
 	return r < 0 ? r : ensure(s, crt, make_cert, ca);
 }
@@ -339,18 +344,21 @@ int cmd_secrets(int argc, char **argv)
 	if (!dir)
 		dir = secrets_default_dir(&c);
 	s.dir = dir;
-	r = dir ? init(&s, &c) : sec_fail(&s, -ENOENT, "No HOME to keep the secrets in: pass --dir");
+	r = dir ? init(&s, &c)
+		: sec_fail(&s, -ENOENT, "No HOME to keep the secrets in: pass --dir");
 	if (s.n > 0 || r >= 0)
 		log_print(stdout, "Secrets of cluster '%s' in %s%s:\n", c.cluster.name.v, dir,
-		       s.made_dir ? " (directory created)" : "");
+			  s.made_dir ? " (directory created)" : "");
 	for (size_t i = 0; i < s.n; i++) {
-		log_print(stdout, "  %-8s %s\n", s.entries[i].created ? "created" : "kept", s.entries[i].path);
+		log_print(stdout, "  %-8s %s\n", s.entries[i].created ? "created" : "kept",
+			  s.entries[i].path);
 		created += s.entries[i].created;
 	}
 	if (r >= 0)
 		printf("%zu created, %zu kept.%s\n", created, s.n - created,
 		       created ? " Back this directory up: a lost CA key or token means "
-				 "reimaging every node." : "");
+				 "reimaging every node."
+			       : "");
 	fflush(stdout);
 	if (r < 0)
 		log_error_errno(r, "%s", s.err ? s.err : "Cannot create the secrets");

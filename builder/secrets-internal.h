@@ -35,7 +35,7 @@ struct ctx {
 	struct entry {
 		char *path; /* relative to dir */
 		bool created;
-	} *entries;
+	} * entries;
 	size_t n, cap;
 };
 

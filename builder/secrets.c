@@ -130,20 +130,25 @@ int sec_open_dir(struct ctx *s, bool create)
 		return sec_fail(s, -errno, "Cannot create the secrets directory %s: %m", p);
 	s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dfd < 0 && errno == ENOENT)
-		return sec_fail(s, -ENOENT, "The secrets directory %s does not exist: run "
-			    "'farm-image secrets init' to create it", s->dir);
+		return sec_fail(s, -ENOENT,
+				"The secrets directory %s does not exist: run "
+				"'farm-image secrets init' to create it",
+				s->dir);
 	if (s->dfd < 0 || fstat(s->dfd, &st) < 0)
 		return sec_fail(s, -errno, "Cannot open the secrets directory %s: %m", s->dir);
 	if (s->made_dir && (fchmod(s->dfd, 0700) < 0 || fstat(s->dfd, &st) < 0))
 		return sec_fail(s, -errno, "Cannot make %s 0700: %m", s->dir);
 	if (st.st_uid != geteuid())
-		return sec_fail(s, -EPERM, "The secrets directory %s belongs to uid %u, not to you "
-			    "(uid %u): pass a directory of your own with --dir", s->dir,
-			    (unsigned)st.st_uid, (unsigned)geteuid());
+		return sec_fail(s, -EPERM,
+				"The secrets directory %s belongs to uid %u, not to you "
+				"(uid %u): pass a directory of your own with --dir",
+				s->dir, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 077)
-		return sec_fail(s, -EPERM, "The secrets directory %s has mode %04o, so others may "
-			    "read it: it must be 0700; check who could have, then run "
-			    "'chmod 700 %s'", s->dir, (unsigned)(st.st_mode & 07777), s->dir);
+		return sec_fail(s, -EPERM,
+				"The secrets directory %s has mode %04o, so others may "
+				"read it: it must be 0700; check who could have, then run "
+				"'chmod 700 %s'",
+				s->dir, (unsigned)(st.st_mode & 07777), s->dir);
 	/* Each new directory's entry is synced in its parent. */
 	if (s->made_dir) {
 		_cleanup_free_ char *up = xasprintf("%s/..", s->dir);
@@ -154,10 +159,10 @@ int sec_open_dir(struct ctx *s, bool create)
 	for (size_t i = 0; create && i < ELEMENTSOF(subdirs); i++) {
 		_cleanup_close_ int fd = -1;
 		int r = mkdirat(s->dfd, subdirs[i], 0700) == 0 ? sec_sync_parent(s->dfd, subdirs[i])
-			: errno == EEXIST			  ? 0
-								  : -errno;
-		if (r == 0 && (fd = openat(s->dfd, subdirs[i], O_RDONLY | O_DIRECTORY |
-						 O_NOFOLLOW | O_CLOEXEC)) < 0)
+			: errno == EEXIST		       ? 0
+							       : -errno;
+		if (r == 0 && (fd = openat(s->dfd, subdirs[i],
+					   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 			r = -errno;
 		if (r < 0)
 			return sec_fail(s, r, "Cannot create %s/%s: %m", s->dir, subdirs[i]);
@@ -180,21 +185,23 @@ int sec_read_file(struct ctx *s, const char *rel, struct buf *b)
 	 * token of a directory made before farm had one; the rest are lost. */
 	if (r == -ENOENT)
 		return sec_fail(s, r, "%s/%s is missing: %s", s->dir, rel,
-			    startswith(rel, "nodes/") || streq(rel, "agent-token")
-			    ? "run 'farm-image secrets init' to create it"
-			    : "restore it from your backup (for a cluster that never ran, "
-			      "'farm-image secrets init' makes a new one)");
+				startswith(rel, "nodes/") || streq(rel, "agent-token")
+					? "run 'farm-image secrets init' to create it"
+					: "restore it from your backup (for a cluster that never ran, "
+					  "'farm-image secrets init' makes a new one)");
 	if (r < 0)
 		return sec_fail(s, r, "Cannot read %s/%s: %s", s->dir, rel,
-			    r == -ELOOP ? "it is a symlink; put the file itself there"
-					: open_error(r));
+				r == -ELOOP ? "it is a symlink; put the file itself there"
+					    : open_error(r));
 	if (st.st_uid != geteuid())
-		return sec_fail(s, -EPERM, "%s/%s belongs to uid %u, not to you: run 'chown %u %s/%s'",
-			    s->dir, rel, (unsigned)st.st_uid, (unsigned)geteuid(), s->dir, rel);
+		return sec_fail(s, -EPERM,
+				"%s/%s belongs to uid %u, not to you: run 'chown %u %s/%s'", s->dir,
+				rel, (unsigned)st.st_uid, (unsigned)geteuid(), s->dir, rel);
 	if (st.st_mode & 077)
-		return sec_fail(s, -EPERM, "%s/%s has mode %04o, so others may read it: a secret "
-			    "must be 0600; run 'chmod 600 %s/%s'", s->dir, rel,
-			    (unsigned)(st.st_mode & 07777), s->dir, rel);
+		return sec_fail(s, -EPERM,
+				"%s/%s has mode %04o, so others may read it: a secret "
+				"must be 0600; run 'chmod 600 %s/%s'",
+				s->dir, rel, (unsigned)(st.st_mode & 07777), s->dir, rel);
 	if (st.st_size > SECRET_MAX)
 		return sec_fail(s, -EFBIG, "%s/%s is too large to be a secret", s->dir, rel);
 	b->n = (size_t)st.st_size;
@@ -248,14 +255,18 @@ static int check_ca(struct ctx *s, const struct ca *ca, const struct buf *crt,
 
 	BIO_free(b);
 	if (!x || X509_check_ca(x) < 1)
-		r = sec_fail(s, -EINVAL, "%s/" TLS "%s is not a PEM CA certificate: restore it from "
-			 "your backup", s->dir, ca->crt);
+		r = sec_fail(s, -EINVAL,
+			     "%s/" TLS "%s is not a PEM CA certificate: restore it from "
+			     "your backup",
+			     s->dir, ca->crt);
 	else if (!(k = sec_parse_key(key)))
-		r = sec_fail(s, -EINVAL, "%s/" TLS "%s is not a PEM private key (%s)", s->dir, ca->key,
-			 sec_ossl_error());
+		r = sec_fail(s, -EINVAL, "%s/" TLS "%s is not a PEM private key (%s)", s->dir,
+			     ca->key, sec_ossl_error());
 	else if (X509_check_private_key(x, k) != 1)
-		r = sec_fail(s, -EINVAL, "%s/" TLS "%s is not the key of %s/" TLS "%s: restore both "
-			 "from your backup", s->dir, ca->key, s->dir, ca->crt);
+		r = sec_fail(s, -EINVAL,
+			     "%s/" TLS "%s is not the key of %s/" TLS "%s: restore both "
+			     "from your backup",
+			     s->dir, ca->key, s->dir, ca->crt);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	ERR_clear_error();
@@ -275,13 +286,17 @@ static int check_token(struct ctx *s, const char *rel, const char *user, struct 
 	while (ok && h < 2 * SHA256_LEN && p[3 + h] && strchr("0123456789abcdef", p[3 + h]))
 		h++;
 	if (!ok || h != 2 * SHA256_LEN || !startswith(p + 3 + h, sep) || !p[3 + h + strlen(sep)])
-		return sec_fail(s, -EINVAL, "%s/%s is not a full k3s token (K10<CA hash>%s<secret>): "
-			    "remove it and run 'farm-image secrets init'", s->dir, rel, sep);
+		return sec_fail(s, -EINVAL,
+				"%s/%s is not a full k3s token (K10<CA hash>%s<secret>): "
+				"remove it and run 'farm-image secrets init'",
+				s->dir, rel, sep);
 	sec_hash_hex(server_ca, hash);
 	if (memcmp(p + 3, hash, 2 * SHA256_LEN) != 0)
-		return sec_fail(s, -EINVAL, "%s/%s does not hold the hash of %s/" TLS "server-ca.crt"
-			    ": restore both from your backup, or remove the tokens, run 'farm-image "
-			    "secrets init' and rebuild every node", s->dir, rel, s->dir);
+		return sec_fail(s, -EINVAL,
+				"%s/%s does not hold the hash of %s/" TLS "server-ca.crt"
+				": restore both from your backup, or remove the tokens, run 'farm-image "
+				"secrets init' and rebuild every node",
+				s->dir, rel, s->dir);
 	return 0;
 }
 
@@ -299,12 +314,15 @@ static int load_power(struct ctx *s, const char *node, const struct buf *ca, str
 		r = sec_read_file(s, crel, crt);
 	if (r >= 0 && power_cert_check(ca->p, ca->n, key->p, key->n, crt->p, crt->n, node,
 				       time(NULL), &days, &why) < 0)
-		r = sec_fail(s, -EINVAL, "%s/%s: %s: remove it, run 'farm-image secrets init' to make "
-			 "a new one and rebuild node %s", s->dir, crel, why, node);
+		r = sec_fail(s, -EINVAL,
+			     "%s/%s: %s: remove it, run 'farm-image secrets init' to make "
+			     "a new one and rebuild node %s",
+			     s->dir, crel, why, node);
 	else if (r >= 0 && days < 30)
 		log_warning("%s/%s expires in %d days: then node %s cannot power itself off "
 			    "gracefully; remove it, run 'farm-image secrets init' and rebuild the "
-			    "node", s->dir, crel, days, node);
+			    "node",
+			    s->dir, crel, days, node);
 	return r;
 }
 
@@ -323,8 +341,9 @@ int sec_read(struct ctx *s, const struct config *c, struct secrets **ret)
 	if (r >= 0) {
 		EVP_PKEY *k = sec_parse_key(&b[N_FILES - 1]);
 		if (!k)
-			r = sec_fail(s, -EINVAL, "%s/" TLS "service.key is not a PEM private key (%s)",
-				 s->dir, sec_ossl_error());
+			r = sec_fail(s, -EINVAL,
+				     "%s/" TLS "service.key is not a PEM private key (%s)", s->dir,
+				     sec_ossl_error());
 		EVP_PKEY_free(k);
 		ERR_clear_error();
 	}
@@ -345,8 +364,10 @@ int sec_read(struct ctx *s, const struct config *c, struct secrets **ret)
 		r = sec_read_file(s, rel, &x->passwords[i]);
 		x->nodes[x->n_nodes++] = xstrdup(node);
 		if (r >= 0 && !take_line(&x->passwords[i]))
-			r = sec_fail(s, -EINVAL, "%s/%s is not a password (one line, no spaces): remove "
-				 "it and run 'farm-image secrets init'", s->dir, rel);
+			r = sec_fail(s, -EINVAL,
+				     "%s/%s is not a password (one line, no spaces): remove "
+				     "it and run 'farm-image secrets init'",
+				     s->dir, rel);
 		if (r >= 0 && config_node_at(c, i)->role.i != ROLE_SERVER)
 			r = load_power(s, node, &b[2], &x->power_keys[i], &x->power_certs[i]);
 	}
@@ -396,10 +417,7 @@ int secrets_load(const char *dir, const struct config *c, struct secrets **ret)
 
 const char *secrets_token(const struct secrets *s) { return (const char *)s->token.p; }
 
-const char *secrets_agent_token(const struct secrets *s)
-{
-	return (const char *)s->agent_token.p;
-}
+const char *secrets_agent_token(const struct secrets *s) { return (const char *)s->agent_token.p; }
 
 const char *secrets_node_password(const struct secrets *s, const char *node)
 {

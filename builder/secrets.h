@@ -29,11 +29,11 @@ int cmd_secrets(int argc, char **argv);
 /* Its line of 'farm-image help' and its --help (one text for both). */
 #define SECRETS_USAGE "secrets init [--dir DIR] [--config FILE]"
 #define SECRETS_SUMMARY                                                                            \
-	"Create the cluster's secrets once, outside git: the k3s CAs, the server and\n"           \
-	"agent tokens and the k3s node passwords (only what is missing; nothing is\n"             \
-	"replaced).\n\n"                                                                          \
-	"  -d, --dir DIR       secrets directory (default\n"                                      \
-	"                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"                 \
+	"Create the cluster's secrets once, outside git: the k3s CAs, the server and\n"            \
+	"agent tokens and the k3s node passwords (only what is missing; nothing is\n"              \
+	"replaced).\n\n"                                                                           \
+	"  -d, --dir DIR       secrets directory (default\n"                                       \
+	"                      ${XDG_CONFIG_HOME:-$HOME/.config}/farm/CLUSTER)\n"                  \
 	"  -c, --config FILE   the cluster config (default " DEFAULT_CONFIG ")"
 
 struct secrets;

@@ -107,7 +107,8 @@ static int tar_next(struct source *s, struct source_entry **ret)
 			archive_entry_sparse_next(ae, &off, &len);
 			if (off < 0 || len < 0) {
 				snprintf(s->error, sizeof(s->error),
-					 "entry '%s': its sparse map has negative values", as->e.path);
+					 "entry '%s': its sparse map has negative values",
+					 as->e.path);
 				return -EINVAL;
 			}
 			as->regions[i] = (struct ext4_region){ (uint64_t)off, (uint64_t)len };
@@ -197,7 +198,6 @@ int source_archive_open(const char *path, int fd, struct source **ret)
 	archive_read_support_format_gnutar(as->a);
 	archive_read_support_format_cpio(as->a);
 	if (archive_read_open(as->a, as, NULL, reader_read, NULL) != ARCHIVE_OK)
-		return log_error("%s: not a rootfs archive: %s", path,
-				 archive_error_string(as->a));
+		return log_error("%s: not a rootfs archive: %s", path, archive_error_string(as->a));
 	return 0;
 }

@@ -8,8 +8,8 @@
  * extent map (or block map): unwritten extents and gaps are holes. */
 #include "source-ext4-internal.h"
 
-#define MAX_SYMLINK	4095
-#define MAX_READ	((size_t)GiB)
+#define MAX_SYMLINK 4095
+#define MAX_READ    ((size_t)GiB)
 
 /* --- Data regions ------------------------------------------------------- */
 
@@ -72,8 +72,8 @@ struct blockmap {
 	uint64_t size;
 };
 
-static int map_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt, blk64_t ref_blk,
-		     int ref_offset, void *data)
+static int map_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt, blk64_t ref_blk, int ref_offset,
+		     void *data)
 {
 	struct blockmap *bm = data;
 	uint64_t off = (uint64_t)cnt * fs->blocksize;

@@ -12,8 +12,8 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
-#define MAX_DEPTH	64 /* path components, as stream.c */
-#define MAX_XATTRS	64
+#define MAX_DEPTH  64 /* path components, as stream.c */
+#define MAX_XATTRS 64
 
 struct name {
 	char *name;

@@ -65,8 +65,8 @@ struct listing {
 	int r;
 };
 
-static int list_one(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset,
-		    int blocksize, char *buf, void *data)
+static int list_one(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset, int blocksize,
+		    char *buf, void *data)
 {
 	struct listing *ls = data;
 	size_t len = (size_t)ext2fs_dirent_name_len(d);
@@ -116,7 +116,6 @@ static int push_dir(struct ext4r *er, ext2_ino_t ino)
 	return 0;
 }
 
-
 /* --- The walk ----------------------------------------------------------- */
 
 /* Fills the entry for inode INO at the current path: 1, or -errno. */
@@ -143,16 +142,16 @@ static int read_entry(struct ext4r *er, ext2_ino_t ino)
 		return ext4r_fail(er, 0, "entry '%s': the file is encrypted", er->path);
 	er->ino = ino;
 	er->e = (struct ext4r_entry){
-	    .path = ino == EXT2_ROOT_INO ? "." : er->path,
-	    .mode = in->i_mode,
-	    .uid = inode_uid(*in),
-	    .gid = inode_gid(*in),
-	    .mtime = (int32_t)in->i_mtime,
+		.path = ino == EXT2_ROOT_INO ? "." : er->path,
+		.mode = in->i_mode,
+		.uid = inode_uid(*in),
+		.gid = inode_gid(*in),
+		.mtime = (int32_t)in->i_mtime,
 	};
 	/* Times after 2038: two more bits of seconds in the extra field. */
 	if (EXT2_INODE_SIZE(fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
-	    in->i_extra_isize >= offsetof(struct ext2_inode_large, i_mtime_extra) + 4 -
-					 EXT2_GOOD_OLD_INODE_SIZE)
+	    in->i_extra_isize >=
+		    offsetof(struct ext2_inode_large, i_mtime_extra) + 4 - EXT2_GOOD_OLD_INODE_SIZE)
 		er->e.mtime += (int64_t)(in->i_mtime_extra & 3) << 32;
 
 	switch (in->i_mode & S_IFMT) {
@@ -266,7 +265,6 @@ int ext4r_next(struct ext4r *er, const struct ext4r_entry **ret)
 	}
 	return 0;
 }
-
 
 /* --- Opening ------------------------------------------------------------ */
 

@@ -31,11 +31,11 @@ struct ext4r;
 
 /* Valid until the next ext4r_next(). */
 struct ext4r_entry {
-	const char *path;     /* "." for the root, else relative: "usr/bin" */
-	uint32_t mode;        /* st_mode: type and permission bits */
+	const char *path; /* "." for the root, else relative: "usr/bin" */
+	uint32_t mode;	  /* st_mode: type and permission bits */
 	uint32_t uid, gid;
 	int64_t mtime;
-	uint64_t size;        /* regular files, not for a hardlink */
+	uint64_t size;	      /* regular files, not for a hardlink */
 	const char *symlink;  /* target of a symlink */
 	const char *hardlink; /* for a later name: the file's first name */
 	uint32_t rdev_major, rdev_minor;

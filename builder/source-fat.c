@@ -16,8 +16,8 @@
 
 #define DIR_ENTRY	32u
 #define DIR_MAX_BYTES	(65536u * DIR_ENTRY) /* FAT limit: 65536 entries a directory */
-#define LFN_CHARS	13u /* UCS-2 characters per long-name entry */
-#define LFN_MAX_SLOTS	20u /* 255 characters */
+#define LFN_CHARS	13u		     /* UCS-2 characters per long-name entry */
+#define LFN_MAX_SLOTS	20u		     /* 255 characters */
 #define ATTR_VOLUME	0x08u
 #define ATTR_DIR	0x10u
 #define ATTR_LFN	0x0Fu
@@ -162,8 +162,9 @@ int fatr_open(int fd, uint64_t offset, uint64_t size, struct fatr **ret)
 	if (b[21] != 0xF0 && b[21] < 0xF8)
 		return fail(f, -EINVAL, "bad media byte 0x%02X", b[21]);
 	if ((uint64_t)total * bps > size)
-		return fail(f, -EINVAL, "the filesystem (%llu bytes) is larger than its partition "
-					"(%llu bytes)",
+		return fail(f, -EINVAL,
+			    "the filesystem (%llu bytes) is larger than its partition "
+			    "(%llu bytes)",
 			    (unsigned long long)total * bps, (unsigned long long)size);
 	f->root_bytes = root_entries * DIR_ENTRY;
 	data_sector = reserved + (uint64_t)nfats * fat_sectors + DIV_ROUND_UP(f->root_bytes, bps);
@@ -335,10 +336,11 @@ static int parse_dir(struct fatr *f, const uint8_t *buf, size_t len, struct fatr
 			continue;
 		}
 		x = (struct fatr_entry){
-		    .dir = e[11] & ATTR_DIR,
-		    .cluster = get16(e + 26) | (f->bits == 32 ? (uint32_t)get16(e + 20) << 16 : 0),
-		    .size = e[11] & ATTR_DIR ? 0 : get32(e + 28),
-		    .mtime = fat_mtime(get16(e + 24), get16(e + 22)),
+			.dir = e[11] & ATTR_DIR,
+			.cluster =
+				get16(e + 26) | (f->bits == 32 ? (uint32_t)get16(e + 20) << 16 : 0),
+			.size = e[11] & ATTR_DIR ? 0 : get32(e + 28),
+			.mtime = fat_mtime(get16(e + 24), get16(e + 22)),
 		};
 		if (slots && !expect && check == sum)
 			x.name = lfn_name(lfn, slots * LFN_CHARS);
@@ -357,8 +359,7 @@ static int parse_dir(struct fatr *f, const uint8_t *buf, size_t len, struct fatr
 	return 0;
 }
 
-int fatr_readdir(struct fatr *f, const struct fatr_entry *dir, struct fatr_entry **ret,
-		 size_t *n)
+int fatr_readdir(struct fatr *f, const struct fatr_entry *dir, struct fatr_entry **ret, size_t *n)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint32_t start, len, c;
@@ -412,8 +413,9 @@ int fatr_file_open(struct fatr *f, const struct fatr_entry *e, struct fatr_file 
 	/* Exactly as long as the size needs: so that files cannot share a
 	 * long chain, and reading them all costs what their sizes say. */
 	if (len != DIV_ROUND_UP(e->size, f->cluster_bytes))
-		return fail(f, -EIO, "its cluster chain (%u clusters) does not match its size "
-				     "(%u bytes)",
+		return fail(f, -EIO,
+			    "its cluster chain (%u clusters) does not match its size "
+			    "(%u bytes)",
 			    len, e->size);
 	ff->cluster = e->cluster;
 	return 0;

@@ -22,7 +22,7 @@
 struct fatr;
 
 struct fatr_entry {
-	char *name;	  /* UTF-8, never "", ".", ".." and never with '/' */
+	char *name; /* UTF-8, never "", ".", ".." and never with '/' */
 	bool dir;
 	uint32_t cluster; /* first cluster; 0 for an empty file */
 	uint32_t size;	  /* bytes, files only */
@@ -49,8 +49,7 @@ uint32_t fatr_root_cluster(const struct fatr *f);
 /* The entries of directory DIR (NULL: the root directory) in on-disk
  * order, without ".", "..", volume labels and deleted entries. Free the
  * list with fatr_entries_free(). */
-int fatr_readdir(struct fatr *f, const struct fatr_entry *dir, struct fatr_entry **ret,
-		 size_t *n);
+int fatr_readdir(struct fatr *f, const struct fatr_entry *dir, struct fatr_entry **ret, size_t *n);
 void fatr_entries_free(struct fatr_entry *e, size_t n);
 
 /* Checks the file's whole cluster chain, then positions FF at its start. */

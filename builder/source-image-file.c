@@ -10,8 +10,8 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 
-#define MAX_IMAGE	(64 * GiB)
-#define ZERO_BLOCK	((size_t)(64 * KiB))
+#define MAX_IMAGE  (64 * GiB)
+#define ZERO_BLOCK ((size_t)(64 * KiB))
 
 struct reader {
 	int fd;
@@ -41,7 +41,10 @@ static la_ssize_t reader_read(struct archive *a, void *data, const void **out)
 
 bool image_compressed(const uint8_t *b, size_t n)
 {
-	return (n >= 6 && memcmp(b, "\xFD" "7zXZ\0", 6) == 0) ||
+	return (n >= 6 && memcmp(b,
+				 "\xFD"
+				 "7zXZ\0",
+				 6) == 0) ||
 	       (n >= 2 && b[0] == 0x1F && b[1] == 0x8B) ||
 	       (n >= 4 && memcmp(b, "\x28\xB5\x2F\xFD", 4) == 0);
 }
@@ -145,8 +148,9 @@ int image_decompress(struct image_file *f)
 
 	*f->img = open_tmp();
 	if (*f->img < 0)
-		return log_error_errno(*f->img, "%s: cannot create a temporary file in $TMPDIR to "
-						"decompress the disk image into: %m",
+		return log_error_errno(*f->img,
+				       "%s: cannot create a temporary file in $TMPDIR to "
+				       "decompress the disk image into: %m",
 				       f->path);
 	a = open_raw(&rd);
 	for (;;) {
@@ -166,8 +170,9 @@ int image_decompress(struct image_file *f)
 				continue;
 			r = pwrite_full(*f->img, out + o, len, size + o);
 			if (r < 0)
-				return log_error_errno(r, "%s: cannot write the decompressed "
-							  "disk image to $TMPDIR: %m",
+				return log_error_errno(r,
+						       "%s: cannot write the decompressed "
+						       "disk image to $TMPDIR: %m",
 						       f->path);
 		}
 		size += (uint64_t)n;

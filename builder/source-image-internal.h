@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHUNK		((size_t)MiB)
-#define PEEK		((size_t)(64 * KiB))
+#define CHUNK ((size_t)MiB)
+#define PEEK  ((size_t)(64 * KiB))
 
 /* xz, gzip or zstd, by their magic numbers. */
 bool image_compressed(const uint8_t *b, size_t n);

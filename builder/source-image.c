@@ -79,7 +79,6 @@ static int fail(struct image_source *is, int err, const char *fmt, ...)
 	return err > 0 && err < 256 ? -err : -EIO;
 }
 
-
 /* --- The partition table ---------------------------------------------- */
 
 /* The byte ranges of p1 (FAT) and p2 (Linux). */
@@ -397,8 +396,11 @@ static int open_image(struct image_source *is)
 	if (n < 0)
 		return log_error_errno(errno, "%s: %m", is->s.path);
 	if (image_compressed(is->buf, (size_t)n)) {
-		struct image_file f = { .path = is->s.path, .fd = is->fd, .buf = is->buf,
-					.img = &is->img, .hashed = &is->hashed };
+		struct image_file f = { .path = is->s.path,
+					.fd = is->fd,
+					.buf = is->buf,
+					.img = &is->img,
+					.hashed = &is->hashed };
 
 		f.sha = is->sha = sha256_new();
 		r = image_decompress(&f);

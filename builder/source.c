@@ -14,7 +14,8 @@ int source_open(const char *path, struct source **ret)
 	*ret = NULL;
 	fd = open_regular(AT_FDCWD, path, 0, false);
 	if (fd < 0)
-		return log_error_errno(fd, "Cannot read the base rootfs %s: %s", path, open_error(fd));
+		return log_error_errno(fd, "Cannot read the base rootfs %s: %s", path,
+				       open_error(fd));
 	if (fstat(fd, &st) < 0) {
 		r = log_error_errno(errno, "Cannot read the base rootfs %s: %m", path);
 		close(fd);

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 struct source_entry {
-	const char *path;     /* as the source names it; stream.c normalizes it */
-	uint32_t mode;        /* st_mode: type and permission bits */
-	int64_t uid, gid;     /* as the source gives them: stream.c checks the range */
+	const char *path; /* as the source names it; stream.c normalizes it */
+	uint32_t mode;	  /* st_mode: type and permission bits */
+	int64_t uid, gid; /* as the source gives them: stream.c checks the range */
 	int64_t mtime;
 	bool size_known;
 	uint64_t size;
@@ -44,13 +44,13 @@ struct source_ops {
 
 struct source {
 	const struct source_ops *ops;
-	char *path;        /* the file, for messages */
-	const char *kind;  /* "archive", "disk image" */
+	char *path;	  /* the file, for messages */
+	const char *kind; /* "archive", "disk image" */
 	char error[512];
-	uint64_t done, total; /* bytes of the file read so far, and its size */
-	uint64_t expanded;    /* bytes the content has expanded to so far */
+	uint64_t done, total;	     /* bytes of the file read so far, and its size */
+	uint64_t expanded;	     /* bytes the content has expanded to so far */
 	char sha256[SHA256_HEX_LEN]; /* of the whole file, after finish */
-	bool warned;       /* a warning was printed for the current entry */
+	bool warned;		     /* a warning was printed for the current entry */
 };
 
 /* Opens PATH as whatever it is (a disk image when it has the Raspberry Pi OS

@@ -11,16 +11,15 @@
 #include <archive_entry.h>
 #include <yaml.h>
 
-
 /* helm-controller puts chartContent into a ConfigMap, whose data may not
  * exceed 1 MiB (Kubernetes' ConfigMap validation, MaxSecretSize). */
 #define CONFIGMAP_LIMIT (1024 * 1024)
-#define MAX_CHART_SIZE (8 * MiB)
+#define MAX_CHART_SIZE	(8 * MiB)
 
 int stack_set_load(struct config *c, struct stack_set *s)
 {
 	_cleanup_free_ char *dir = streq(c->dir, ".") ? xstrdup(STACK_DEFS_DIR)
-						       : xasprintf("%s/" STACK_DEFS_DIR, c->dir);
+						      : xasprintf("%s/" STACK_DEFS_DIR, c->dir);
 	int r;
 
 	*s = (struct stack_set){ 0 };
@@ -74,8 +73,8 @@ static int chart_yaml_fields(const char *text, size_t len, char *name, char *ver
 	yaml_parser_delete(&parser);
 	root = yaml_document_get_root_node(&doc);
 	if (root && root->type == YAML_MAPPING_NODE)
-		for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-		     p++) {
+		for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+		     p < root->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(&doc, p->key);
 			yaml_node_t *v = yaml_document_get_node(&doc, p->value);
 			if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
@@ -102,17 +101,20 @@ static int check_chart(const struct stack_chart_file *cf, const char *desc)
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_memory(a, cf->data, cf->size) != ARCHIVE_OK) {
-		r = log_error("%s is not a Helm chart archive (a .tgz): %s", desc, archive_error_string(a));
+		r = log_error("%s is not a Helm chart archive (a .tgz): %s", desc,
+			      archive_error_string(a));
 		goto out;
 	}
 	while (!found && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *p = archive_entry_pathname(e), *slash = p ? strchr(p, '/') : NULL;
 		char text[65536];
 		la_ssize_t got;
-		if (!slash || !streq(slash + 1, "Chart.yaml") || archive_entry_size(e) >= (la_int64_t)sizeof(text))
+		if (!slash || !streq(slash + 1, "Chart.yaml") ||
+		    archive_entry_size(e) >= (la_int64_t)sizeof(text))
 			continue;
 		got = archive_read_data(a, text, sizeof(text) - 1);
-		if (got < 0 || chart_yaml_fields(text, (size_t)got, name, version, sizeof(name)) < 0) {
+		if (got < 0 ||
+		    chart_yaml_fields(text, (size_t)got, name, version, sizeof(name)) < 0) {
 			r = log_error("%s: its %s has no name and version", desc, p);
 			goto out;
 		}
@@ -168,7 +170,8 @@ int stack_load_charts(const struct stack_set *s, const struct artifacts *lock,
 			continue;
 		}
 		{
-			size_t b64 = 4 * ((cf->size + 2) / 3), key = strlen(d->name.v) + strlen(".tgz.base64");
+			size_t b64 = 4 * ((cf->size + 2) / 3),
+			       key = strlen(d->name.v) + strlen(".tgz.base64");
 			if (b64 + key > CONFIGMAP_LIMIT) {
 				log_error("%s is too big for k3s: helm-controller puts it, base64 (%zu "
 					  "bytes), into a ConfigMap, which holds at most %u bytes",
@@ -186,4 +189,3 @@ void stack_charts_free(struct stack_chart_file *charts, size_t n)
 		free(charts[i].data);
 	free(charts);
 }
-

@@ -183,21 +183,25 @@ int stream_regular_file(struct stream *s, const char *path, const struct source_
 	if (boot_rel) {
 		r = fat_file_open(s->sink->fat, boot_rel, size, (time_t)m->mtime, &boot);
 		if (r == -ENOSPC)
-			return log_error_errno(r, "%s: entry '%s': the boot partition is full (%llu MiB, "
-						  "set by the board profile %s)",
+			return log_error_errno(r,
+					       "%s: entry '%s': the boot partition is full (%llu MiB, "
+					       "set by the board profile %s)",
 					       s->archive, path,
-					       (unsigned long long)(s->sink->board->boot.size.v / MiB),
+					       (unsigned long long)(s->sink->board->boot.size.v /
+								    MiB),
 					       s->sink->board->path);
 		if (r == -EMLINK) {
 			_cleanup_free_ char *dir = xstrdup(boot_rel);
 			*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = 0;
-			return log_error_errno(r, "%s: entry '%s': directory '/%s' of the boot "
-						  "partition is full: FAT holds 65536 entries in a "
-						  "directory (a long name takes several)",
+			return log_error_errno(r,
+					       "%s: entry '%s': directory '/%s' of the boot "
+					       "partition is full: FAT holds 65536 entries in a "
+					       "directory (a long name takes several)",
 					       s->archive, path, dir);
 		}
 		if (r < 0)
-			return log_error_errno(r, "%s: entry '%s': cannot add it to the boot partition: %m",
+			return log_error_errno(r,
+					       "%s: entry '%s': cannot add it to the boot partition: %m",
 					       s->archive, path);
 		s->stats->boot_files++;
 		if (s->sink->boot_files)
@@ -208,8 +212,7 @@ int stream_regular_file(struct stream *s, const char *path, const struct source_
 			r = ext4_file_rewrite(s->sink->ext4, path, m, size, e->regions,
 					      e->n_regions);
 		else
-			r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions,
-					    e->n_regions);
+			r = ext4_file_begin(s->sink->ext4, path, m, size, e->regions, e->n_regions);
 		if (r < 0)
 			return stream_write_error(s, path, r);
 	}
@@ -222,7 +225,8 @@ int stream_regular_file(struct stream *s, const char *path, const struct source_
 	if (boot) {
 		int r2 = fat_file_close(boot);
 		if (r >= 0 && r2 < 0)
-			r = log_error_errno(r2, "%s: entry '%s': boot partition copy is incomplete: %m",
+			r = log_error_errno(r2,
+					    "%s: entry '%s': boot partition copy is incomplete: %m",
 					    s->archive, path);
 	}
 	if (to_root && r >= 0) {

@@ -15,10 +15,10 @@ struct stream {
 	struct stream_stats *stats;
 	struct source *src;
 	char *boot_source, *boot_mount; /* relative, "" for / */
-	struct pathmap *seen;           /* every path of the archive -> its type */
-	struct pathmap *dir_entries;    /* directory -> how many entries it has */
-	char *arch_from;                /* the entry that showed the base's architecture */
-	bool want_head;                 /* the current file's start is read (arch.h) */
+	struct pathmap *seen;		/* every path of the archive -> its type */
+	struct pathmap *dir_entries;	/* directory -> how many entries it has */
+	char *arch_from;		/* the entry that showed the base's architecture */
+	bool want_head;			/* the current file's start is read (arch.h) */
 	uint8_t head[ARCH_ELF_HEADER];
 };
 

@@ -15,18 +15,18 @@
 /* No rootfs expands to this much, has this many entries, or this many in
  * one directory (Debian's largest, /var/lib/dpkg/info of a full desktop,
  * holds some 20,000); an archive that does is a bomb. */
-#define MAX_EXPANDED (64 * GiB)
-#define MAX_ENTRIES 2000000
+#define MAX_EXPANDED	(64 * GiB)
+#define MAX_ENTRIES	2000000
 #define MAX_DIR_ENTRIES 250000
 /* What ext4 and Linux hold: xattrs per entry (bsdtar and GNU tar archive a
  * handful), a name (XATTR_NAME_MAX), a value in one block (our limit),
  * device numbers (12 and 20 bits), owners ((uid_t)-1 means none). */
-#define MAX_XATTRS 64
-#define MAX_XATTR_NAME 255
+#define MAX_XATTRS	64
+#define MAX_XATTR_NAME	255
 #define MAX_XATTR_VALUE 4000
-#define MAX_DEV_MAJOR 4095
-#define MAX_DEV_MINOR 1048575
-#define MAX_ID (UINT32_MAX - 1)
+#define MAX_DEV_MAJOR	4095
+#define MAX_DEV_MINOR	1048575
+#define MAX_ID		(UINT32_MAX - 1)
 
 int stream_normalize_path(const char *in, char **out, const char **why)
 {
@@ -94,16 +94,18 @@ int stream_write_error(struct stream *s, const char *path, int r)
 		return outputs_write_failed(s->sink->out, OUT_IMG, host);
 	/* Out of inodes, not of space: a fixed root holds one per 8 KiB. */
 	if (r == -ENOSPC && free_inodes == 0)
-		return log_error_errno(r, "%s: entry '%s': the root filesystem has no inode left "
-					  "(%s): a root of %llu MiB has %u (one per 8 KiB) and the base "
-					  "has more entries: set a larger root-size for the node",
+		return log_error_errno(r,
+				       "%s: entry '%s': the root filesystem has no inode left "
+				       "(%s): a root of %llu MiB has %u (one per 8 KiB) and the base "
+				       "has more entries: set a larger root-size for the node",
 				       s->archive, path, ext4_last_error(s->sink->ext4),
 				       (unsigned long long)(ext4_capacity(s->sink->ext4) / MiB),
 				       inodes);
 	if (r == -ENOSPC)
-		return log_error_errno(r, "%s: entry '%s': the root filesystem is full (%s); the "
-					  "content does not fit in %llu MiB: set root-size for the "
-					  "node or use a smaller base",
+		return log_error_errno(r,
+				       "%s: entry '%s': the root filesystem is full (%s); the "
+				       "content does not fit in %llu MiB: set root-size for the "
+				       "node or use a smaller base",
 				       s->archive, path, ext4_last_error(s->sink->ext4),
 				       (unsigned long long)(ext4_capacity(s->sink->ext4) / MiB));
 	return log_error_errno(r, "%s: entry '%s': %s", s->archive, path,
@@ -317,8 +319,8 @@ static int set_aside(struct stream *s, const char *path, const struct source_ent
  * *BOOT_REL). Below the boot partition's mount point: only listed files,
  * and only in the boot partition. Below the boot source (x86: /boot):
  * listed files go to both. False: the entry is left out. */
-static bool route(struct stream *s, const char *path, const struct source_entry *e,
-		  bool *to_root, const char **boot_rel)
+static bool route(struct stream *s, const char *path, const struct source_entry *e, bool *to_root,
+		  const char **boot_rel)
 {
 	unsigned type = e->mode & S_IFMT;
 	bool file = type == S_IFREG && !e->hardlink;
@@ -495,7 +497,8 @@ int stream_base(const char *archive, struct stream_sink *sink, struct stream_sta
 			else
 				r = log_error("%s: the %s is damaged or truncated after %llu "
 					      "entries: %s",
-					      archive, s.src->kind, (unsigned long long)stats->entries,
+					      archive, s.src->kind,
+					      (unsigned long long)stats->entries,
 					      source_error(s.src));
 			goto out;
 		}

@@ -39,16 +39,16 @@ struct capture {
 
 struct stream_sink {
 	struct ext4_writer *ext4;
-	struct fat_writer *fat;        /* NULL: no boot partition files */
+	struct fat_writer *fat; /* NULL: no boot partition files */
 	const struct board *board;
 	const struct pathmap *replaced_paths; /* written later by the build; skipped here */
-	struct capture *captures;      /* base files read into memory */
+	struct capture *captures;	      /* base files read into memory */
 	size_t n_captures;
-	struct pathmap *boot_files;    /* gets the paths written to the boot partition */
+	struct pathmap *boot_files; /* gets the paths written to the boot partition */
 	time_t epoch;
 	volatile sig_atomic_t *interrupted;
 	struct progress *progress;
-	const struct outputs *out;     /* where the image goes: a full disk is named */
+	const struct outputs *out; /* where the image goes: a full disk is named */
 };
 
 /* Returns 0, or -errno after printing one message naming the archive (and

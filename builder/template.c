@@ -80,7 +80,7 @@ void vars_free(struct vars *v)
 static bool is_unit_file(const char *name)
 {
 	static const char *const suffixes[] = {
-		".service.in", ".socket.in", ".timer.in", ".mount.in", ".automount.in",
+		".service.in", ".socket.in", ".timer.in",  ".mount.in", ".automount.in",
 		".swap.in",    ".path.in",   ".target.in", ".slice.in", ".scope.in",
 	};
 	size_t n = strlen(name);
@@ -106,9 +106,10 @@ static bool put_value(FILE *out, const char *value, bool multiline, bool unit, c
 			bool lines = *p == '\n' || *p == '\t';
 			if (lines && multiline && !unit)
 				continue; /* /etc/hosts, fstab: lines of fields */
-			*why = lines && multiline ? "is several lines, which a systemd unit cannot take"
-			       : *p == '\n'       ? "holds a line break"
-						  : "holds a control character";
+			*why = lines && multiline
+				       ? "is several lines, which a systemd unit cannot take"
+			       : *p == '\n' ? "holds a line break"
+					    : "holds a control character";
 			return false;
 		}
 	if (!out)
@@ -139,10 +140,10 @@ char *template_unit_value(const char *value)
 
 /* A problem at POS of a template: in the template (NAME, TEXT), or, for a
  * template inside a file (O), at that file's position. */
-#define problem(o, name, text, pos, ...)                                                     \
-	((o) ? conf_error_at((o)->path, (o)->file_text,                                      \
-			     (struct pos){ (o)->line + (pos).line - 1, (o)->indent + (pos).col }, \
-			     __VA_ARGS__)                                                     \
+#define problem(o, name, text, pos, ...)                                                           \
+	((o) ? conf_error_at((o)->path, (o)->file_text,                                            \
+			     (struct pos){ (o)->line + (pos).line - 1, (o)->indent + (pos).col },  \
+			     __VA_ARGS__)                                                          \
 	     : conf_error_at((name), (text), (pos), __VA_ARGS__))
 
 /* Walks TEXT, checking each {{name}} (and writing the rendering to OUT when
@@ -181,9 +182,10 @@ static unsigned walk_in(const struct tmpl_origin *o, const char *name, const cha
 				if (i < 0) {
 					problem(o, name, text, pos, "unknown variable '%s'", key);
 					problems++;
-				} else if (!put_value(out, v->values[i], v->multiline[i], unit, &why)) {
-					problem(o, name, text, pos, "the value of '%s' %s: '%s'", key,
-						why, v->values[i]);
+				} else if (!put_value(out, v->values[i], v->multiline[i], unit,
+						      &why)) {
+					problem(o, name, text, pos, "the value of '%s' %s: '%s'",
+						key, why, v->values[i]);
 					problems++;
 				}
 			}

@@ -7,7 +7,7 @@
 
 #include <stdarg.h>
 
-#define MAX_SHOWN 100     /* messages printed per file; the rest are counted */
+#define MAX_SHOWN      100 /* messages printed per file; the rest are counted */
 #define SOURCE_COLUMNS 100 /* of the source line shown under a message */
 
 /* The source line L (N bytes) under a message, control characters made
@@ -119,4 +119,3 @@ void conf_report_hidden(struct conf_file *f)
 			      "%u more problems not shown (the first %u are above)",
 			      f->errors - MAX_SHOWN, MAX_SHOWN);
 }
-

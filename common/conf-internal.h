@@ -12,7 +12,7 @@ struct walk {
 };
 
 /* An error at POS, prefixed with the item it is in ("node 'cow': "). */
-#define werr(w, pos, fmt, ...)                                                  \
+#define werr(w, pos, fmt, ...)                                                                     \
 	conf_error((w)->f, (pos), "%s%s" fmt, (w)->ctx, *(w)->ctx ? ": " : "", ##__VA_ARGS__)
 
 /* Parses S, the value of scalar field F at POS, into P (F's struct c*).

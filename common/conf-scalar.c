@@ -76,8 +76,7 @@ static bool load_string(struct walk *w, const struct field *f, const char *s, st
 	return true;
 }
 
-static bool load_enum(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_enum(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	bool ok = false;
 	char list[256] = "";
@@ -97,8 +96,7 @@ static bool load_enum(struct walk *w, const struct field *f, const char *s, stru
 	return true;
 }
 
-static bool load_uint(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_uint(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	char *end;
 	unsigned long long x;
@@ -114,8 +112,7 @@ static bool load_uint(struct walk *w, const struct field *f, const char *s, stru
 	return true;
 }
 
-static bool load_bool(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_bool(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	if (streq(s, "true"))
 		((struct cbool *)p)->v = true;
@@ -128,8 +125,7 @@ static bool load_bool(struct walk *w, const struct field *f, const char *s, stru
 	return true;
 }
 
-static bool load_size(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_size(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	uint64_t size, max = f->max ? f->max : MAX_SIZE;
 	char a[32];
@@ -159,8 +155,7 @@ static bool load_size(struct walk *w, const struct field *f, const char *s, stru
 	return true;
 }
 
-static bool load_time(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_time(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	if (parse_time(s, &((struct cuint *)p)->v) < 0) {
 		werr(w, pos, "%s '%s' is not a time of day (HH:MM, 24-hour)", f->key, s);
@@ -189,8 +184,7 @@ static int family_of(const struct field *f)
 
 static const char *family_name(int fam) { return fam == AF_INET ? "IPv4" : "IPv6"; }
 
-static bool load_addr(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+static bool load_addr(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	int fam = family_of(f);
 
@@ -239,15 +233,14 @@ typedef bool scalar_loader(struct walk *w, const struct field *f, const char *s,
 			   void *p);
 
 static scalar_loader *const loaders[] = {
-	[FT_STRING] = load_string,     [FT_ENUM] = load_enum,     [FT_UINT] = load_uint,
-	[FT_BOOL] = load_bool,	       [FT_SIZE] = load_size,     [FT_TIME] = load_time,
-	[FT_DURATION] = load_duration, [FT_IPV4] = load_addr,     [FT_IPV6] = load_addr,
+	[FT_STRING] = load_string,     [FT_ENUM] = load_enum,	   [FT_UINT] = load_uint,
+	[FT_BOOL] = load_bool,	       [FT_SIZE] = load_size,	   [FT_TIME] = load_time,
+	[FT_DURATION] = load_duration, [FT_IPV4] = load_addr,	   [FT_IPV6] = load_addr,
 	[FT_PREFIX4] = load_prefix,    [FT_PREFIX6] = load_prefix, [FT_RANGE4] = load_range,
 	[FT_RANGE6] = load_range,
 };
 
-bool conf_load_scalar(struct walk *w, const struct field *f, const char *s, struct pos pos,
-		      void *p)
+bool conf_load_scalar(struct walk *w, const struct field *f, const char *s, struct pos pos, void *p)
 {
 	if ((size_t)f->type >= ELEMENTSOF(loaders) || !loaders[f->type])
 		abort(); /* not a scalar type */

@@ -9,7 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#define MAX_CONF_SIZE (4 * MiB)
+#define MAX_CONF_SIZE	  (4 * MiB)
 #define MAX_NODES_VISITED 200000
 
 static struct pos mark_pos(yaml_mark_t m)
@@ -87,7 +87,8 @@ int conf_file_open(const char *path, struct conf_file *f)
 		yaml_document_t next;
 		if (!yaml_parser_load(&parser, &next)) {
 			struct pos p = mark_pos(parser.problem_mark);
-			conf_error(f, p, "YAML syntax error in a second document: %s", parser.problem);
+			conf_error(f, p, "YAML syntax error in a second document: %s",
+				   parser.problem);
 		} else {
 			yaml_node_t *root = yaml_document_get_root_node(&next);
 			if (root)
@@ -196,7 +197,8 @@ static bool text_ok(struct walk *w, const struct field *f, yaml_node_t *v)
 	if (c < 0)
 		return true;
 	werr(w, node_pos(v), "%s '%s' holds the control character U+%04X; %s", f->key, scalar(v),
-	     (unsigned)c, f->multiline ? "only line breaks and tabs may" : "a value is one line of text");
+	     (unsigned)c,
+	     f->multiline ? "only line breaks and tabs may" : "a value is one line of text");
 	return false;
 }
 
@@ -256,7 +258,8 @@ static void load_seq_scalars(struct walk *w, const struct field *f, yaml_node_t 
 			struct caddrlist *l = p;
 			struct ip_addr a;
 			size_t n = l->n;
-			if (ip_addr_parse(AF_INET, s, &a) < 0 && ip_addr_parse(AF_INET6, s, &a) < 0) {
+			if (ip_addr_parse(AF_INET, s, &a) < 0 &&
+			    ip_addr_parse(AF_INET6, s, &a) < 0) {
 				werr(w, node_pos(e), "%s '%s' is not an IPv4 or IPv6 address",
 				     f->key, s);
 				continue;
@@ -351,7 +354,10 @@ static void load_field(struct walk *w, const struct field *f, yaml_node_t *v, vo
 		struct walk sub = { .f = w->f };
 		/* "network.lan", or "node 'cow' storage" below a named item */
 		snprintf(sub.ctx, sizeof(sub.ctx), "%s%s%s", w->ctx,
-			 !*w->ctx ? "" : w->ctx[strlen(w->ctx) - 1] == '\'' ? " " : ".", f->key);
+			 !*w->ctx			      ? ""
+			 : w->ctx[strlen(w->ctx) - 1] == '\'' ? " "
+							      : ".",
+			 f->key);
 		if (v->type != YAML_MAPPING_NODE) {
 			werr(w, node_pos(v), "'%s' must be a mapping, not %s", f->key,
 			     kind_name(v));
@@ -385,8 +391,9 @@ static void load_map(struct walk *w, yaml_node_t *node, const struct schema *s, 
 		snprintf(local.ctx, sizeof(local.ctx), "%s", s->what);
 		for (yaml_node_pair_t *pr = start; pr < top; pr++) {
 			yaml_node_t *k = get_node(w, pr->key), *v = get_node(w, pr->value);
-			if (k && v && k->type == YAML_SCALAR_NODE && streq(scalar(k), s->name_key) &&
-			    v->type == YAML_SCALAR_NODE && !scalar_is_null(v))
+			if (k && v && k->type == YAML_SCALAR_NODE &&
+			    streq(scalar(k), s->name_key) && v->type == YAML_SCALAR_NODE &&
+			    !scalar_is_null(v))
 				snprintf(local.ctx, sizeof(local.ctx), "%s '%s'", s->what,
 					 scalar(v));
 		}

@@ -25,6 +25,8 @@ struct cmeta {
 	bool set;
 };
 
+/* One table, read across: */
+/* clang-format off */
 struct cstr { struct cmeta m; char *v; };
 /* FT_ENUM: the value as written, and its index in the field's values. */
 struct cenum { struct cmeta m; char *v; unsigned i; };
@@ -37,6 +39,7 @@ struct cstrlist { struct cmeta m; size_t n; char **v; struct pos *vpos; };
 struct cstrmap { struct cmeta m; size_t n; char **keys; char **values; struct pos *kpos, *vpos; };
 struct caddrlist { struct cmeta m; size_t n; struct ip_addr *v; struct pos *vpos; };
 struct clist { struct cmeta m; size_t n; void *items; };
+/* clang-format on */
 
 enum field_type {
 	FT_STRING,   /* struct cstr */
@@ -55,7 +58,7 @@ enum field_type {
 	FT_ADDRLIST, /* struct caddrlist: IPv4 or IPv6 addresses */
 	FT_STRLIST,  /* struct cstrlist */
 	FT_STRMAP,   /* struct cstrmap: string -> string */
-	FT_MAP,      /* embedded struct whose first member is a struct cmeta */
+	FT_MAP,	     /* embedded struct whose first member is a struct cmeta */
 	FT_LIST,     /* struct clist of mappings, each field->sub->size bytes */
 };
 
@@ -66,20 +69,22 @@ struct field {
 	enum field_type type;
 	size_t offset;
 	bool required;
-	const struct schema *sub;   /* FT_MAP, FT_LIST */
-	const char *const *values;  /* FT_ENUM: NULL-terminated */
-	uint64_t min, max;          /* FT_UINT; FT_SIZE (max 0: 1 EiB) */
-	bool multiline;             /* FT_STRING, FT_STRLIST: line breaks and tabs allowed */
+	const struct schema *sub;  /* FT_MAP, FT_LIST */
+	const char *const *values; /* FT_ENUM: NULL-terminated */
+	uint64_t min, max;	   /* FT_UINT; FT_SIZE (max 0: 1 EiB) */
+	bool multiline;		   /* FT_STRING, FT_STRLIST: line breaks and tabs allowed */
 };
 
 /* One table row: CONF_FIELD("ipv4", FT_IPV4, struct config_node, ipv4, .required = true) */
-#define CONF_FIELD(k, kind, owner, member, ...)                                \
-	{ .key = (k), .type = (kind), .offset = offsetof(owner, member), __VA_ARGS__ }
+#define CONF_FIELD(k, kind, owner, member, ...)                                                    \
+	{                                                                                          \
+		.key = (k), .type = (kind), .offset = offsetof(owner, member), __VA_ARGS__         \
+	}
 
 struct schema {
-	const char *what;           /* "node", "network.lan": used in messages */
-	const char *name_key;       /* key whose value names an item: "node 'cow'" */
-	size_t size;                /* item size for FT_LIST */
+	const char *what;	    /* "node", "network.lan": used in messages */
+	const char *name_key;	    /* key whose value names an item: "node 'cow'" */
+	size_t size;		    /* item size for FT_LIST */
 	const struct field *fields; /* terminated by a row with key == NULL */
 };
 

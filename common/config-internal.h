@@ -17,9 +17,9 @@
 /* The LAN, pod, service and LoadBalancer ranges (config-net.c). */
 void config_check_network(struct config *c);
 /* One node's address of one family against the LAN (config-net.c). */
-void config_check_node_address(struct config *c, struct config_node *node,
-			       const struct caddr *ad, const struct cprefix *lan,
-			       const struct caddr *gw, const struct crange *lb);
+void config_check_node_address(struct config *c, struct config_node *node, const struct caddr *ad,
+			       const struct cprefix *lan, const struct caddr *gw,
+			       const struct crange *lb);
 
 /* The nodes (config-node.c). */
 void config_check_nodes(struct config *c);

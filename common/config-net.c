@@ -47,15 +47,16 @@ static void check_pods(struct config *c)
 				     "network.pods: ipv4 %s has room for %llu node range%s of /%u, "
 				     "not for %zu nodes",
 				     ip_prefix_to_string(&pods->ipv4.v, a, sizeof(a)),
-				     (unsigned long long)pow2(KCM_NODE_MASK_IPV4 - pods->ipv4.v.len),
+				     (unsigned long long)pow2(KCM_NODE_MASK_IPV4 -
+							      pods->ipv4.v.len),
 				     pods->ipv4.v.len == KCM_NODE_MASK_IPV4 ? "" : "s",
 				     KCM_NODE_MASK_IPV4, nodes);
 	}
 	if (pods->ipv6.m.set) {
 		unsigned mask = pods->ipv6_node_mask.m.set ? (unsigned)pods->ipv6_node_mask.v
 							   : DEFAULT_IPV6_NODE_MASK;
-		struct pos pos = pods->ipv6_node_mask.m.set ? pods->ipv6_node_mask.m.pos
-							    : pods->ipv6.m.pos;
+		struct pos pos =
+			pods->ipv6_node_mask.m.set ? pods->ipv6_node_mask.m.pos : pods->ipv6.m.pos;
 		unsigned len = pods->ipv6.v.len;
 		if (mask < len)
 			config_error(c, pos,
@@ -72,8 +73,8 @@ static void check_pods(struct config *c)
 			config_error(c, pos,
 				     "network.pods: ipv6 /%u has room for %llu node range%s of /%u, "
 				     "not for %zu nodes",
-				     len, (unsigned long long)pow2(mask - len), mask == len ? "" : "s",
-				     mask, nodes);
+				     len, (unsigned long long)pow2(mask - len),
+				     mask == len ? "" : "s", mask, nodes);
 	}
 }
 
@@ -158,9 +159,9 @@ void config_check_network(struct config *c)
 	check_pool(c, &n->loadbalancer.ipv6, &lan->ipv6, &lan->ipv6_gateway, "ipv6");
 }
 
-void config_check_node_address(struct config *c, struct config_node *node,
-			       const struct caddr *ad, const struct cprefix *lan,
-			       const struct caddr *gw, const struct crange *lb)
+void config_check_node_address(struct config *c, struct config_node *node, const struct caddr *ad,
+			       const struct cprefix *lan, const struct caddr *gw,
+			       const struct crange *lb)
 {
 	const char *fam = ad->v.family == AF_INET ? "ipv4" : "ipv6";
 	char a[64], b[64];

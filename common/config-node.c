@@ -93,12 +93,12 @@ static void first_equal(const struct config *c,
 }
 
 /* Keys: a missing one sorts last and equals nothing. */
-#define KEY_CMP(name, set_a, set_b, expr)                                                   \
-	static int name(const struct config_node *a, const struct config_node *b)           \
-	{                                                                                   \
-		if (!(set_a) || !(set_b))                                                   \
-			return (set_a) ? -2 : (set_b) ? 2 : (a < b ? -2 : 2);               \
-		return (expr);                                                              \
+#define KEY_CMP(name, set_a, set_b, expr)                                                          \
+	static int name(const struct config_node *a, const struct config_node *b)                  \
+	{                                                                                          \
+		if (!(set_a) || !(set_b))                                                          \
+			return (set_a) ? -2 : (set_b) ? 2 : (a < b ? -2 : 2);                      \
+		return (expr);                                                                     \
 	}
 /* Keys of nodes without a name (already an error) are left out too. */
 #define HAS(x, f) ((x)->name.m.set && (x)->f.m.set)
@@ -143,7 +143,8 @@ static void check_taints(struct config *c, const struct config_node *n)
 				config_error(c, n->taints.vpos[i],
 					     "node '%s': a second taint with key '%s' and effect %s "
 					     "(first on line %u)",
-					     n->name.v, t[i].key, t[i].effect, n->taints.vpos[j].line);
+					     n->name.v, t[i].key, t[i].effect,
+					     n->taints.vpos[j].line);
 				break;
 			}
 	}
@@ -198,9 +199,9 @@ void config_check_nodes(struct config *c)
 				     n->name.v);
 		if (n->role.m.set && n->role.i == ROLE_SERVER)
 			servers++;
-		if (n->disk.m.set && (!*n->disk.v || strspn(n->disk.v,
-							    "abcdefghijklmnopqrstuvwxyz0123456789") !=
-							     strlen(n->disk.v)))
+		if (n->disk.m.set &&
+		    (!*n->disk.v || strspn(n->disk.v, "abcdefghijklmnopqrstuvwxyz0123456789") !=
+					    strlen(n->disk.v)))
 			config_error(c, n->disk.m.pos,
 				     "node '%s': disk '%s' is not a kernel disk name such as "
 				     "nvme0n1 or sda",
@@ -227,20 +228,21 @@ void config_check_nodes(struct config *c)
 
 		if (dup_name[i] >= 0)
 			config_error(c, n->name.m.pos, "node '%s': name already used on line %u",
-				     n->name.v, config_node_at(c, (size_t)dup_name[i])->name.m.pos.line);
+				     n->name.v,
+				     config_node_at(c, (size_t)dup_name[i])->name.m.pos.line);
 		if (dup_ipv4[i] >= 0) {
 			const struct config_node *o = config_node_at(c, (size_t)dup_ipv4[i]);
 			config_error(c, n->ipv4.m.pos,
-				     "node '%s': ipv4 %s is already node '%s's (line %u)", n->name.v,
-				     ip_addr_to_string(&n->ipv4.v, a, sizeof(a)), o->name.v,
-				     o->ipv4.m.pos.line);
+				     "node '%s': ipv4 %s is already node '%s's (line %u)",
+				     n->name.v, ip_addr_to_string(&n->ipv4.v, a, sizeof(a)),
+				     o->name.v, o->ipv4.m.pos.line);
 		}
 		if (dup_ipv6[i] >= 0) {
 			const struct config_node *o = config_node_at(c, (size_t)dup_ipv6[i]);
 			config_error(c, n->ipv6.m.pos,
-				     "node '%s': ipv6 %s is already node '%s's (line %u)", n->name.v,
-				     ip_addr_to_string(&n->ipv6.v, a, sizeof(a)), o->name.v,
-				     o->ipv6.m.pos.line);
+				     "node '%s': ipv6 %s is already node '%s's (line %u)",
+				     n->name.v, ip_addr_to_string(&n->ipv6.v, a, sizeof(a)),
+				     o->name.v, o->ipv6.m.pos.line);
 		}
 		if (dup_mac[i] >= 0) {
 			const struct config_node *o = config_node_at(c, (size_t)dup_mac[i]);

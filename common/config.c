@@ -118,9 +118,10 @@ static const struct field node_fields[] = {
 	F("storage", FT_MAP, struct config_node, storage, .sub = &storage_schema),
 	{ 0 },
 };
-static const struct schema node_schema = {
-	.what = "node", .name_key = "name", .size = sizeof(struct config_node), .fields = node_fields
-};
+static const struct schema node_schema = { .what = "node",
+					   .name_key = "name",
+					   .size = sizeof(struct config_node),
+					   .fields = node_fields };
 
 static const struct field top_fields[] = {
 	F("cluster", FT_MAP, struct config, cluster, .sub = &cluster_schema, .required = true),
@@ -134,7 +135,6 @@ static const struct field top_fields[] = {
 	{ 0 },
 };
 static const struct schema top_schema = { .what = "config", .fields = top_fields };
-
 
 static bool valid_domain(const char *s)
 {
@@ -327,10 +327,12 @@ static void check_rest(struct config *c)
 	 * (common/stack.c, configs/stack/). */
 	if (c->gitops.repository.m.set) {
 		const char *u = c->gitops.repository.v;
-		if (!(startswith(u, "https://") || startswith(u, "ssh://") || startswith(u, "git@")) ||
+		if (!(startswith(u, "https://") || startswith(u, "ssh://") ||
+		      startswith(u, "git@")) ||
 		    strcspn(u, " \t\r\n\"'\\") != strlen(u))
 			config_error(c, c->gitops.repository.m.pos,
-				     "gitops: repository '%s' is not an https://, ssh:// or git@ URL", u);
+				     "gitops: repository '%s' is not an https://, ssh:// or git@ URL",
+				     u);
 	}
 	{
 		const struct cstr *fields[] = { &c->gitops.path, &c->gitops.revision };

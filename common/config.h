@@ -65,14 +65,14 @@ struct config_storage {
 struct config_gitops {
 	struct cmeta m;
 	struct cstr repository; /* https://, ssh:// or git@ URL */
-	struct cstr path;       /* in the repository; default "." */
-	struct cstr revision;   /* default "HEAD" */
+	struct cstr path;	/* in the repository; default "." */
+	struct cstr revision;	/* default "HEAD" */
 };
 
 struct config_node {
 	struct cmeta m;
 	struct cstr name, board, disk;
-	struct cenum role; /* role.i: enum role */
+	struct cenum role;     /* role.i: enum role */
 	struct cstr interface; /* the LAN NIC: a MAC address or a name pattern */
 	struct caddr ipv4, ipv6;
 	struct cuint pcie_gen;
@@ -95,7 +95,7 @@ struct config {
 	struct clist nodes; /* struct config_node */
 
 	struct conf_file file; /* kept for positioned messages after loading */
-	char *dir;             /* directory of the config file */
+	char *dir;	       /* directory of the config file */
 };
 
 static inline struct config_node *config_node_at(const struct config *c, size_t i)
@@ -118,8 +118,8 @@ const struct config_node *config_server(const struct config *c);
 bool config_interface_is_mac(const char *s);
 
 /* Why a stack needs a CNI (config.c, stack.c). */
-#define CONFIG_NO_CNI                                                                      \
-	"k3s runs without flannel (flannel-backend: none), so the stack must install a CNI " \
+#define CONFIG_NO_CNI                                                                              \
+	"k3s runs without flannel (flannel-backend: none), so the stack must install a CNI "       \
 	"(cilium); without one no pod gets a network"
 
 /* Reports an error at a position of the loaded config file. */

@@ -87,8 +87,7 @@ int sha256_file(const char *path, char out[SHA256_HEX_LEN])
 	return 0;
 }
 
-static void derive(const char *cluster, const char *node, const char *role,
-		   uint8_t out[SHA256_LEN])
+static void derive(const char *cluster, const char *node, const char *role, uint8_t out[SHA256_LEN])
 {
 	struct sha256_ctx *c = sha256_new();
 
@@ -119,10 +118,9 @@ uint32_t serial_derive(const char *cluster, const char *node, const char *role)
 
 void uuid_format(const uint8_t u[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
 }
 
 char *base64_encode(const void *in, size_t len)

@@ -4,7 +4,7 @@
 
 #include <strings.h>
 
-const char *const k3s_disabled[] = {"coredns", "servicelb", "traefik"};
+const char *const k3s_disabled[] = { "coredns", "servicelb", "traefik" };
 const size_t n_k3s_disabled = ELEMENTSOF(k3s_disabled);
 
 static bool disabled(const char *name, size_t len)
@@ -19,7 +19,7 @@ static bool disabled(const char *name, size_t len)
 
 static bool manifest_suffix(const char *s, size_t len)
 {
-	static const char *const suffixes[] = {".yaml", ".yml", ".json"};
+	static const char *const suffixes[] = { ".yaml", ".yml", ".json" };
 
 	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
 		size_t n = strlen(suffixes[i]);

@@ -4,8 +4,8 @@
 
 #include <ctype.h>
 
-#define NAME_MAX_LEN 63        /* qualifiedNameMaxLength, LabelValueMaxLength */
-#define SUBDOMAIN_MAX_LEN 253  /* DNS1123SubdomainMaxLength */
+#define NAME_MAX_LEN	  63  /* qualifiedNameMaxLength, LabelValueMaxLength */
+#define SUBDOMAIN_MAX_LEN 253 /* DNS1123SubdomainMaxLength */
 
 static bool is_alnum(char c) { return isascii((unsigned char)c) && isalnum((unsigned char)c); }
 
@@ -163,7 +163,8 @@ const char *k8s_taint_parse(const char *s, struct k8s_taint *t)
 	why = k8s_qualified_name_error(t->key);
 	if (why) {
 		static char buf[256];
-		snprintf(buf, sizeof(buf), "its key is not a qualified name ([PREFIX/]NAME): %s", why);
+		snprintf(buf, sizeof(buf), "its key is not a qualified name ([PREFIX/]NAME): %s",
+			 why);
 		return buf;
 	}
 	strcpy(t->effect, colon + 1);

@@ -45,10 +45,10 @@ void log_print(FILE *f, const char *fmt, ...) _printf_(2, 3);
  * "return log_error_errno(r, "Failed to open %s: %m", path);". */
 int log_full_errno(enum log_level level, int err, const char *fmt, ...) _printf_(3, 4);
 
-#define log_error_errno(err, ...) log_full_errno(LOG_LEVEL_ERR, (err), __VA_ARGS__)
+#define log_error_errno(err, ...)   log_full_errno(LOG_LEVEL_ERR, (err), __VA_ARGS__)
 #define log_warning_errno(err, ...) log_full_errno(LOG_LEVEL_WARNING, (err), __VA_ARGS__)
-#define log_error(...) log_full_errno(LOG_LEVEL_ERR, EINVAL, __VA_ARGS__)
-#define log_warning(...) ((void)log_full_errno(LOG_LEVEL_WARNING, 0, __VA_ARGS__))
-#define log_notice(...) ((void)log_full_errno(LOG_LEVEL_NOTICE, 0, __VA_ARGS__))
-#define log_info(...) ((void)log_full_errno(LOG_LEVEL_INFO, 0, __VA_ARGS__))
-#define log_debug(...) ((void)log_full_errno(LOG_LEVEL_DEBUG, 0, __VA_ARGS__))
+#define log_error(...)		    log_full_errno(LOG_LEVEL_ERR, EINVAL, __VA_ARGS__)
+#define log_warning(...)	    ((void)log_full_errno(LOG_LEVEL_WARNING, 0, __VA_ARGS__))
+#define log_notice(...)		    ((void)log_full_errno(LOG_LEVEL_NOTICE, 0, __VA_ARGS__))
+#define log_info(...)		    ((void)log_full_errno(LOG_LEVEL_INFO, 0, __VA_ARGS__))
+#define log_debug(...)		    ((void)log_full_errno(LOG_LEVEL_DEBUG, 0, __VA_ARGS__))

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 struct ip_addr {
-	int family; /* AF_INET or AF_INET6 */
+	int family;	   /* AF_INET or AF_INET6 */
 	uint8_t bytes[16]; /* network order; IPv4 uses the first 4 */
 };
 

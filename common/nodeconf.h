@@ -15,30 +15,32 @@
  * defaults below). */
 struct nodeconf_power {
 	struct cmeta m;
-	struct cuint lock_wait;    /* worker: for the control plane's shutdown lock to appear */
+	struct cuint lock_wait;	   /* worker: for the control plane's shutdown lock to appear */
 	struct cuint release_wait; /* worker: for it to be released */
 	struct cuint scale_wait;   /* control plane: each scale-down, hibernation, detach */
 	struct cuint workers_wait; /* control plane: for every worker's report */
-	struct cuint drain;        /* each node's drain */
-	struct cuint stop;         /* stopping k3s */
+	struct cuint drain;	   /* each node's drain */
+	struct cuint stop;	   /* stopping k3s */
 	struct cuint startup_wait; /* startup: each of its waits (API, CoreDNS, DNS, storage) */
 };
 /* A struct nodeconf_power's initializer: what nodeconf_load() gives each
  * wait that node.yaml does not bound. */
-#define NODECONF_POWER_DEFAULTS                                                              \
-	{ .lock_wait.v = 10 * 60, .release_wait.v = 45 * 60, .scale_wait.v = 10 * 60,        \
-	  .workers_wait.v = 20 * 60, .drain.v = 5 * 60, .stop.v = 3 * 60,                     \
-	  .startup_wait.v = 30 * 60 }
+#define NODECONF_POWER_DEFAULTS                                                                    \
+	{                                                                                          \
+		.lock_wait.v = 10 * 60, .release_wait.v = 45 * 60, .scale_wait.v = 10 * 60,        \
+		.workers_wait.v = 20 * 60, .drain.v = 5 * 60, .stop.v = 3 * 60,                    \
+		.startup_wait.v = 30 * 60                                                          \
+	}
 
 struct nodeconf {
 	struct cmeta m;
 	struct cstr cluster, node, admin_user;
-	struct cenum role; /* role.i: enum role */
-	struct cstr api_server;    /* https://API-NAME:6443: where agents join */
+	struct cenum role;	   /* role.i: enum role */
+	struct cstr api_server;	   /* https://API-NAME:6443: where agents join */
 	struct cuint join_timeout; /* seconds each wait of `farm-node join` may take */
 	struct cstr data_partuuid; /* the Btrfs data partition */
-	struct cstr disk;          /* expected disk name, for messages */
-	struct cuint ceph_size;    /* bytes of raw Ceph OSD partition; 0: none */
+	struct cstr disk;	   /* expected disk name, for messages */
+	struct cuint ceph_size;	   /* bytes of raw Ceph OSD partition; 0: none */
 	struct cstr control_plane; /* the control plane's node name */
 	struct cstr cluster_dns;   /* CoreDNS's service address, "IP" or "IP:PORT" */
 	struct nodeconf_power power;

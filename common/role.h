@@ -10,7 +10,7 @@ enum role {
 };
 
 #define ROLE_BIT(r) (1u << (r))
-#define ROLES_ALL (ROLE_BIT(ROLE_SERVER) | ROLE_BIT(ROLE_AGENT))
+#define ROLES_ALL   (ROLE_BIT(ROLE_SERVER) | ROLE_BIT(ROLE_AGENT))
 
 /* The names in configs and node.yaml, indexed by enum role, NULL-terminated
  * (the values of an FT_ENUM field). */

@@ -12,7 +12,8 @@ static const struct field rollout_fields[] = {
 	F("when", FT_STRING, struct stack_rollout, when),
 	{ 0 },
 };
-static const struct schema rollout_schema = { .what = "rollout", .size = sizeof(struct stack_rollout),
+static const struct schema rollout_schema = { .what = "rollout",
+					      .size = sizeof(struct stack_rollout),
 					      .fields = rollout_fields };
 
 static const struct field condition_fields[] = {
@@ -27,7 +28,8 @@ static const struct schema condition_schema = { .what = "condition",
 						.fields = condition_fields };
 
 static const struct field resource_fields[] = {
-	F("manifest", FT_STRING, struct stack_resource, manifest, .required = true, .multiline = true),
+	F("manifest", FT_STRING, struct stack_resource, manifest, .required = true,
+	  .multiline = true),
 	F("when", FT_STRING, struct stack_resource, when),
 	{ 0 },
 };
@@ -84,7 +86,8 @@ static bool object_ref(const char *s)
 		if (!(isalnum((unsigned char)*p) || *p == '.'))
 			return false;
 	for (const char *p = slash + 1; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' ||
+		      *p == '.'))
 			return false;
 	return true;
 }
@@ -106,55 +109,66 @@ static void check_def(struct stack_def *d, const char *file_name)
 
 	snprintf(base, sizeof(base), "%.*s", (int)(strlen(file_name) - 5), file_name);
 	if (d->name.m.set && !dns_label(d->name.v))
-		conf_error(f, d->name.m.pos, "name '%s' is not a DNS label (a-z, 0-9, '-')", d->name.v);
+		conf_error(f, d->name.m.pos, "name '%s' is not a DNS label (a-z, 0-9, '-')",
+			   d->name.v);
 	else if (d->name.m.set && !streq(d->name.v, base))
-		conf_error(f, d->name.m.pos, "name '%s' is not the file's name: call the file %s.yaml",
-			   d->name.v, d->name.v);
+		conf_error(f, d->name.m.pos,
+			   "name '%s' is not the file's name: call the file %s.yaml", d->name.v,
+			   d->name.v);
 	if (d->namespace.m.set && !dns_label(d->namespace.v))
-		conf_error(f, d->namespace.m.pos, "namespace '%s' is not a DNS label", d->namespace.v);
+		conf_error(f, d->namespace.m.pos, "namespace '%s' is not a DNS label",
+			   d->namespace.v);
 	for (size_t i = 0; i < d->depends.n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (streq(d->depends.v[i], d->depends.v[j]))
-				conf_error(f, d->depends.vpos[i], "depends: '%s' is listed twice (first on line %u)",
+				conf_error(f, d->depends.vpos[i],
+					   "depends: '%s' is listed twice (first on line %u)",
 					   d->depends.v[i], d->depends.vpos[j].line);
 	for (size_t i = 0; i < d->rollout.n; i++) {
 		const struct stack_rollout *r = STACK_AT(d->rollout, struct stack_rollout, i);
 		if (!r->object.m.set)
 			continue; /* reported by the loader */
-		if (!object_ref(r->object.v) ||
-		    !(startswith(r->object.v, "deployment/") || startswith(r->object.v, "daemonset/") ||
-		      startswith(r->object.v, "statefulset/")))
+		if (!object_ref(r->object.v) || !(startswith(r->object.v, "deployment/") ||
+						  startswith(r->object.v, "daemonset/") ||
+						  startswith(r->object.v, "statefulset/")))
 			conf_error(f, r->object.m.pos,
 				   "rollout: '%s' is not deployment/NAME, daemonset/NAME or "
 				   "statefulset/NAME",
 				   r->object.v);
 		if (r->when.m.set && !word(r->when.v))
-			conf_error(f, r->when.m.pos, "when: '%s' is not a variable name", r->when.v);
+			conf_error(f, r->when.m.pos, "when: '%s' is not a variable name",
+				   r->when.v);
 	}
 	for (size_t i = 0; i < d->crds.n; i++) {
 		const char *c = d->crds.v[i];
-		if (!strchr(c, '.') || strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(c))
-			conf_error(f, d->crds.vpos[i], "crds: '%s' is not a CRD's name (PLURAL.GROUP)", c);
+		if (!strchr(c, '.') ||
+		    strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(c))
+			conf_error(f, d->crds.vpos[i],
+				   "crds: '%s' is not a CRD's name (PLURAL.GROUP)", c);
 	}
 	for (size_t i = 0; i < d->conditions.n; i++) {
-		const struct stack_condition *c = STACK_AT(d->conditions, struct stack_condition, i);
+		const struct stack_condition *c =
+			STACK_AT(d->conditions, struct stack_condition, i);
 		if (!c->object.m.set || !c->condition.m.set)
 			continue; /* reported by the loader */
 		if (!object_ref(c->object.v))
-			conf_error(f, c->object.m.pos, "conditions: '%s' is not KIND/NAME", c->object.v);
+			conf_error(f, c->object.m.pos, "conditions: '%s' is not KIND/NAME",
+				   c->object.v);
 		if (c->namespace.m.set && !dns_label(c->namespace.v))
-			conf_error(f, c->namespace.m.pos, "conditions: namespace '%s' is not a DNS label",
-				   c->namespace.v);
+			conf_error(f, c->namespace.m.pos,
+				   "conditions: namespace '%s' is not a DNS label", c->namespace.v);
 		if (!word(c->condition.v))
-			conf_error(f, c->condition.m.pos, "conditions: '%s' is not a condition type",
-				   c->condition.v);
+			conf_error(f, c->condition.m.pos,
+				   "conditions: '%s' is not a condition type", c->condition.v);
 		if (c->when.m.set && !word(c->when.v))
-			conf_error(f, c->when.m.pos, "when: '%s' is not a variable name", c->when.v);
+			conf_error(f, c->when.m.pos, "when: '%s' is not a variable name",
+				   c->when.v);
 	}
 	for (size_t i = 0; i < d->resources.n; i++) {
 		const struct stack_resource *r = STACK_AT(d->resources, struct stack_resource, i);
 		if (r->when.m.set && !word(r->when.v))
-			conf_error(f, r->when.m.pos, "when: '%s' is not a variable name", r->when.v);
+			conf_error(f, r->when.m.pos, "when: '%s' is not a variable name",
+				   r->when.v);
 	}
 	if (d->chart.m.set && d->chart.artifact.m.set && !word(d->chart.artifact.v))
 		conf_error(f, d->chart.artifact.m.pos, "chart: artifact '%s' is not a name",
@@ -162,7 +176,8 @@ static void check_def(struct stack_def *d, const char *file_name)
 	if (!d->chart.m.set && !d->resources.n)
 		conf_error(f, d->m.pos, "a component needs a chart or resources");
 	if (!d->chart.m.set && d->rollout.n)
-		conf_error(f, d->m.pos, "rollout: a component without a chart has no workloads to wait for");
+		conf_error(f, d->m.pos,
+			   "rollout: a component without a chart has no workloads to wait for");
 	if (d->crds.n && !d->resources.n)
 		conf_error(f, d->crds.m.pos, "crds: the component has no resources that need them");
 }
@@ -256,12 +271,13 @@ static unsigned place(const struct stack_defs *s, const struct stack_def *d, int
 			while (from < depth && path[from] != dep)
 				from++;
 			for (size_t k = from; k <= depth; k++)
-				snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), "%s -> ",
-					 path[k]->name.v);
-			snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), "%s", dep->name.v);
+				snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain),
+					 "%s -> ", path[k]->name.v);
+			snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), "%s",
+				 dep->name.v);
 			conf_error((struct conf_file *)&d->file, d->depends.vpos[i],
-				   "component '%s' depends on '%s': a cycle (%s)", d->name.v, dep->name.v,
-				   chain);
+				   "component '%s' depends on '%s': a cycle (%s)", d->name.v,
+				   dep->name.v, chain);
 			errors++;
 			continue;
 		}
@@ -272,8 +288,8 @@ static unsigned place(const struct stack_defs *s, const struct stack_def *d, int
 	return errors;
 }
 
-unsigned stack_resolve(struct config *c, const struct stack_defs *s, const struct stack_def ***order,
-		       size_t *n)
+unsigned stack_resolve(struct config *c, const struct stack_defs *s,
+		       const struct stack_def ***order, size_t *n)
 {
 	unsigned errors = 0;
 	const struct stack_def **wanted = xcalloc(c->stack.n + 1, sizeof(*wanted));
@@ -287,7 +303,8 @@ unsigned stack_resolve(struct config *c, const struct stack_defs *s, const struc
 			if (streq(c->stack.v[i], c->stack.v[j]))
 				first = j;
 		if (first != i) {
-			config_error(c, c->stack.vpos[i], "stack: component '%s' is already listed on line %u",
+			config_error(c, c->stack.vpos[i],
+				     "stack: component '%s' is already listed on line %u",
 				     c->stack.v[i], c->stack.vpos[first].line);
 			errors++;
 			continue;
@@ -296,11 +313,11 @@ unsigned stack_resolve(struct config *c, const struct stack_defs *s, const struc
 		if (!wanted[i]) {
 			char known[512] = "";
 			for (size_t k = 0; k < s->n; k++)
-				snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-					 k ? ", " : "", s->defs[k].name.v);
+				snprintf(known + strlen(known), sizeof(known) - strlen(known),
+					 "%s%s", k ? ", " : "", s->defs[k].name.v);
 			config_error(c, c->stack.vpos[i],
-				     "stack: unknown component '%s' (%s has: %s)", c->stack.v[i], s->dir,
-				     s->n ? known : "nothing");
+				     "stack: unknown component '%s' (%s has: %s)", c->stack.v[i],
+				     s->dir, s->n ? known : "nothing");
 			errors++;
 		}
 	}
@@ -336,7 +353,8 @@ unsigned stack_resolve(struct config *c, const struct stack_defs *s, const struc
 				config_error(c, c->stack.vpos[i],
 					     "stack: component '%s' depends on '%s' (%s:%u), which the "
 					     "stack does not have: add it",
-					     d->name.v, d->depends.v[k], d->file.path, d->depends.vpos[k].line);
+					     d->name.v, d->depends.v[k], d->file.path,
+					     d->depends.vpos[k].line);
 				errors++;
 			}
 		}

@@ -49,11 +49,11 @@ struct stack_def {
 	struct cstrlist depends;
 	struct cuint timeout; /* seconds */
 	struct stack_chart chart;
-	struct clist rollout;    /* struct stack_rollout */
-	struct cstrlist crds;    /* Established before the resources are applied */
-	struct clist resources;  /* struct stack_resource */
+	struct clist rollout;	 /* struct stack_rollout */
+	struct cstrlist crds;	 /* Established before the resources are applied */
+	struct clist resources;	 /* struct stack_resource */
 	struct clist conditions; /* struct stack_condition, waited for after the resources */
-	struct conf_file file;   /* for positioned messages */
+	struct conf_file file;	 /* for positioned messages */
 };
 
 struct stack_defs {
@@ -77,5 +77,5 @@ const struct stack_def *stack_def_find(const struct stack_defs *s, const char *n
  * install order: every one after what it depends on, otherwise in the
  * config's order. Returns the number of errors; *ORDER (malloc'ed) and *N
  * on success. */
-unsigned stack_resolve(struct config *c, const struct stack_defs *s, const struct stack_def ***order,
-		       size_t *n);
+unsigned stack_resolve(struct config *c, const struct stack_defs *s,
+		       const struct stack_def ***order, size_t *n);

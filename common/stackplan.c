@@ -10,7 +10,8 @@ static const struct field wait_fields[] = {
 	F("condition", FT_STRING, struct stack_wait, condition, .required = true),
 	{ 0 },
 };
-static const struct schema wait_schema = { .what = "condition", .size = sizeof(struct stack_wait),
+static const struct schema wait_schema = { .what = "condition",
+					   .size = sizeof(struct stack_wait),
 					   .fields = wait_fields };
 
 static const struct field item_fields[] = {
@@ -26,7 +27,8 @@ static const struct field item_fields[] = {
 	F("conditions", FT_LIST, struct stack_item, conditions, .sub = &wait_schema),
 	{ 0 },
 };
-static const struct schema item_schema = { .what = "component", .name_key = "name",
+static const struct schema item_schema = { .what = "component",
+					   .name_key = "name",
 					   .size = sizeof(struct stack_item),
 					   .fields = item_fields };
 
@@ -52,7 +54,8 @@ int stack_plan_read(const char *path, struct stack_plan *p)
 		const struct stack_item *it = &p->items[i];
 		if (it->chart.m.set != it->job_hash.m.set)
 			conf_error(&p->file, it->m.pos,
-				   "component '%s': 'chart' and 'job-hash' go together", it->name.v);
+				   "component '%s': 'chart' and 'job-hash' go together",
+				   it->name.v);
 		if (strchr(it->file.v, '/') || it->file.v[0] == '.')
 			conf_error(&p->file, it->file.m.pos,
 				   "component '%s': file '%s' is not a name in the plan's directory",
@@ -96,10 +99,11 @@ static void list(FILE *f, const char *key, const struct cstrlist *l)
 
 void stack_plan_write(FILE *f, const struct stack_item *items, size_t n, const char *cluster)
 {
-	fprintf(f, "# The install plan of cluster %s's stack, written by farm-image from\n"
-		   "# configs/stack/; farm-node follows it at the control plane's first boot\n"
-		   "# (and after a reimage, applying what changed). Each component's file in\n"
-		   "# this directory is what farm-node applies.\n",
+	fprintf(f,
+		"# The install plan of cluster %s's stack, written by farm-image from\n"
+		"# configs/stack/; farm-node follows it at the control plane's first boot\n"
+		"# (and after a reimage, applying what changed). Each component's file in\n"
+		"# this directory is what farm-node applies.\n",
 		cluster);
 	fprintf(f, "components:%s\n", n ? "" : " []");
 	for (size_t i = 0; i < n; i++) {
@@ -110,7 +114,8 @@ void stack_plan_write(FILE *f, const struct stack_item *items, size_t n, const c
 		q(f, it->file.v);
 		fputs("\n    sha256: ", f);
 		q(f, it->sha256.v);
-		fprintf(f, "\n    timeout: %llu\n    namespace: ", (unsigned long long)it->timeout.v);
+		fprintf(f,
+			"\n    timeout: %llu\n    namespace: ", (unsigned long long)it->timeout.v);
 		q(f, it->namespace.v);
 		fputc('\n', f);
 		if (it->chart.m.set) {

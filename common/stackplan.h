@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 /* In the image, relative to its root. */
-#define STACK_DIR "usr/lib/farm/stack"
+#define STACK_DIR  "usr/lib/farm/stack"
 #define STACK_PLAN STACK_DIR "/plan.yaml"
 /* HelmCharts live in kube-system, where k3s's helm-controller makes their
  * install Jobs (helm-install-NAME, in the HelmChart's namespace). */

@@ -12,7 +12,7 @@ struct data_subvolume {
 	const char *name;    /* "@var": starts with '@', no '/' */
 	const char *mount;   /* "/var" */
 	const char *options; /* mount options besides subvol= */
-	bool seed;           /* filled from the image's directory at MOUNT when created */
+	bool seed;	     /* filled from the image's directory at MOUNT when created */
 };
 
 extern const struct data_subvolume data_subvolumes[];

@@ -60,8 +60,10 @@ int parse_size(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t factor;
 	} units[] = {
-		{ "", 1 },	  { "B", 1 },	    { "K", KiB }, { "KiB", KiB },
-		{ "M", MiB }, { "MiB", MiB }, { "G", GiB }, { "GiB", GiB },
+		{ "", 1 },	     { "B", 1 },
+		{ "K", KiB },	     { "KiB", KiB },
+		{ "M", MiB },	     { "MiB", MiB },
+		{ "G", GiB },	     { "GiB", GiB },
 		{ "T", GiB * 1024 }, { "TiB", GiB * 1024 },
 	};
 	char *end;

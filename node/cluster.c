@@ -88,7 +88,8 @@ enum cl_class kubectl_classify(int status, const char *err)
 			c = CL_NOT_FOUND;
 		else if (startswith(l, "the server doesn't have a resource type ") ||
 			 startswith(l, "error: the server doesn't have a resource type ") ||
-			 (strstr(l, "no matches for kind ") && strstr(l, "resource mapping not found")))
+			 (strstr(l, "no matches for kind ") &&
+			  strstr(l, "resource mapping not found")))
 			c = CL_NOT_FOUND;
 		else if (startswith(l, "error: timed out waiting for the condition"))
 			c = CL_TIMEOUT;
@@ -228,7 +229,8 @@ static int run_captured(char *const argv[], const char *input, double limit, str
 				ssize_t w = write(in_p[1], input + in_off, in_len - in_off);
 				if (w > 0)
 					in_off += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len) {
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+				    in_off == in_len) {
 					close(in_p[1]);
 					in_p[1] = -1;
 				}
@@ -292,8 +294,8 @@ enum cl_class cluster_kubectl(const struct cluster *c, const char *const *args, 
 	sink_add(&out, "", 0);
 	sink_add(&err, "", 0);
 	res->status = run_captured((char *const *)argv, input,
-				   kubectl_timeout ? kubectl_timeout : c->request_timeout + 30, &out,
-				   &err, &killed);
+				   kubectl_timeout ? kubectl_timeout : c->request_timeout + 30,
+				   &out, &err, &killed);
 	res->out = out.buf;
 	res->err = err.buf;
 	if (killed) {
@@ -366,8 +368,13 @@ enum cl_class cluster_apply(const struct cluster *c, const char *manifest, struc
 	 * hundreds of KiB), and client-side apply would copy the whole
 	 * object into its last-applied annotation, past the 256 KiB that
 	 * the API allows for all annotations of an object. */
-	const char *args[] = { "apply", "--server-side", "--field-manager=farm-node",
-			       "--force-conflicts", "-f", "-", NULL };
+	const char *args[] = { "apply",
+			       "--server-side",
+			       "--field-manager=farm-node",
+			       "--force-conflicts",
+			       "-f",
+			       "-",
+			       NULL };
 
 	return cluster_kubectl(c, args, manifest, 0, r);
 }
@@ -430,8 +437,8 @@ enum cl_class cluster_drain(const struct cluster *c, const char *node, unsigned 
 			    struct kubectl *r)
 {
 	_cleanup_free_ char *t = xasprintf("--timeout=%us", timeout);
-	const char *args[] = { "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", t,
-			       NULL };
+	const char *args[] = { "drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
+			       t,	NULL };
 
 	return cluster_kubectl(c, args, NULL, timeout + 30, r);
 }

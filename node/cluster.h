@@ -28,19 +28,19 @@
 
 enum cl_class {
 	CL_OK,
-	CL_NOT_FOUND,   /* the object, or its kind, does not exist */
+	CL_NOT_FOUND,	/* the object, or its kind, does not exist */
 	CL_UNREACHABLE, /* the API did not answer, or cannot serve the request now */
-	CL_REFUSED,     /* the API answered and refused the request */
-	CL_TIMEOUT,     /* a wait of kubectl's own ran out */
-	CL_FAILED,      /* kubectl failed otherwise (or could not run) */
+	CL_REFUSED,	/* the API answered and refused the request */
+	CL_TIMEOUT,	/* a wait of kubectl's own ran out */
+	CL_FAILED,	/* kubectl failed otherwise (or could not run) */
 };
 
 const char *cl_class_name(enum cl_class c);
 
 struct cluster {
-	char *k3s;        /* the k3s binary */
-	char *kubeconfig; /* the credentials */
-	char *server;     /* NULL: the kubeconfig's own server */
+	char *k3s;		  /* the k3s binary */
+	char *kubeconfig;	  /* the credentials */
+	char *server;		  /* NULL: the kubeconfig's own server */
 	unsigned request_timeout; /* seconds per API request (kubectl --request-timeout) */
 };
 
@@ -52,7 +52,7 @@ void cluster_free(struct cluster *c);
 /* The outcome of one kubectl call. */
 struct kubectl {
 	enum cl_class cls;
-	int status;     /* kubectl's exit status; 128+N when killed; -errno when it did not run */
+	int status;	 /* kubectl's exit status; 128+N when killed; -errno when it did not run */
 	char *out, *err; /* what it printed, NUL-terminated (never NULL after a call) */
 };
 

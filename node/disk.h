@@ -12,10 +12,10 @@
 #define CEPH_OSD_TYPE "4FBD7E29-9D25-41B8-AFD0-062C0CEFF05D"
 
 struct disk_result {
-	bool changed;            /* the table was written */
+	bool changed; /* the table was written */
 	uint64_t disk_bytes;
-	uint64_t data_start, data_size;  /* bytes */
-	uint64_t ceph_start, ceph_size;  /* 0: no Ceph partition */
+	uint64_t data_start, data_size; /* bytes */
+	uint64_t ceph_start, ceph_size; /* 0: no Ceph partition */
 };
 
 /* DISK: the whole disk (device or file); DATA_PARTNO: 1-based number of the

@@ -10,12 +10,11 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#define SSH_DIR "var/lib/farm/ssh"
-#define K3S_TLS "var/lib/rancher/k3s/server/tls"
-#define K3S_IMAGES "var/lib/rancher/k3s/agent/images"
+#define SSH_DIR	      "var/lib/farm/ssh"
+#define K3S_TLS	      "var/lib/rancher/k3s/server/tls"
+#define K3S_IMAGES    "var/lib/rancher/k3s/agent/images"
 #define K3S_KUBELET_D "var/lib/rancher/k3s/agent/etc/kubelet.conf.d"
-#define FARM_K3S "usr/lib/farm/k3s"
-
+#define FARM_K3S      "usr/lib/farm/k3s"
 
 /* ssh-keygen into a temporary name, then both files renamed: a key is
  * either complete or absent. */
@@ -23,7 +22,8 @@ static int host_key(const char *dir, const char *type, const char *bits)
 {
 	_cleanup_free_ char *key = xasprintf("%s/ssh_host_%s_key", dir, type);
 	_cleanup_free_ char *tmp = xasprintf("%s/.ssh_host_%s_key.new", dir, type);
-	_cleanup_free_ char *key_pub = xasprintf("%s.pub", key), *tmp_pub = xasprintf("%s.pub", tmp);
+	_cleanup_free_ char *key_pub = xasprintf("%s.pub", key),
+			    *tmp_pub = xasprintf("%s.pub", tmp);
 	char *check[] = { "ssh-keygen", "-l", "-f", key, NULL };
 	int r;
 
@@ -172,7 +172,8 @@ int step_k3s_ca(struct farm_node *n, char *detail, size_t len)
 
 int step_k3s_images(struct farm_node *n, char *detail, size_t len)
 {
-	_cleanup_free_ char *src = node_path(n, FARM_K3S "/images"), *dst = node_path(n, K3S_IMAGES);
+	_cleanup_free_ char *src = node_path(n, FARM_K3S "/images"),
+			    *dst = node_path(n, K3S_IMAGES);
 	DIR *d = opendir(src);
 	struct dirent *de;
 	unsigned linked = 0;

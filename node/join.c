@@ -37,8 +37,8 @@ int step_k3s_api(struct farm_node *n, char *detail, size_t len)
 				? "k3s has not made its certificates"
 				: "k3s-agent has not had its certificates signed by the server");
 		if (!waiter_again(&w, seen))
-			return log_error("Gave up after %u s waiting for %s: %s", waiter_elapsed(&w),
-					 what, seen);
+			return log_error("Gave up after %u s waiting for %s: %s",
+					 waiter_elapsed(&w), what, seen);
 	}
 	for (;;) {
 		struct kubectl k;
@@ -81,7 +81,8 @@ int step_node_registered(struct farm_node *n, char *detail, size_t len)
 			return log_error("Gave up after %u s waiting for %s; last: %s",
 					 waiter_elapsed(&w), what, said);
 	}
-	snprintf(detail, len, "node %s registered (after %u s)", n->conf.node.v, waiter_elapsed(&w));
+	snprintf(detail, len, "node %s registered (after %u s)", n->conf.node.v,
+		 waiter_elapsed(&w));
 	return 0;
 }
 
@@ -96,8 +97,8 @@ int step_node_ready(struct farm_node *n, char *detail, size_t len)
 	waiter_progress(&w, n->state, "node-ready");
 	for (;;) {
 		struct kubectl k;
-		enum cl_class cls =
-			cluster_wait_condition(n->cluster, obj, NULL, "Ready", MIN(waiter_left(&w), 60), &k);
+		enum cl_class cls = cluster_wait_condition(n->cluster, obj, NULL, "Ready",
+							   MIN(waiter_left(&w), 60), &k);
 		kubectl_said(&k, said, sizeof(said));
 		kubectl_free(&k);
 		if (cls == CL_OK)
@@ -109,7 +110,8 @@ int step_node_ready(struct farm_node *n, char *detail, size_t len)
 			struct kubectl m;
 			if (cluster_jsonpath(n->cluster, obj, NULL,
 					     "{.status.conditions[?(@.type==\"Ready\")].message}",
-					     &m) == CL_OK && *m.out)
+					     &m) == CL_OK &&
+			    *m.out)
 				snprintf(said, sizeof(said), "not Ready: %.480s", m.out);
 			kubectl_free(&m);
 		}

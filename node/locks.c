@@ -104,8 +104,8 @@ static enum cl_class remove_if_unchanged(struct cluster *c, const char *node, co
 	return cls;
 }
 
-static void push(struct lock_info **v, size_t *n, const char *node, const char *name,
-		 time_t until, const char *by, bool live)
+static void push(struct lock_info **v, size_t *n, const char *node, const char *name, time_t until,
+		 const char *by, bool live)
 {
 	struct lock_info *l;
 
@@ -150,7 +150,8 @@ static void local_records(struct farm_node *n, struct lock_info **v, size_t *cou
 		closedir(d);
 }
 
-int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **locks, size_t *count)
+int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **locks,
+		     size_t *count)
 {
 	struct power_node *nodes = NULL;
 	size_t nn = 0, valid = 0, n_own = 0;
@@ -194,8 +195,8 @@ int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **
 			if (!j || power_parse_time(jstr(j, "until", NULL), &until) < 0)
 				until = now + 1;
 			live = until > now && (!mine || session_alive(n, name));
-			push(locks, count, nodes[i].name, name, until, j ? jstr(j, "by", NULL) : NULL,
-			     live);
+			push(locks, count, nodes[i].name, name, until,
+			     j ? jstr(j, "by", NULL) : NULL, live);
 			if (mine && n_own < ELEMENTSOF(own)) {
 				snprintf(own[n_own], sizeof(own[n_own]), "%s", name);
 				own_p[n_own] = own[n_own];
@@ -208,8 +209,9 @@ int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **
 			 * own; the control plane anyone's. */
 			if (mine || n->conf.role.i == ROLE_SERVER) {
 				if (remove_if_unchanged(c, nodes[i].name, key, text) == CL_OK)
-					log_info("Removed the %s SSH lock %s/%s", until <= now ? "expired" : "dead",
-						 nodes[i].name, name);
+					log_info("Removed the %s SSH lock %s/%s",
+						 until <= now ? "expired" : "dead", nodes[i].name,
+						 name);
 				if (mine)
 					remove_record(n, name);
 			}
@@ -248,7 +250,8 @@ int power_lock(struct farm_node *n, const char *session, unsigned duration, bool
 
 	if (!valid_name(name))
 		return log_error("'%s' is not a lock name (lower-case letters, digits and '-', at "
-				 "most %d)", name, LOCK_NAME_MAX),
+				 "most %d)",
+				 name, LOCK_NAME_MAX),
 		       2;
 	if (!user)
 		user = getenv("USER");
@@ -366,8 +369,9 @@ void power_locks_gather(const struct farm_node *n, struct power_info *pi)
 				continue;
 			v = json_tokener_parse(json_object_get_string(val));
 			power_parse_time(jstr(v, "until", NULL), &until);
-			push(&pi->locks, &pi->n_locks, nodes[i].name, key + strlen(POWER_ANN_SSH_LOCK),
-			     until, v ? jstr(v, "by", NULL) : NULL, until > now);
+			push(&pi->locks, &pi->n_locks, nodes[i].name,
+			     key + strlen(POWER_ANN_SSH_LOCK), until,
+			     v ? jstr(v, "by", NULL) : NULL, until > now);
 			json_object_put(v);
 		}
 	}

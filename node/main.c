@@ -14,8 +14,8 @@
 
 /* Options a command may take, besides --root and --help. */
 enum {
-	OPT_DATA = 1u << 0, /* storage --data DEVICE */
-	OPT_JSON = 1u << 1, /* status --json */
+	OPT_DATA = 1u << 0,    /* storage --data DEVICE */
+	OPT_JSON = 1u << 1,    /* status --json */
 	OPT_SESSION = 1u << 2, /* lock, unlock --session NAME */
 	OPT_FOR = 1u << 3,     /* lock --for DURATION, --quiet-ok */
 	OPT_MANUAL = 1u << 4,  /* unlock --manual */
@@ -133,7 +133,8 @@ static const struct command commands[] = {
 	  "                   is; pid-N: while process N runs; default: manual)\n"
 	  "  --for DURATION   how long it holds (\"12h\", \"90m\"; default 12h)\n"
 	  "  --quiet-ok       say nothing on success unless on a terminal" },
-	{ "unlock", cmd_unlock, OPT_SESSION | OPT_MANUAL, true, "unlock [--session NAME] [--manual]",
+	{ "unlock", cmd_unlock, OPT_SESSION | OPT_MANUAL, true,
+	  "unlock [--session NAME] [--manual]",
 	  "Release this node's lock NAME, and the manual one (klogout; the login shell's\n"
 	  "exit releases its session's).\n\n"
 	  "  --session NAME   the session lock to release\n"
@@ -219,8 +220,10 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
 		case 'f': {
 			uint64_t d;
 			if (conf_parse_duration(optarg, &d) < 0 || d < 1 || d > 7 * 24 * 3600)
-				return usage_error(c->name, "--for takes a duration from 1s to 168h "
-							    "(\"12h\", \"90m\")", optarg);
+				return usage_error(c->name,
+						   "--for takes a duration from 1s to 168h "
+						   "(\"12h\", \"90m\")",
+						   optarg);
 			a->duration = (unsigned)d;
 			break;
 		}

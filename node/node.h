@@ -11,10 +11,10 @@
 struct cluster;
 
 struct farm_node {
-	const char *root;     /* "" on the node; a directory with --root */
-	struct nodeconf conf; /* ROOT/etc/farm/node.yaml */
-	char *state;          /* ROOT/var/lib/farm */
-	const char *data;     /* storage: the data partition's device (--data) */
+	const char *root;	 /* "" on the node; a directory with --root */
+	struct nodeconf conf;	 /* ROOT/etc/farm/node.yaml */
+	char *state;		 /* ROOT/var/lib/farm */
+	const char *data;	 /* storage: the data partition's device (--data) */
 	struct cluster *cluster; /* join: how this node reaches the cluster (join.h) */
 };
 

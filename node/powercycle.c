@@ -101,9 +101,9 @@ enum cl_class power_list_nodes(const struct farm_node *n, struct cluster *c,
 	*nodes = NULL;
 	*count = 0;
 	kubectl_said(&k, said, len);
-	if (cls == CL_OK && (!(list = json_tokener_parse(k.out)) ||
-			     !(items = jget(list, "items", NULL)) ||
-			     !json_object_is_type(items, json_type_array))) {
+	if (cls == CL_OK &&
+	    (!(list = json_tokener_parse(k.out)) || !(items = jget(list, "items", NULL)) ||
+	     !json_object_is_type(items, json_type_array))) {
 		snprintf(said, len, "kubectl get nodes printed no list of nodes");
 		cls = CL_FAILED;
 	}
@@ -174,8 +174,8 @@ int step_power_rbac(struct farm_node *n, char *detail, size_t len)
 		return log_error_errno(r, "Cannot read %s: %m", path);
 	if (cluster_apply(n->cluster, text, &k) != CL_OK) {
 		kubectl_said(&k, said, sizeof(said));
-		r = log_error("Cannot apply the agents' power-cycle rights (/%s): %s (%s)", POWER_RBAC,
-			      said, cl_class_name(k.cls));
+		r = log_error("Cannot apply the agents' power-cycle rights (/%s): %s (%s)",
+			      POWER_RBAC, said, cl_class_name(k.cls));
 		kubectl_free(&k);
 		return r;
 	}
@@ -210,7 +210,7 @@ void power_info_gather(const struct farm_node *n, struct power_info *pi)
 	power_boot_id(n, boot, sizeof(boot));
 	pi->startup_recorded = st.state == RECORD_DONE;
 	pi->startup_this_boot = pi->startup_recorded && streq(st.hash, boot);
-	pi->startup = pi->startup_this_boot	    ? "done"
+	pi->startup = pi->startup_this_boot	     ? "done"
 		      : pn.state == PROGRESS_RUNNING ? "running"
 		      : pn.state == PROGRESS_FAILED  ? "failed"
 		      : st.state == RECORD_DAMAGED   ? "damaged"

@@ -31,13 +31,13 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define POWER_ANN_SSH_LOCK "farm/ssh-lock-"
+#define POWER_ANN_SSH_LOCK	"farm/ssh-lock-"
 #define POWER_ANN_SHUTDOWN_LOCK "farm/shutdown-lock"
-#define POWER_ANN_REPORT "farm/power"
-#define POWER_ANN_REPLICAS "farm/replicas"
-#define POWER_ANN_HIBERNATED "farm/hibernated"
-#define POWER_TAINT "dns-unready=true:NoExecute"
-#define POWER_TAINT_KEY "dns-unready"
+#define POWER_ANN_REPORT	"farm/power"
+#define POWER_ANN_REPLICAS	"farm/replicas"
+#define POWER_ANN_HIBERNATED	"farm/hibernated"
+#define POWER_TAINT		"dns-unready=true:NoExecute"
+#define POWER_TAINT_KEY		"dns-unready"
 /* A worker's own credentials (builder/power.h). */
 #define POWER_KUBECONFIG "etc/farm/power/kubeconfig"
 /* Local records of the SSH locks of this node's live sessions (tmpfs:
@@ -61,8 +61,8 @@ int power_parse_time(const char *s, time_t *t);
 /* One node's power annotations, as read from its Node object. */
 struct power_node {
 	char name[256];
-	bool ready;       /* condition Ready is True */
-	bool server;      /* the control plane (node.yaml control-plane) */
+	bool ready;	  /* condition Ready is True */
+	bool server;	  /* the control plane (node.yaml control-plane) */
 	json_object *obj; /* the Node object (owned) */
 };
 
@@ -85,7 +85,6 @@ void power_read_shutdown_lock(json_object *node, struct shutdown_lock *l);
 
 /* --- locks.c ------------------------------------------------------------- */
 
-
 /* Finds every valid SSH lock: on every node's Node object, and the
  * records of this node's live sessions (which hold the node itself off
  * even when their lock could not be published). Removes what has expired
@@ -95,7 +94,8 @@ void power_read_shutdown_lock(json_object *node, struct shutdown_lock *l);
  * closed: the caller must not go on); -EHOSTUNREACH when the API did not
  * answer and this node has no session lock of its own (a worker may then
  * still go, but only once the control plane is known to be down). */
-int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **locks, size_t *count);
+int power_find_locks(struct farm_node *n, struct cluster *c, struct lock_info **locks,
+		     size_t *count);
 
 /* status's list of every published lock (powerinfo.h). */
 void power_locks_gather(const struct farm_node *n, struct power_info *pi);

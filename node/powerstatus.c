@@ -64,7 +64,8 @@ void power_status_print(const struct power_info *pi, struct json *j, FILE *f)
 	}
 	fprintf(f, "power cycle\n");
 	if (pi->have_shutdown) {
-		fprintf(f, "  shutdown           %-8s %s  ", pi->state, when(pi->when, w, sizeof(w)));
+		fprintf(f, "  shutdown           %-8s %s  ", pi->state,
+			when(pi->when, w, sizeof(w)));
 		put_text(f, pi->note);
 		fprintf(f, " (shutdown %lld)\n", pi->id);
 	} else
@@ -72,10 +73,12 @@ void power_status_print(const struct power_info *pi, struct json *j, FILE *f)
 	fprintf(f, "  startup            %-8s %s", pi->startup,
 		pi->startup_when ? when(pi->startup_when, w, sizeof(w)) : "");
 	if (pi->startup_detail[0]) {
-		fprintf(f, "  %s", pi->startup_recorded && !pi->startup_this_boot &&
-					       !streq(pi->startup, "running") && !streq(pi->startup, "failed")
-				       ? "(an earlier boot) "
-				       : "");
+		fprintf(f, "  %s",
+			pi->startup_recorded && !pi->startup_this_boot &&
+					!streq(pi->startup, "running") &&
+					!streq(pi->startup, "failed")
+				? "(an earlier boot) "
+				: "");
 		put_text(f, pi->startup_detail);
 	}
 	fputc('\n', f);
@@ -86,7 +89,8 @@ void power_status_print(const struct power_info *pi, struct json *j, FILE *f)
 	} else if (!pi->n_locks)
 		fprintf(f, "  locks              none\n");
 	for (size_t i = 0; pi->locks_known && i < pi->n_locks; i++) {
-		fprintf(f, "  lock               %-8s %s  ", pi->locks[i].live ? "holds" : "expired",
+		fprintf(f, "  lock               %-8s %s  ",
+			pi->locks[i].live ? "holds" : "expired",
 			when(pi->locks[i].until, w, sizeof(w)));
 		put_text(f, pi->locks[i].node);
 		fputc('/', f);

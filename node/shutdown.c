@@ -58,6 +58,8 @@ enum sd_state {
 	SD_COUNT,
 };
 
+/* One table, read across: */
+/* clang-format off */
 static const char *const state_words[SD_COUNT] = {
 	[SD_NONE] = "none",	      [SD_BEGIN] = "begun",	[SD_LOCKED] = "locked",
 	[SD_ARGOCD] = "argocd-down",  [SD_APPS] = "apps-down",	[SD_DBS] = "dbs-down",
@@ -68,13 +70,14 @@ static const char *const state_words[SD_COUNT] = {
 	[SD_HELD] = "held",	      [SD_ABORTED] = "aborted", [SD_FAILED] = "failed",
 	[SD_FINISHED] = "finished",
 };
+/* clang-format on */
 
 struct sd {
 	struct farm_node *n;
 	struct cluster c;
 	long long id;
 	enum sd_state state;
-	bool api;       /* the API is there to act through (false: the control plane is down) */
+	bool api;	/* the API is there to act through (false: the control plane is down) */
 	time_t started; /* this run's start */
 };
 
@@ -94,7 +97,8 @@ static _printf_(3, 4) void record(struct sd *s, enum sd_state st, const char *fm
 	snprintf(id, sizeof(id), "%lld", s->id);
 	r = journal_write(s->n->state, "power", "shutdown", id, detail);
 	if (r < 0)
-		log_warning_errno(r, "Cannot record the shutdown's position (%s): %m", state_words[st]);
+		log_warning_errno(r, "Cannot record the shutdown's position (%s): %m",
+				  state_words[st]);
 	s->state = st;
 	log_info("Shutdown %lld: %s%s%s", s->id, state_words[st], note[0] ? ": " : "", note);
 }
@@ -137,8 +141,8 @@ static void begin(struct sd *s)
 
 	s->started = time(NULL);
 	s->api = true;
-	if (power_shutdown_position(s->n, &s->id, state, sizeof(state), &when, note, sizeof(note)) ==
-		    0 &&
+	if (power_shutdown_position(s->n, &s->id, state, sizeof(state), &when, note,
+				    sizeof(note)) == 0 &&
 	    s->id > 0 && s->started - (time_t)s->id < 86400)
 		for (int i = SD_BEGIN; i < SD_POWEROFF; i++)
 			if (streq(state, state_words[i])) {
@@ -177,8 +181,8 @@ static enum cl_class set_lock(struct sd *s, const char *phase, const char *reaso
 {
 	const struct nodeconf_power *p = &s->n->conf.power;
 	_cleanup_free_ char *obj = xasprintf("node/%s", s->n->conf.node.v);
-	time_t until = (time_t)s->id + (time_t)(5 * p->scale_wait.v + p->workers_wait.v + p->drain.v +
-						p->stop.v + 600);
+	time_t until = (time_t)s->id + (time_t)(5 * p->scale_wait.v + p->workers_wait.v +
+						p->drain.v + p->stop.v + 600);
 	json_object *v = json_object_new_object();
 	char t1[32], t2[32], said[512];
 	struct kubectl k;
@@ -189,7 +193,8 @@ static enum cl_class set_lock(struct sd *s, const char *phase, const char *reaso
 	json_object_object_add(v, "phase", json_object_new_string(phase));
 	json_object_object_add(v, "started",
 			       json_object_new_string(power_time((time_t)s->id, t1, sizeof(t1))));
-	json_object_object_add(v, "until", json_object_new_string(power_time(until, t2, sizeof(t2))));
+	json_object_object_add(v, "until",
+			       json_object_new_string(power_time(until, t2, sizeof(t2))));
 	if (reason)
 		json_object_object_add(v, "reason", json_object_new_string(reason));
 	cls = cluster_annotate(&s->c, obj, NULL, POWER_ANN_SHUTDOWN_LOCK,
@@ -237,7 +242,8 @@ static void wait_workers(struct sd *s)
 			/* The workers that are up now; the others are off already. */
 			want = xcalloc(nn + 1, sizeof(*want));
 			for (size_t i = 0; i < nn; i++)
-				want[i] = !streq(nodes[i].name, s->n->conf.node.v) && nodes[i].ready;
+				want[i] =
+					!streq(nodes[i].name, s->n->conf.node.v) && nodes[i].ready;
 			n_want = nn;
 		}
 		for (size_t i = 0; cls == CL_OK && i < nn && i < n_want; i++) {
@@ -249,7 +255,8 @@ static void wait_workers(struct sd *s)
 				log_info("Worker %s reported: %s", nodes[i].name,
 					 jstr(rep, "state", NULL) ? jstr(rep, "state", NULL) : "?");
 			else if (nodes[i].ready && !missing++)
-				snprintf(first, sizeof(first), "%s has not reported", nodes[i].name);
+				snprintf(first, sizeof(first), "%s has not reported",
+					 nodes[i].name);
 			if ((rep && json_object_get_int64(jget(rep, "id", NULL)) == s->id) ||
 			    !nodes[i].ready)
 				want[i] = false;
@@ -310,13 +317,15 @@ static int wait_control_plane(struct sd *s)
 				if (!streq(l.phase, "scaling"))
 					return log_notice("The control plane %s %s its shutdown (%s): this "
 							  "node stays up",
-							  cp, l.phase, l.reason), 1;
+							  cp, l.phase, l.reason),
+					       1;
 				if (!seen) {
 					seen = true;
 					log_info("The control plane %s shuts the cluster down (shutdown "
 						 "%lld); waiting for it to release its lock",
 						 cp, l.id);
-					waiter_init(&w, "the control plane's shutdown lock to be released",
+					waiter_init(&w,
+						    "the control plane's shutdown lock to be released",
 						    (unsigned)p->release_wait.v);
 					waiter_progress(&w, s->n->state, "shutdown");
 				}
@@ -324,12 +333,15 @@ static int wait_control_plane(struct sd *s)
 			} else if (seen)
 				return log_error("The control plane's shutdown lock %s while this node "
 						 "waited for it: this node stays up",
-						 l.present ? "expired" : "disappeared"), 1;
+						 l.present ? "expired" : "disappeared"),
+				       1;
 			else
 				snprintf(said, sizeof(said), "no shutdown lock on node %s", cp);
 		} else if (cls != CL_UNREACHABLE)
 			return log_error("Cannot read the control plane's shutdown lock (%s): %s; this "
-					 "node stays up", cl_class_name(cls), said), 1;
+					 "node stays up",
+					 cl_class_name(cls), said),
+			       1;
 		if (!waiter_again(&w, said))
 			break;
 	}
@@ -337,13 +349,15 @@ static int wait_control_plane(struct sd *s)
 	 * lock-wait: then nothing scales anything down any more. */
 	if (time(NULL) - silent_since >= (time_t)p->lock_wait.v) {
 		log_notice("The control plane's API has not answered for %u s: it is down; this "
-			   "node shuts down on its own", (unsigned)p->lock_wait.v);
+			   "node shuts down on its own",
+			   (unsigned)p->lock_wait.v);
 		s->api = false;
 		return 0;
 	}
 	return log_error("Gave up after %u s waiting for %s (%s): the control plane is up but "
 			 "not shutting down, so this node stays up",
-			 waiter_elapsed(&w), w.what, said), 1;
+			 waiter_elapsed(&w), w.what, said),
+	       1;
 }
 
 /* Taint, drain, stop k3s, report, power off. */
@@ -361,8 +375,8 @@ static int go_down(struct sd *s)
 		kubectl_said(&k, said, sizeof(said));
 		kubectl_free(&k);
 		if (cls != CL_OK)
-			return log_error("Cannot taint node %s %s (%s): %s; it stays up", n->conf.node.v,
-					 POWER_TAINT, cl_class_name(cls), said),
+			return log_error("Cannot taint node %s %s (%s): %s; it stays up",
+					 n->conf.node.v, POWER_TAINT, cl_class_name(cls), said),
 			       record(s, SD_FAILED, "cannot taint: %s", said), 1;
 		record(s, SD_TAINTED, "%s", POWER_TAINT);
 	}
@@ -384,8 +398,8 @@ static int go_down(struct sd *s)
 			kubectl_free(&u);
 			cluster_taint(&s->c, n->conf.node.v, POWER_TAINT_KEY ":NoExecute-", &u);
 			kubectl_free(&u);
-			return log_error("Cannot drain node %s (%s): %s; it stays up", n->conf.node.v,
-					 cl_class_name(cls), said),
+			return log_error("Cannot drain node %s (%s): %s; it stays up",
+					 n->conf.node.v, cl_class_name(cls), said),
 			       record(s, SD_FAILED, "cannot drain: %s", said), 1;
 		}
 		if (cls != CL_OK)
@@ -399,7 +413,8 @@ static int go_down(struct sd *s)
 		const char *args[] = { "stop", unit, NULL };
 		int r = power_systemctl(n, (unsigned)n->conf.power.stop.v, args);
 		if (r != 0)
-			log_warning("systemctl stop %s failed (%d): the power off stops it", unit, r);
+			log_warning("systemctl stop %s failed (%d): the power off stops it", unit,
+				    r);
 		record(s, SD_STOPPED, "%s", unit);
 	}
 	if (worker && s->api && s->state < SD_REPORTED) {
@@ -407,15 +422,18 @@ static int go_down(struct sd *s)
 		char at[32];
 		json_object_object_add(v, "id", json_object_new_int64(s->id));
 		json_object_object_add(v, "state", json_object_new_string("done"));
-		json_object_object_add(v, "at", json_object_new_string(power_time(time(NULL), at, 32)));
+		json_object_object_add(v, "at",
+				       json_object_new_string(power_time(time(NULL), at, 32)));
 		cls = cluster_annotate(&s->c, obj, NULL, POWER_ANN_REPORT,
-				       json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), &k);
+				       json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				       &k);
 		kubectl_said(&k, said, sizeof(said));
 		kubectl_free(&k);
 		json_object_put(v);
 		if (cls != CL_OK)
 			log_warning("Cannot report to the control plane (%s): %s; it waits for its "
-				    "timeout", cl_class_name(cls), said);
+				    "timeout",
+				    cl_class_name(cls), said);
 		record(s, SD_REPORTED, "%s", cls == CL_OK ? "reported done" : "could not report");
 	}
 	record(s, SD_POWEROFF, "%s", s->api ? "" : "the control plane is down");
@@ -436,8 +454,10 @@ static int cp_shutdown(struct sd *s)
 		enum sd_state state;
 		const char *what;
 	} phases[] = {
-		{ SD_ARGOCD, "Argo CD" },	  { SD_APPS, "the storage apps" },
-		{ SD_DBS, "the storage databases" }, { SD_CNPG, "CloudNativePG" },
+		{ SD_ARGOCD, "Argo CD" },
+		{ SD_APPS, "the storage apps" },
+		{ SD_DBS, "the storage databases" },
+		{ SD_CNPG, "CloudNativePG" },
 		{ SD_VOLUMES, "the Ceph volumes" },
 	};
 	char detail[512];
@@ -452,7 +472,8 @@ static int cp_shutdown(struct sd *s)
 		/* A lock taken while the shutdown lock went up still wins. */
 		r = held(s);
 		if (r) {
-			set_lock(s, "aborted", r > 0 ? "an SSH lock was taken" : "cannot look for SSH locks");
+			set_lock(s, "aborted",
+				 r > 0 ? "an SSH lock was taken" : "cannot look for SSH locks");
 			if (r < 0)
 				record(s, SD_FAILED, "cannot look for SSH locks");
 			return r < 0 ? 1 : 0;
@@ -499,8 +520,9 @@ static int worker_shutdown(struct sd *s)
 	int r;
 
 	if (!s->n->conf.control_plane.v)
-		return log_error("node.yaml names no control-plane: this worker cannot tell when the "
-				 "cluster shuts down; rebuild its image"),
+		return log_error(
+			       "node.yaml names no control-plane: this worker cannot tell when the "
+			       "cluster shuts down; rebuild its image"),
 		       1;
 	if (s->state < SD_WAITED) {
 		r = held(s);
@@ -509,17 +531,20 @@ static int worker_shutdown(struct sd *s)
 		 * anywhere can be read, nor anything scaled down). */
 		if (r == -EHOSTUNREACH)
 			log_notice("The API does not answer: this node goes only if the control plane "
-				   "stays down for %u s", (unsigned)s->n->conf.power.lock_wait.v);
+				   "stays down for %u s",
+				   (unsigned)s->n->conf.power.lock_wait.v);
 		else if (r)
 			return r < 0 ? (record(s, SD_FAILED, "cannot look for SSH locks"), 1) : 0;
 		r = wait_control_plane(s);
 		if (r) {
-			record(s, r > 0 ? SD_ABORTED : SD_FAILED, "the control plane did not release "
+			record(s, r > 0 ? SD_ABORTED : SD_FAILED,
+			       "the control plane did not release "
 			       "this node");
 			return 1;
 		}
-		record(s, SD_WAITED, "%s", s->api ? "the control plane released its lock"
-						  : "the control plane is down");
+		record(s, SD_WAITED, "%s",
+		       s->api ? "the control plane released its lock"
+			      : "the control plane is down");
 	}
 	return go_down(s);
 }

@@ -44,8 +44,8 @@ static int fail(struct install *in, const char *fmt, ...)
 /* Out of time while waiting for WHAT. */
 static int timed_out(struct install *in, const char *what)
 {
-	return fail(in, "timed out after %u s waiting for %s; last seen: %s", waiter_elapsed(&in->w),
-		    what, in->w.last[0] ? in->w.last : "nothing");
+	return fail(in, "timed out after %u s waiting for %s; last seen: %s",
+		    waiter_elapsed(&in->w), what, in->w.last[0] ? in->w.last : "nothing");
 }
 
 /* The condition TYPE of OBJ whose status is "True", or NULL. */
@@ -90,19 +90,24 @@ static void job_pod_state(struct install *in, const char *job, char *buf, size_t
 			if (!term)
 				term = jget(st, "state", "terminated", NULL);
 			if (wt)
-				snprintf(buf, len, "pod %s waiting: %s%s%.300s", pname ? pname : "?",
+				snprintf(buf, len, "pod %s waiting: %s%s%.300s",
+					 pname ? pname : "?",
 					 jstr(wt, "reason", NULL) ? jstr(wt, "reason", NULL) : "?",
 					 jstr(wt, "message", NULL) ? ": " : "",
-					 jstr(wt, "message", NULL) ? jstr(wt, "message", NULL) : "");
+					 jstr(wt, "message", NULL) ? jstr(wt, "message", NULL)
+								   : "");
 			else if (term)
-				snprintf(buf, len, "pod %s exited with %d%s%.300s", pname ? pname : "?",
+				snprintf(buf, len, "pod %s exited with %d%s%.300s",
+					 pname ? pname : "?",
 					 json_object_get_int(jget(term, "exitCode", NULL)),
 					 jstr(term, "message", NULL) ? ": " : "",
-					 jstr(term, "message", NULL) ? jstr(term, "message", NULL) : "");
+					 jstr(term, "message", NULL) ? jstr(term, "message", NULL)
+								     : "");
 		}
 		if (!buf[0]) {
 			const char *phase = jstr(pod, "status", "phase", NULL);
-			snprintf(buf, len, "pod %s %s", pname ? pname : "?", phase ? phase : "pending");
+			snprintf(buf, len, "pod %s %s", pname ? pname : "?",
+				 phase ? phase : "pending");
 		}
 	}
 	json_object_put(list);
@@ -123,7 +128,8 @@ static int wait_install_job(struct install *in)
 	for (;;) {
 		json_object *o = NULL, *failed;
 		struct kubectl k;
-		enum cl_class cls = cluster_get_json(in->n->cluster, obj, STACK_CHART_NAMESPACE, &o, &k);
+		enum cl_class cls =
+			cluster_get_json(in->n->cluster, obj, STACK_CHART_NAMESPACE, &o, &k);
 		const char *hash;
 
 		kubectl_said(&k, said, sizeof(said));
@@ -148,7 +154,8 @@ static int wait_install_job(struct install *in)
 			char pod[512];
 			job_pod_state(in, job, pod, sizeof(pod));
 			snprintf(seen, sizeof(seen), "%s%s%s%s%s",
-				 jstr(failed, "reason", NULL) ? jstr(failed, "reason", NULL) : "Failed",
+				 jstr(failed, "reason", NULL) ? jstr(failed, "reason", NULL)
+							      : "Failed",
 				 jstr(failed, "message", NULL) ? ": " : "",
 				 jstr(failed, "message", NULL) ? jstr(failed, "message", NULL) : "",
 				 pod[0] ? "; " : "", pod);
@@ -205,8 +212,9 @@ static int wait_for(struct install *in, const char *obj, const char *ns, const c
 	for (;;) {
 		struct kubectl k;
 		unsigned slice = MIN(waiter_left(&in->w), 60);
-		enum cl_class cls = cond ? cluster_wait_condition(in->n->cluster, obj, ns, cond, slice, &k)
-					 : cluster_rollout_status(in->n->cluster, obj, ns, slice, &k);
+		enum cl_class cls =
+			cond ? cluster_wait_condition(in->n->cluster, obj, ns, cond, slice, &k)
+			     : cluster_rollout_status(in->n->cluster, obj, ns, slice, &k);
 		if (cls == CL_OK) {
 			kubectl_free(&k);
 			return 0;
@@ -218,7 +226,8 @@ static int wait_for(struct install *in, const char *obj, const char *ns, const c
 			kubectl_said(&shown, said, sizeof(said));
 		}
 		if (cls == CL_NOT_FOUND)
-			snprintf(said + strlen(said), sizeof(said) - strlen(said), " (not created yet)");
+			snprintf(said + strlen(said), sizeof(said) - strlen(said),
+				 " (not created yet)");
 		kubectl_free(&k);
 		if (cls == CL_REFUSED || cls == CL_FAILED)
 			return fail(in, "cannot wait for %s: %s", what, said);
@@ -227,7 +236,8 @@ static int wait_for(struct install *in, const char *obj, const char *ns, const c
 			_cleanup_free_ char *path =
 				xasprintf("{.status.conditions[?(@.type==\"%s\")].message}", cond);
 			struct kubectl m;
-			if (cluster_jsonpath(in->n->cluster, obj, ns, path, &m) == CL_OK && m.out[0])
+			if (cluster_jsonpath(in->n->cluster, obj, ns, path, &m) == CL_OK &&
+			    m.out[0])
 				snprintf(said, sizeof(said), "%s: %.400s", cond, m.out);
 			kubectl_free(&m);
 		}
@@ -278,10 +288,11 @@ static int install(struct install *in, char *text, char *detail, size_t len)
 	int r;
 
 	if (it->chart.m.set) {
-		_cleanup_free_ char *what = xasprintf("HelmChart %s/%s", STACK_CHART_NAMESPACE,
-						      it->chart.v);
+		_cleanup_free_ char *what =
+			xasprintf("HelmChart %s/%s", STACK_CHART_NAMESPACE, it->chart.v);
 		if (n_docs == 0 || !strstr(docs[0], "\nkind: HelmChart\n"))
-			return fail(in, "the manifest %s does not start with the HelmChart", it->file.v);
+			return fail(in, "the manifest %s does not start with the HelmChart",
+				    it->file.v);
 		r = apply_docs(in, docs[0], what);
 		if (r >= 0)
 			r = wait_install_job(in);
@@ -319,10 +330,11 @@ static int install(struct install *in, char *text, char *detail, size_t len)
 		if (r < 0)
 			return r;
 	}
-	snprintf(detail, len, "%s%zu rolled out, %zu CRDs Established, %zu resources, %zu "
-			      "conditions met, in %u s",
-		 it->chart.m.set ? "chart installed, " : "", it->rollout.n, it->crds.n, n_docs - first,
-		 it->conditions.n, waiter_elapsed(&in->w));
+	snprintf(detail, len,
+		 "%s%zu rolled out, %zu CRDs Established, %zu resources, %zu "
+		 "conditions met, in %u s",
+		 it->chart.m.set ? "chart installed, " : "", it->rollout.n, it->crds.n,
+		 n_docs - first, it->conditions.n, waiter_elapsed(&in->w));
 	return 0;
 }
 
@@ -358,8 +370,8 @@ int step_stack(struct farm_node *n, char *detail, size_t len)
 		/* The console line a test (and an operator) watches for. */
 		log_notice("Stack: installing %s (%zu of %zu)%s", it->name.v, i + 1, plan.n,
 			   rec.state == RECORD_DONE ? ", its manifest changed" : "");
-		journal_progress(n->state, pname, PROGRESS_RUNNING, "installing (%zu of %zu)", i + 1,
-				 plan.n);
+		journal_progress(n->state, pname, PROGRESS_RUNNING, "installing (%zu of %zu)",
+				 i + 1, plan.n);
 		waiter_init(&in.w, what, (unsigned)it->timeout.v);
 		waiter_progress(&in.w, n->state, pname);
 		r = install(&in, text, done, sizeof(done));

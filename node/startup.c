@@ -34,7 +34,7 @@
 #include "wait.h"
 #include "workloads.h"
 
-#define DNS_PROBE "kubernetes.default.svc.cluster.local"
+#define DNS_PROBE    "kubernetes.default.svc.cluster.local"
 #define COREDNS_PODS "app.kubernetes.io/name=coredns"
 
 /* Repeats F (which returns a class and fills SAID) while the API does not
@@ -54,7 +54,8 @@ static int with_retry(struct farm_node *n, const char *what,
 		if (cls == CL_OK)
 			return 0;
 		if (cls != CL_UNREACHABLE && cls != CL_TIMEOUT)
-			return log_error("Startup: cannot %s (%s): %s", what, cl_class_name(cls), said);
+			return log_error("Startup: cannot %s (%s): %s", what, cl_class_name(cls),
+					 said);
 		if (!waiter_again(&w, said))
 			return log_error("Startup: gave up after %u s trying to %s: %s",
 					 waiter_elapsed(&w), what, said);
@@ -84,8 +85,8 @@ static enum cl_class uncordon(struct farm_node *n, struct cluster *c, char *said
 /* CL_OK once a CoreDNS pod is Ready; CL_UNREACHABLE (retried) until. */
 static enum cl_class coredns_ready(struct farm_node *n, struct cluster *c, char *said, size_t len)
 {
-	const char *args[] = { "get", "pods", "-n", "kube-system", "-l", COREDNS_PODS, "-o", "json",
-			       NULL };
+	const char *args[] = { "get",	     "pods", "-n",   "kube-system", "-l",
+			       COREDNS_PODS, "-o",   "json", NULL };
 	struct kubectl k;
 	enum cl_class cls = cluster_kubectl(c, args, NULL, 0, &k);
 	json_object *l = cls == CL_OK ? json_tokener_parse(k.out) : NULL;
@@ -97,8 +98,8 @@ static enum cl_class coredns_ready(struct farm_node *n, struct cluster *c, char 
 	if (cls == CL_OK && !items)
 		cls = CL_FAILED;
 	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
-		json_object *conds = jget(json_object_array_get_idx(items, i), "status", "conditions",
-					  NULL);
+		json_object *conds =
+			jget(json_object_array_get_idx(items, i), "status", "conditions", NULL);
 		pods++;
 		for (size_t j = 0; conds && j < json_object_array_length(conds); j++) {
 			json_object *cd = json_object_array_get_idx(conds, j);
@@ -222,7 +223,6 @@ int power_restore(struct farm_node *n, struct cluster *c, const char *why, char 
 	return r;
 }
 
-
 int power_startup(struct farm_node *n)
 {
 	struct cluster c;
@@ -275,7 +275,8 @@ int power_startup(struct farm_node *n)
 	}
 	power_boot_id(n, boot, sizeof(boot));
 	snprintf(detail, sizeof(detail), "%s%s%s%s%s",
-		 tainted ? "DNS answers, taint removed, uncordoned" : "not tainted: nothing to bring back",
+		 tainted ? "DNS answers, taint removed, uncordoned"
+			 : "not tainted: nothing to bring back",
 		 server ? "; " : "", ceph, server ? "; " : "", restored);
 	r = journal_write(n->state, "power", "startup", boot, detail);
 	if (r < 0)

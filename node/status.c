@@ -115,7 +115,8 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 		print_item(json ? &j : NULL, f, "step", s->name, 0, &it);
 		if (streq(s->name, "stack") && !json && plan_r >= 0)
 			for (size_t c = 0; c < plan.n; c++) {
-				_cleanup_free_ char *pn = xasprintf("stack-%s", plan.items[c].name.v);
+				_cleanup_free_ char *pn =
+					xasprintf("stack-%s", plan.items[c].name.v);
 				item_of(n->state, "stack", plan.items[c].name.v, pn, &it);
 				print_item(NULL, f, NULL, plan.items[c].name.v, 1, &it);
 			}
@@ -130,7 +131,8 @@ int status_print(const struct farm_node *n, bool json, FILE *f)
 			json_key(&j, "stack");
 			json_array_open(&j);
 			for (size_t c = 0; plan_r >= 0 && c < plan.n; c++) {
-				_cleanup_free_ char *pn = xasprintf("stack-%s", plan.items[c].name.v);
+				_cleanup_free_ char *pn =
+					xasprintf("stack-%s", plan.items[c].name.v);
 				struct item it;
 				item_of(n->state, "stack", plan.items[c].name.v, pn, &it);
 				print_item(&j, f, "component", plan.items[c].name.v, 0, &it);

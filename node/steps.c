@@ -154,7 +154,9 @@ static int read_journal_file(const char *path, char **text)
 
 static const char *damage_why(int r)
 {
-	return r == -EFBIG ? "larger than a record" : r == -EISDIR ? "a directory" : "not a regular file";
+	return r == -EFBIG    ? "larger than a record"
+	       : r == -EISDIR ? "a directory"
+			      : "not a regular file";
 }
 
 int journal_write(const char *state_dir, const char *kind, const char *name, const char *hash,

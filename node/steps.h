@@ -19,9 +19,9 @@
 
 /* The command that runs a step. */
 enum step_phase {
-	PHASE_STORAGE,   /* farm-node storage: early boot, before local filesystems */
+	PHASE_STORAGE,	 /* farm-node storage: early boot, before local filesystems */
 	PHASE_FIRSTBOOT, /* farm-node firstboot: before k3s and sshd */
-	PHASE_JOIN,      /* farm-node join: after k3s */
+	PHASE_JOIN,	 /* farm-node join: after k3s */
 };
 
 enum {
@@ -60,7 +60,7 @@ int steps_run(struct farm_node *n, enum step_phase phase);
 /* The journal. KIND is "steps" or "stack" (a record per stack
  * component). */
 enum record_state {
-	RECORD_NONE,    /* not recorded */
+	RECORD_NONE, /* not recorded */
 	RECORD_DONE,
 	RECORD_DAMAGED, /* a file that is not a record farm-node wrote */
 };
@@ -68,9 +68,9 @@ enum record_state {
 struct record {
 	enum record_state state;
 	time_t when;
-	char hash[72];    /* stack components: sha256 of what was applied ("" if none) */
+	char hash[72];	  /* stack components: sha256 of what was applied ("" if none) */
 	char detail[512]; /* one line */
-	char why[96];     /* RECORD_DAMAGED: what is wrong with it */
+	char why[96];	  /* RECORD_DAMAGED: what is wrong with it */
 };
 
 int journal_write(const char *state_dir, const char *kind, const char *name, const char *hash,

@@ -67,7 +67,8 @@ static int grow_btrfs(const char *mnt)
 		return log_error_errno(errno, "Cannot open %s: %m", mnt);
 	snprintf(args.name, sizeof(args.name), "max");
 	if (ioctl(fd, BTRFS_IOC_RESIZE, &args) < 0)
-		return log_error_errno(errno, "Cannot grow the Btrfs filesystem to its partition: %m");
+		return log_error_errno(errno,
+				       "Cannot grow the Btrfs filesystem to its partition: %m");
 	return 0;
 }
 
@@ -79,8 +80,8 @@ static int seed(const char *src, const char *dst)
 	int r = spawn_wait(argv, 0);
 
 	if (r != 0)
-		return log_error_errno(r < 0 ? r : EIO, "Cannot copy %s into %s (cp exited with %d)",
-				       src, dst, r);
+		return log_error_errno(r < 0 ? r : EIO,
+				       "Cannot copy %s into %s (cp exited with %d)", src, dst, r);
 	return 0;
 }
 
@@ -155,7 +156,8 @@ int step_storage(struct farm_node *n, char *detail_out, size_t detail_len)
 		return r;
 	if (dr.changed)
 		log_info("Grew the data partition of %s to %llu MiB%s", disk,
-			 (unsigned long long)(dr.data_size / MiB), dr.ceph_size ? " (and made the Ceph partition)" : "");
+			 (unsigned long long)(dr.data_size / MiB),
+			 dr.ceph_size ? " (and made the Ceph partition)" : "");
 
 	r = probe_type(o->data, type, sizeof(type));
 	if (r < 0)
@@ -170,7 +172,8 @@ int step_storage(struct farm_node *n, char *detail_out, size_t detail_len)
 		log_info("Creating the Btrfs filesystem on %s", o->data);
 		r = spawn_wait(argv, 0);
 		if (r != 0)
-			return log_error_errno(r < 0 ? r : EIO, "mkfs.btrfs %s failed (%d)", o->data, r);
+			return log_error_errno(r < 0 ? r : EIO, "mkfs.btrfs %s failed (%d)",
+					       o->data, r);
 		formatted = true;
 	}
 
@@ -189,8 +192,8 @@ int step_storage(struct farm_node *n, char *detail_out, size_t detail_len)
 		/* The journal of this step lives where /var will be. */
 		state = xasprintf(MOUNT_DIR "/@var/lib/farm");
 		snprintf(detail, sizeof(detail),
-			 "disk %s (%llu MiB), data %llu MiB%s, %s, %zu subvolumes created",
-			 disk, (unsigned long long)(dr.disk_bytes / MiB),
+			 "disk %s (%llu MiB), data %llu MiB%s, %s, %zu subvolumes created", disk,
+			 (unsigned long long)(dr.disk_bytes / MiB),
 			 (unsigned long long)(dr.data_size / MiB),
 			 dr.ceph_size ? ", ceph partition" : "",
 			 formatted ? "btrfs created" : "btrfs kept", created);

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 struct waiter {
-	const char *what; /* "the API at https://...": "Waiting for %s" */
+	const char *what;	  /* "the API at https://...": "Waiting for %s" */
 	const char *state, *note; /* the progress note kept up to date (steps.h), or NULL */
 	double start, deadline, delay, last_log;
 	unsigned attempts;

@@ -94,12 +94,13 @@ static int pods_gone(struct farm_node *n, struct cluster *c, const char *ns, con
 		if (cls == CL_OK && left == 0)
 			return 0;
 		if (cls == CL_REFUSED || cls == CL_FAILED || cls == CL_NOT_FOUND)
-			return log_error("Cannot see whether the pods of %s are gone: %s", what, said);
+			return log_error("Cannot see whether the pods of %s are gone: %s", what,
+					 said);
 		if (cls == CL_OK)
 			snprintf(said, sizeof(said), "%zu pod(s) still there", left);
 		if (!waiter_again(&wt, said))
-			return log_error("Gave up after %u s waiting for %s: %s", waiter_elapsed(&wt), w,
-					 said);
+			return log_error("Gave up after %u s waiting for %s: %s",
+					 waiter_elapsed(&wt), w, said);
 	}
 }
 
@@ -124,19 +125,20 @@ static int each_workload(struct farm_node *n, struct cluster *c, enum workload_s
 
 	for (size_t kk = 0; kk < ELEMENTSOF(workload_kinds); kk++) {
 		json_object *items = NULL;
-		enum cl_class cls = list(c, workload_kinds[kk], NULL, set_selector[set], &items, said,
-					 sizeof(said));
+		enum cl_class cls = list(c, workload_kinds[kk], NULL, set_selector[set], &items,
+					 said, sizeof(said));
 		int r = 0;
 		if (cls != CL_OK)
-			return log_error("Cannot list %s (%s): %s", set_name[set], cl_class_name(cls),
-					 said);
+			return log_error("Cannot list %s (%s): %s", set_name[set],
+					 cl_class_name(cls), said);
 		for (size_t i = 0; r >= 0 && i < json_object_array_length(items); i++) {
 			json_object *j = json_object_array_get_idx(items, i);
 			struct workload w = {
 				.json = j,
 				.ns = jstr(j, "metadata", "namespace", NULL),
 				.name = jstr(j, "metadata", "name", NULL),
-				.record = jstr(j, "metadata", "annotations", POWER_ANN_REPLICAS, NULL),
+				.record = jstr(j, "metadata", "annotations", POWER_ANN_REPLICAS,
+					       NULL),
 			};
 			if (!w.ns || !w.name)
 				continue;
@@ -212,7 +214,8 @@ int workloads_stop(struct farm_node *n, struct cluster *c, enum workload_set set
 	if (!sc.found)
 		snprintf(detail, len, "%s: none in this cluster", set_name[set]);
 	else
-		snprintf(detail, len, "%s: %u scaled to 0, their pods gone", set_name[set], sc.scaled);
+		snprintf(detail, len, "%s: %u scaled to 0, their pods gone", set_name[set],
+			 sc.scaled);
 	return 0;
 }
 
@@ -223,8 +226,7 @@ struct restore_count {
 
 /* Scales W back to its recorded replicas and drops the record. A failure
  * is logged and counted, and the others go on. */
-static int restore_one(struct farm_node *n, struct cluster *c, const struct workload *w,
-		       void *ctx)
+static int restore_one(struct farm_node *n, struct cluster *c, const struct workload *w, void *ctx)
 {
 	struct restore_count *rc = ctx;
 	json_object *rj = jget(w->json, "spec", "replicas", NULL);
@@ -303,7 +305,7 @@ static int have_crd(struct cluster *c, const char *name, const char *what)
 			 said);
 }
 
-#define CNPG_CRD "clusters.postgresql.cnpg.io"
+#define CNPG_CRD	 "clusters.postgresql.cnpg.io"
 #define CNPG_HIBERNATION "cnpg.io/hibernation"
 
 /* `annotate --overwrite cluster.postgresql.cnpg.io/NAME -n NS A B`. */
@@ -336,8 +338,8 @@ static int cnpg_clusters(struct cluster *c, json_object **items, char *detail, s
 	}
 	cls = list(c, CNPG_CRD, NULL, NULL, items, said, sizeof(said));
 	if (cls != CL_OK)
-		return log_error("Cannot list the CloudNativePG clusters (%s): %s", cl_class_name(cls),
-				 said);
+		return log_error("Cannot list the CloudNativePG clusters (%s): %s",
+				 cl_class_name(cls), said);
 	return 1;
 }
 
@@ -366,11 +368,11 @@ int cnpg_hibernate(struct farm_node *n, struct cluster *c, char *detail, size_t 
 			continue;
 		}
 		/* The mark and the hibernation in one request. */
-		cls = annotate2(c, name, ns, POWER_ANN_HIBERNATED "=true", CNPG_HIBERNATION "=on", said,
-				sizeof(said));
+		cls = annotate2(c, name, ns, POWER_ANN_HIBERNATED "=true", CNPG_HIBERNATION "=on",
+				said, sizeof(said));
 		if (cls != CL_OK) {
-			r = log_error("Cannot hibernate the CloudNativePG cluster %s/%s (%s): %s", ns,
-				      name, cl_class_name(cls), said);
+			r = log_error("Cannot hibernate the CloudNativePG cluster %s/%s (%s): %s",
+				      ns, name, cl_class_name(cls), said);
 			break;
 		}
 		log_info("Hibernating the CloudNativePG cluster %s/%s", ns, name);
@@ -400,10 +402,11 @@ int cnpg_wake(struct farm_node *n, struct cluster *c, char *detail, size_t len)
 		json_object *cl = json_object_array_get_idx(items, i);
 		const char *ns = jstr(cl, "metadata", "namespace", NULL);
 		const char *name = jstr(cl, "metadata", "name", NULL);
-		if (!ns || !name || !jstr(cl, "metadata", "annotations", POWER_ANN_HIBERNATED, NULL))
+		if (!ns || !name ||
+		    !jstr(cl, "metadata", "annotations", POWER_ANN_HIBERNATED, NULL))
 			continue;
-		cls = annotate2(c, name, ns, CNPG_HIBERNATION "=off", POWER_ANN_HIBERNATED "-", said,
-				sizeof(said));
+		cls = annotate2(c, name, ns, CNPG_HIBERNATION "=off", POWER_ANN_HIBERNATED "-",
+				said, sizeof(said));
 		/* One that cannot be woken does not keep the others asleep:
 		 * each is tried, as the restore tries each workload. */
 		if (cls != CL_OK) {
@@ -451,16 +454,16 @@ int ceph_detached(struct farm_node *n, struct cluster *c, char *detail, size_t l
 		if (cls == CL_OK && !items)
 			cls = CL_FAILED;
 		for (size_t i = 0; items && i < json_object_array_length(items); i++)
-			left += ceph_attacher(
-				jstr(json_object_array_get_idx(items, i), "spec", "attacher", NULL));
+			left += ceph_attacher(jstr(json_object_array_get_idx(items, i), "spec",
+						   "attacher", NULL));
 		json_object_put(l);
 		if (cls == CL_OK && !left) {
 			snprintf(detail, len, "no Ceph volume attached");
 			return 0;
 		}
 		if (cls != CL_OK && cls != CL_UNREACHABLE)
-			return log_error("Cannot see the volume attachments (%s): %s", cl_class_name(cls),
-					 said);
+			return log_error("Cannot see the volume attachments (%s): %s",
+					 cl_class_name(cls), said);
 		if (cls == CL_OK)
 			snprintf(said, sizeof(said), "%u Ceph volume attachment(s) left", left);
 		if (!waiter_again(&w, said))
@@ -497,7 +500,8 @@ int ceph_healthy(struct farm_node *n, struct cluster *c, char *detail, size_t le
 				if (!bad++)
 					snprintf(first, sizeof(first), "%s/%s is %s",
 						 jstr(cc, "metadata", "namespace", NULL),
-						 jstr(cc, "metadata", "name", NULL), h ? h : "not reporting");
+						 jstr(cc, "metadata", "name", NULL),
+						 h ? h : "not reporting");
 			}
 		}
 		json_object_put(items);
@@ -506,8 +510,8 @@ int ceph_healthy(struct farm_node *n, struct cluster *c, char *detail, size_t le
 			return 0;
 		}
 		if (cls != CL_OK && cls != CL_UNREACHABLE)
-			return log_error("Cannot see Rook-Ceph's health (%s): %s", cl_class_name(cls),
-					 said);
+			return log_error("Cannot see Rook-Ceph's health (%s): %s",
+					 cl_class_name(cls), said);
 		if (cls == CL_OK)
 			snprintf(said, sizeof(said), "%s", first);
 		if (!waiter_again(&w, said))

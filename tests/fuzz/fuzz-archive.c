@@ -74,28 +74,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (img < 0 || ftruncate(img, BOOT_SIZE + ROOT_SIZE) < 0)
 		abort();
 	{
-		struct fat_params fp = { .offset = ROOT_SIZE, .size = BOOT_SIZE, .serial = 1,
-					 .label = "BOOT", .mtime = 1700000000 };
+		struct fat_params fp = { .offset = ROOT_SIZE,
+					 .size = BOOT_SIZE,
+					 .serial = 1,
+					 .label = "BOOT",
+					 .mtime = 1700000000 };
 		if (fat_new(img, &fp, &fat) < 0)
 			abort();
 	}
 	{
-		struct ext4_params ep = { .path = image, .fd = img, .offset = 0,
-					  .size = ROOT_SIZE, .label = "root", .epoch = 1700000000 };
+		struct ext4_params ep = { .path = image,
+					  .fd = img,
+					  .offset = 0,
+					  .size = ROOT_SIZE,
+					  .label = "root",
+					  .epoch = 1700000000 };
 		if (ext4_new(&ep, &ext4) < 0)
 			abort();
 	}
 	{
 		struct stream_sink sink = {
-			.ext4 = ext4, .fat = fat, .board = &board, .replaced_paths = replaced,
-			.captures = caps, .n_captures = n_caps, .boot_files = boot_files,
+			.ext4 = ext4,
+			.fat = fat,
+			.board = &board,
+			.replaced_paths = replaced,
+			.captures = caps,
+			.n_captures = n_caps,
+			.boot_files = boot_files,
 			.epoch = 1700000000,
 		};
 		r = stream_base(input, &sink, &stats);
 	}
 	if (r >= 0 && ext4_finish(ext4, 0, &root_size) >= 0 && fsck() != 0) {
-		fprintf(stderr, "fuzz-archive: e2fsck -fn finds the root written from this input "
-				"damaged (%s)\n", image);
+		fprintf(stderr,
+			"fuzz-archive: e2fsck -fn finds the root written from this input "
+			"damaged (%s)\n",
+			image);
 		abort();
 	}
 	ext4_free(ext4);

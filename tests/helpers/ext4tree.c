@@ -46,8 +46,8 @@ struct list {
 	size_t n, cap;
 };
 
-static int collect(ext2_ino_t dir, int kind, struct ext2_dir_entry *d, int offset,
-		   int blocksize, char *buf, void *data)
+static int collect(ext2_ino_t dir, int kind, struct ext2_dir_entry *d, int offset, int blocksize,
+		   char *buf, void *data)
 {
 	struct list *l = data;
 	int len = ext2fs_dirent_name_len(d);
@@ -183,13 +183,27 @@ static void walk(ext2_ino_t dir, const char *path)
 			ARRAY_PUSH(names, n_names, cap_names, xstrdup(p));
 		}
 		switch (in.i_mode & S_IFMT) {
-		case S_IFDIR: type = "dir"; break;
-		case S_IFREG: type = "file"; break;
-		case S_IFLNK: type = "link"; break;
-		case S_IFCHR: type = "chr"; break;
-		case S_IFBLK: type = "blk"; break;
-		case S_IFIFO: type = "fifo"; break;
-		case S_IFSOCK: type = "sock"; break;
+		case S_IFDIR:
+			type = "dir";
+			break;
+		case S_IFREG:
+			type = "file";
+			break;
+		case S_IFLNK:
+			type = "link";
+			break;
+		case S_IFCHR:
+			type = "chr";
+			break;
+		case S_IFBLK:
+			type = "blk";
+			break;
+		case S_IFIFO:
+			type = "fifo";
+			break;
+		case S_IFSOCK:
+			type = "sock";
+			break;
 		}
 		printf("%s %s %04o %u:%u mtime=%u", p, type, in.i_mode & 07777, inode_uid(in),
 		       inode_gid(in), in.i_mtime);

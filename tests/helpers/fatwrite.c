@@ -118,7 +118,7 @@ static int copy_tree(struct fat_writer *w, const char *src, const char *dst, tim
 static int selftest(const char *image)
 {
 	_cleanup_close_ int fd = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	struct fat_params p = {.size = 64 * MiB, .serial = 0x1234abcd, .label = "SELFTEST"};
+	struct fat_params p = { .size = 64 * MiB, .serial = 0x1234abcd, .label = "SELFTEST" };
 	struct fat_writer *w = NULL;
 	struct fat_file *f = NULL;
 	char name[300];
@@ -129,14 +129,14 @@ static int selftest(const char *image)
 		fprintf(stderr, "fatwrite: %s: %m\n", image);
 		return 1;
 	}
-	EXPECT("too-small", fat_new(fd, &(struct fat_params){.size = 32 * MiB}, &w), -EINVAL);
+	EXPECT("too-small", fat_new(fd, &(struct fat_params){ .size = 32 * MiB }, &w), -EINVAL);
 	EXPECT("unaligned-offset",
-	       fat_new(fd, &(struct fat_params){.offset = 100, .size = 64 * MiB}, &w), -EINVAL);
+	       fat_new(fd, &(struct fat_params){ .offset = 100, .size = 64 * MiB }, &w), -EINVAL);
 	EXPECT("label-too-long",
-	       fat_new(fd, &(struct fat_params){.size = 64 * MiB, .label = "ABCDEFGHIJKL"}, &w),
+	       fat_new(fd, &(struct fat_params){ .size = 64 * MiB, .label = "ABCDEFGHIJKL" }, &w),
 	       -EINVAL);
 	EXPECT("label-bad-char",
-	       fat_new(fd, &(struct fat_params){.size = 64 * MiB, .label = "A*B"}, &w), -EINVAL);
+	       fat_new(fd, &(struct fat_params){ .size = 64 * MiB, .label = "A*B" }, &w), -EINVAL);
 	r = fat_new(fd, &p, &w);
 	EXPECT("new", r, 0);
 	if (r < 0)
@@ -206,7 +206,7 @@ static int selftest(const char *image)
 int main(int argc, char **argv)
 {
 	_cleanup_close_ int fd = -1;
-	struct fat_params p = {0};
+	struct fat_params p = { 0 };
 	struct fat_writer *w = NULL;
 	uint64_t offset = 0;
 	char *end;

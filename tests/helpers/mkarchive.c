@@ -234,7 +234,7 @@ static void write_sparse(struct ctx *c, const char *path, unsigned perm, uint64_
 
 	for (size_t i = 0; i < n_regions; i++) {
 		_cleanup_free_ uint8_t *buf =
-		    random_bytes(path, regions[i].offset, (size_t)regions[i].length);
+			random_bytes(path, regions[i].offset, (size_t)regions[i].length);
 
 		feed_hole(c, regions[i].offset - pos);
 		write_data(c, buf, (size_t)regions[i].length);
@@ -248,8 +248,8 @@ static void write_sparse(struct ctx *c, const char *path, unsigned perm, uint64_
 
 /* VFS_CAP_REVISION_2, cap_net_raw (13) in permitted, effective flag set. */
 static const uint8_t cap_net_raw[20] = {
-    0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 
 /* The POSIX ACL systemd-tmpfiles gives /var/log/journal on Debian
@@ -259,12 +259,12 @@ static const uint8_t cap_net_raw[20] = {
  * once as the default one: user::rwx group::r-x group:adm:r-x mask::r-x
  * other::r-x. */
 static const uint8_t journal_acl[44] = {
-    0x02, 0x00, 0x00, 0x00,                         /* version 2 */
-    0x01, 0x00, 0x07, 0x00, 0xff, 0xff, 0xff, 0xff, /* user:: rwx */
-    0x04, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* group:: r-x */
-    0x08, 0x00, 0x05, 0x00, 0x04, 0x00, 0x00, 0x00, /* group:adm: r-x */
-    0x10, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* mask:: r-x */
-    0x20, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* other:: r-x */
+	0x02, 0x00, 0x00, 0x00,				/* version 2 */
+	0x01, 0x00, 0x07, 0x00, 0xff, 0xff, 0xff, 0xff, /* user:: rwx */
+	0x04, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* group:: r-x */
+	0x08, 0x00, 0x05, 0x00, 0x04, 0x00, 0x00, 0x00, /* group:adm: r-x */
+	0x10, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* mask:: r-x */
+	0x20, 0x00, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, /* other:: r-x */
 };
 
 static const char os_release[] = "PRETTY_NAME=\"Farm Fixture 1\"\n"
@@ -277,14 +277,21 @@ static const char os_release[] = "PRETTY_NAME=\"Farm Fixture 1\"\n"
 static void add_node_needs(struct ctx *c, bool resolved)
 {
 	static const char *const bins[] = {
-	    "./usr/lib/systemd/systemd", "./usr/lib/systemd/systemd-networkd",
-	    "./usr/lib/systemd/systemd-udevd", "./usr/sbin/sshd", "./usr/bin/ssh-keygen",
-	    "./usr/sbin/mkfs.btrfs", "./usr/bin/sudo",
+		"./usr/lib/systemd/systemd",
+		"./usr/lib/systemd/systemd-networkd",
+		"./usr/lib/systemd/systemd-udevd",
+		"./usr/sbin/sshd",
+		"./usr/bin/ssh-keygen",
+		"./usr/sbin/mkfs.btrfs",
+		"./usr/bin/sudo",
 	};
 	static const char *const libs[] = {
-	    "libfdisk.so.1", "libblkid.so.1", "libbtrfsutil.so.1", "libyaml-0.so.2",
+		"libfdisk.so.1",
+		"libblkid.so.1",
+		"libbtrfsutil.so.1",
+		"libyaml-0.so.2",
 	};
-	static const char *const triplets[] = {"x86_64-linux-gnu", "aarch64-linux-gnu"};
+	static const char *const triplets[] = { "x86_64-linux-gnu", "aarch64-linux-gnu" };
 
 	add_dir(c, "./usr/sbin/", 0755);
 	for (size_t i = 0; i < ELEMENTSOF(bins); i++)
@@ -379,9 +386,9 @@ static void full_entries(struct ctx *c, bool resolved)
 	add_dir(c, "./var/", 0755);
 	{
 		static const struct region map[] = {
-		    {0, 4096},
-		    {32 * MiB, 8192},
-		    {64 * MiB - 4096, 4096},
+			{ 0, 4096 },
+			{ 32 * MiB, 8192 },
+			{ 64 * MiB - 4096, 4096 },
 		};
 		write_sparse(c, "./var/sparse.img", 0644, 64 * MiB, map, ELEMENTSOF(map));
 	}
@@ -493,33 +500,50 @@ static void kind_full(struct ctx *c) { full_entries(c, true); }
 static void kind_pios(struct ctx *c)
 {
 	static const char *const units[] = {
-	    "NetworkManager.service", "NetworkManager-wait-online.service",
-	    "NetworkManager-dispatcher.service", "userconfig.service",
-	    "regenerate_ssh_host_keys.service", "sshswitch.service", "rpi-resize.service",
-	    "dphys-swapfile.service", "cloud-init-main.service", "cloud-init-local.service",
-	    "cloud-init-network.service", "cloud-config.service", "cloud-final.service",
-	    "cloud-init.target", "ssh.service", "getty@.service",
+		"NetworkManager.service",
+		"NetworkManager-wait-online.service",
+		"NetworkManager-dispatcher.service",
+		"userconfig.service",
+		"regenerate_ssh_host_keys.service",
+		"sshswitch.service",
+		"rpi-resize.service",
+		"dphys-swapfile.service",
+		"cloud-init-main.service",
+		"cloud-init-local.service",
+		"cloud-init-network.service",
+		"cloud-config.service",
+		"cloud-final.service",
+		"cloud-init.target",
+		"ssh.service",
+		"getty@.service",
 	};
 	static const char *const links[][2] = {
-	    {"multi-user.target.wants/NetworkManager.service", "NetworkManager.service"},
-	    {"network-online.target.wants/NetworkManager-wait-online.service",
-	     "NetworkManager-wait-online.service"},
-	    {"dbus-org.freedesktop.NetworkManager.service", "NetworkManager.service"},
-	    {"dbus-org.freedesktop.nm-dispatcher.service", "NetworkManager-dispatcher.service"},
-	    {"multi-user.target.wants/userconfig.service", "userconfig.service"},
-	    {"multi-user.target.wants/regenerate_ssh_host_keys.service",
-	     "regenerate_ssh_host_keys.service"},
-	    {"multi-user.target.wants/sshswitch.service", "sshswitch.service"},
-	    {"multi-user.target.wants/dphys-swapfile.service", "dphys-swapfile.service"},
-	    {"cloud-init.target.wants/cloud-init-main.service", "cloud-init-main.service"},
-	    {"cloud-init.target.wants/cloud-final.service", "cloud-final.service"},
+		{ "multi-user.target.wants/NetworkManager.service", "NetworkManager.service" },
+		{ "network-online.target.wants/NetworkManager-wait-online.service",
+		  "NetworkManager-wait-online.service" },
+		{ "dbus-org.freedesktop.NetworkManager.service", "NetworkManager.service" },
+		{ "dbus-org.freedesktop.nm-dispatcher.service",
+		  "NetworkManager-dispatcher.service" },
+		{ "multi-user.target.wants/userconfig.service", "userconfig.service" },
+		{ "multi-user.target.wants/regenerate_ssh_host_keys.service",
+		  "regenerate_ssh_host_keys.service" },
+		{ "multi-user.target.wants/sshswitch.service", "sshswitch.service" },
+		{ "multi-user.target.wants/dphys-swapfile.service", "dphys-swapfile.service" },
+		{ "cloud-init.target.wants/cloud-init-main.service", "cloud-init-main.service" },
+		{ "cloud-init.target.wants/cloud-final.service", "cloud-final.service" },
 	};
 	static const char *const dirs[] = {
-	    "./etc/systemd/", "./etc/systemd/system/", "./etc/systemd/system/multi-user.target.wants/",
-	    "./etc/systemd/system/network-online.target.wants/",
-	    "./etc/systemd/system/cloud-init.target.wants/", "./etc/ssh/sshd_config.d/",
-	    "./etc/rpi/", "./etc/init.d/", "./usr/lib/systemd/system/",
-	    "./usr/lib/systemd/system-generators/", "./usr/lib/systemd/zram-generator.conf.d/",
+		"./etc/systemd/",
+		"./etc/systemd/system/",
+		"./etc/systemd/system/multi-user.target.wants/",
+		"./etc/systemd/system/network-online.target.wants/",
+		"./etc/systemd/system/cloud-init.target.wants/",
+		"./etc/ssh/sshd_config.d/",
+		"./etc/rpi/",
+		"./etc/init.d/",
+		"./usr/lib/systemd/system/",
+		"./usr/lib/systemd/system-generators/",
+		"./usr/lib/systemd/zram-generator.conf.d/",
 	};
 
 	full_entries(c, false);
@@ -663,7 +687,7 @@ static void kind_file_over_dir(struct ctx *c)
 static void kind_overflow(struct ctx *c)
 {
 	static const struct region map[] = {
-	    {1024 * GiB - 4096, 4096},
+		{ 1024 * GiB - 4096, 4096 },
 	};
 
 	add_dir(c, "./", 0755);
@@ -717,7 +741,7 @@ static void kind_zeros(struct ctx *c)
 static void kind_sparse_end(struct ctx *c)
 {
 	static const struct region map[] = {
-	    {15 * GiB - 4096, 4096},
+		{ 15 * GiB - 4096, 4096 },
 	};
 
 	kind_full(c);
@@ -729,28 +753,28 @@ static const struct kind {
 	const char *name;
 	void (*build)(struct ctx *c);
 } kinds[] = {
-    {"full", kind_full},
-    {"full-amd64", kind_full_amd64},
-    {"pios", kind_pios},
-    {"traversal", kind_traversal},
-    {"traversal-inner", kind_traversal_inner},
-    {"absolute", kind_absolute},
-    {"symlink-parent", kind_symlink_parent},
-    {"symlink-ancestor", kind_symlink_ancestor},
-    {"hardlink-missing", kind_hardlink_missing},
-    {"hardlink-self", kind_hardlink_self},
-    {"hardlink-later", kind_hardlink_later},
-    {"hardlink-dir", kind_hardlink_dir},
-    {"duplicate", kind_duplicate},
-    {"device-outside-dev", kind_device_outside_dev},
-    {"long-name", kind_long_name},
-    {"deep", kind_deep},
-    {"file-over-dir", kind_file_over_dir},
-    {"overflow", kind_overflow},
-    {"bomb-count", kind_bomb_count},
-    {"bomb-entries", kind_bomb_entries},
-    {"zeros", kind_zeros},
-    {"sparse-end", kind_sparse_end},
+	{ "full", kind_full },
+	{ "full-amd64", kind_full_amd64 },
+	{ "pios", kind_pios },
+	{ "traversal", kind_traversal },
+	{ "traversal-inner", kind_traversal_inner },
+	{ "absolute", kind_absolute },
+	{ "symlink-parent", kind_symlink_parent },
+	{ "symlink-ancestor", kind_symlink_ancestor },
+	{ "hardlink-missing", kind_hardlink_missing },
+	{ "hardlink-self", kind_hardlink_self },
+	{ "hardlink-later", kind_hardlink_later },
+	{ "hardlink-dir", kind_hardlink_dir },
+	{ "duplicate", kind_duplicate },
+	{ "device-outside-dev", kind_device_outside_dev },
+	{ "long-name", kind_long_name },
+	{ "deep", kind_deep },
+	{ "file-over-dir", kind_file_over_dir },
+	{ "overflow", kind_overflow },
+	{ "bomb-count", kind_bomb_count },
+	{ "bomb-entries", kind_bomb_entries },
+	{ "zeros", kind_zeros },
+	{ "sparse-end", kind_sparse_end },
 };
 
 static bool endswith(const char *s, const char *suffix)

@@ -53,7 +53,7 @@ static void add_partition(struct fdisk_context *cxt, size_t no, uint64_t start, 
 {
 	struct fdisk_partition *pa = fdisk_new_partition();
 	struct fdisk_parttype *t =
-	    fdisk_label_get_parttype_from_code(fdisk_get_label(cxt, NULL), code);
+		fdisk_label_get_parttype_from_code(fdisk_get_label(cxt, NULL), code);
 	int r;
 
 	if (!pa || !t)
@@ -207,12 +207,19 @@ int main(int argc, char **argv)
 	const char *epoch_s = getenv("SOURCE_DATE_EPOCH");
 	time_t epoch = epoch_s ? (time_t)strtoll(epoch_s, NULL, 10) : 1700000000;
 	struct fat_params fp = {
-		.offset = P1_START, .size = P1_SIZE, .serial = 0x6661726d, .label = "bootfs",
+		.offset = P1_START,
+		.size = P1_SIZE,
+		.serial = 0x6661726d,
+		.label = "bootfs",
 		.mtime = epoch,
 	};
 	struct ext4_params ep = {
-		.offset = P2_START, .size = P2_SIZE, .label = "rootfs", .epoch = epoch,
-		.uuid = "mkrpiimg-rootfs", .hash_seed = "mkrpiimg-seed",
+		.offset = P2_START,
+		.size = P2_SIZE,
+		.label = "rootfs",
+		.epoch = epoch,
+		.uuid = "mkrpiimg-rootfs",
+		.hash_seed = "mkrpiimg-seed",
 	};
 	struct archive_entry *ae;
 	struct fat_writer *fat;

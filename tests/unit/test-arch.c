@@ -58,16 +58,17 @@ int main(void)
 	CHECK("x86-64 ELF", arch_of_elf(h, sizeof(h), &a) && a.arch && streq(a.arch, "amd64") &&
 				    streq(a.machine, "x86-64"));
 	h[4] = 1;
-	CHECK("x86-64 machine, 32-bit class: x32", arch_of_elf(h, sizeof(h), &a) &&
-							   streq(a.arch, "x32"));
+	CHECK("x86-64 machine, 32-bit class: x32",
+	      arch_of_elf(h, sizeof(h), &a) && streq(a.arch, "x32"));
 	h[4] = 2;
 	h[18] = 0x34, h[19] = 0x12;
-	CHECK("unknown machine", arch_of_elf(h, sizeof(h), &a) && !a.arch &&
-					 streq(a.machine, "4660, 64-bit"));
+	CHECK("unknown machine",
+	      arch_of_elf(h, sizeof(h), &a) && !a.arch && streq(a.machine, "4660, 64-bit"));
 	CHECK("short header", !arch_of_elf(h, ARCH_ELF_HEADER - 1, &a));
 	CHECK("not ELF", !arch_of_elf((const uint8_t *)"#!/bin/sh\nexec true\n\n\n", 20, &a));
-	CHECK("paths that tell", arch_program("usr/bin/dpkg") && arch_program("usr/sbin/sshd") &&
-					 !arch_program("usr/bin/ls") &&
-					 !arch_program("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"));
+	CHECK("paths that tell",
+	      arch_program("usr/bin/dpkg") && arch_program("usr/sbin/sshd") &&
+		      !arch_program("usr/bin/ls") &&
+		      !arch_program("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"));
 	return UNIT_EXIT();
 }

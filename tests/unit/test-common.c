@@ -27,7 +27,8 @@ int main(void)
 
 	sha256_buf("abc", 3, d);
 	hex_encode(d, SHA256_LEN, hex);
-	CHECK_STR("sha256 abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex);
+	CHECK_STR("sha256 abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		  hex);
 
 	{
 		FILE *f = open_memstream(&text, &len);
@@ -46,7 +47,9 @@ int main(void)
 		json_object_close(&j);
 		json_end(&j);
 		fclose(f);
-		CHECK_STR("json", "{\n  \"a\": \"q\\\"\\\\\\n\\u0001\",\n  \"list\": [\n    1,\n    false\n  ],\n  \"empty\": {}\n}\n", text);
+		CHECK_STR("json",
+			  "{\n  \"a\": \"q\\\"\\\\\\n\\u0001\",\n  \"list\": [\n    1,\n    false\n  ],\n  \"empty\": {}\n}\n",
+			  text);
 		free(text);
 	}
 	{
@@ -55,7 +58,8 @@ int main(void)
 		FILE *f = open_memstream(&text, &len);
 		struct json j;
 		json_begin(&j, f);
-		json_string(&j, "b\xff" "ase \xc3 \xc0\xaf \xed\xa0\x80 \x1b[2J\x7f \xc3\xa9\xe2\x80\xae");
+		json_string(&j, "b\xff"
+				"ase \xc3 \xc0\xaf \xed\xa0\x80 \x1b[2J\x7f \xc3\xa9\xe2\x80\xae");
 		json_end(&j);
 		fclose(f);
 		CHECK_STR("json: invalid UTF-8 replaced, controls escaped",

@@ -51,12 +51,12 @@ static bool read_back(const char *text, const char *key, char **keys, char **ite
 int main(void)
 {
 	static const char *const hostile[] = {
-	    "a\"\nnode-ip: 6.6.6.6\n#",
-	    "x\\\" \nserver: \"https://evil:6443\"",
-	    "- item\n- \"two\"",
-	    "'single' # comment: value",
-	    "\x1b[31m\t\r\n\u00e9\u2028end",
-	    "{flow: map}, [seq]",
+		"a\"\nnode-ip: 6.6.6.6\n#",
+		"x\\\" \nserver: \"https://evil:6443\"",
+		"- item\n- \"two\"",
+		"'single' # comment: value",
+		"\x1b[31m\t\r\n\u00e9\u2028end",
+		"{flow: map}, [seq]",
 	};
 	struct config c;
 	struct config_node *duck;

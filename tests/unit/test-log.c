@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WRITERS 6
+#define WRITERS	 6
 #define MESSAGES 300
 
 /* The message of writer W, number I: a value with a control character (so
@@ -87,8 +87,8 @@ int main(void)
 		}
 		message(w, i, buf, sizeof(buf));
 		*strchr(buf, '\x1b') = 0;
-		snprintf(want, sizeof(want), "farm-test: %s%s\\x1b[0m end", i % 2 ? "warning: " : "",
-			 buf);
+		snprintf(want, sizeof(want), "farm-test: %s%s\\x1b[0m end",
+			 i % 2 ? "warning: " : "", buf);
 		bad += strcmp(l, want) != 0;
 		seen[w]++;
 	}

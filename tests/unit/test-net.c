@@ -3,7 +3,10 @@
 #include "unit.h"
 #include "util.h"
 
-static bool pfx(int fam, const char *s, struct ip_prefix *p) { return ip_prefix_parse(fam, s, p) == 0; }
+static bool pfx(int fam, const char *s, struct ip_prefix *p)
+{
+	return ip_prefix_parse(fam, s, p) == 0;
+}
 
 int main(void)
 {
@@ -25,7 +28,8 @@ int main(void)
 	CHECK("cidr /08", ip_prefix_parse(AF_INET, "10.0.0.0/08", &a) == -EINVAL);
 	CHECK("cidr no len", ip_prefix_parse(AF_INET, "10.0.0.0/", &a) == -EINVAL);
 	CHECK("cidr6 /104", pfx(AF_INET6, "fd22:2025:6a6a:42::/104", &a) && a.len == 104);
-	CHECK_STR("cidr6 format", "fd22:2025:6a6a:42::/104", ip_prefix_to_string(&a, buf, sizeof(buf)));
+	CHECK_STR("cidr6 format", "fd22:2025:6a6a:42::/104",
+		  ip_prefix_to_string(&a, buf, sizeof(buf)));
 
 	pfx(AF_INET, "10.42.0.0/16", &a);
 	pfx(AF_INET, "10.43.0.0/16", &b);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define STR(s) ((struct cstr){ .m.set = true, .v = (char *)(s) })
+#define STR(s)	((struct cstr){ .m.set = true, .v = (char *)(s) })
 #define UINT(n) ((struct cuint){ .m.set = true, .v = (n) })
 
 int main(void)
@@ -27,7 +27,9 @@ int main(void)
 		.disk = STR("a \"disk\": #1 \\ 'ü'"),
 		.ceph_size = UINT(200 * GiB),
 		.join_timeout = UINT(5400),
-		.power = { .m.set = true, .lock_wait = UINT(90), .drain = UINT(3600),
+		.power = { .m.set = true,
+			   .lock_wait = UINT(90),
+			   .drain = UINT(3600),
 			   .startup_wait = UINT(3 * 3600 + 61) },
 	};
 	struct nodeconf out;

@@ -32,8 +32,13 @@ int main(void)
 		{ .layer = "role/server", .rel = "etc/a", .host = "/h/server/a", .mode = 0644 },
 		{ .layer = "common", .rel = "etc/link", .symlink = true, .target = "a" },
 	};
-	struct plan_input in = { .config = &c, .node = &n, .board = &b, .overlays = ov,
-				 .n_overlays = 4, .out_dir = "out", .epoch = 1700000000 };
+	struct plan_input in = { .config = &c,
+				 .node = &n,
+				 .board = &b,
+				 .overlays = ov,
+				 .n_overlays = 4,
+				 .out_dir = "out",
+				 .epoch = 1700000000 };
 	struct plan p, q;
 	char u[37];
 
@@ -78,14 +83,14 @@ int main(void)
 
 	n.name.v = "cow";
 	CHECK("plan other node", plan_make(&in, &q) == 0);
-	CHECK("ids differ by node", memcmp(p.disk_uuid, q.disk_uuid, 16) != 0 &&
-					    p.boot_serial != q.boot_serial);
+	CHECK("ids differ by node",
+	      memcmp(p.disk_uuid, q.disk_uuid, 16) != 0 && p.boot_serial != q.boot_serial);
 	plan_free(&q);
 
 	n.root_size.m.set = true;
 	n.root_size.v = 3 * GiB;
-	CHECK("fixed root", plan_make(&in, &q) == 0 && !q.root_from_content &&
-				    q.part[PART_ROOT].size == 3 * GiB);
+	CHECK("fixed root",
+	      plan_make(&in, &q) == 0 && !q.root_from_content && q.part[PART_ROOT].size == 3 * GiB);
 	plan_free(&q);
 	n.root_size.m.set = false;
 

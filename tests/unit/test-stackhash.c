@@ -13,7 +13,8 @@ int main(void)
 	static const struct {
 		const char *name, *values, *hash;
 	} v[] = {
-		{ "No Values", "", "SHA256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855" },
+		{ "No Values", "",
+		  "SHA256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855" },
 		{ "Chart Only 1", "foo: bar\n",
 		  "SHA256=B7D684A932E5B3AC74E009951700E032CE9936BF6BE82CD2DED22B5EA647EE5D" },
 		{ "Chart Only 2", "foo:\n  a: true\n  b: 1\n  c: 'true'\n",

@@ -34,7 +34,8 @@ int main(void)
 	CHECK_STR("dotdot suffix is a name", "a/..b", norm("a/..b"));
 	memset(longname, 'n', 256);
 	longname[256] = 0;
-	CHECK_STR("long name", "error: a name in the path is longer than 255 bytes", norm(longname));
+	CHECK_STR("long name", "error: a name in the path is longer than 255 bytes",
+		  norm(longname));
 	for (int i = 0; i < 65; i++)
 		strcat(deep, "d/");
 	CHECK_STR("deep", "error: path is deeper than 64 directories", norm(deep));

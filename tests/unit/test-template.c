@@ -30,7 +30,8 @@ int main(void)
 	CHECK_STR("timer: % doubled", "X=50%%n\n", s);
 	free(s);
 	s = render("hosts.in", "{{pct}} {{hosts}}\n", &v);
-	CHECK_STR("other files: as is, lines where allowed", "50%n 10.0.0.1\tcow\n10.0.0.2\tsheep\n", s);
+	CHECK_STR("other files: as is, lines where allowed",
+		  "50%n 10.0.0.1\tcow\n10.0.0.2\tsheep\n", s);
 	free(s);
 	CHECK("a line break in a one-line value is refused", !render("hosts.in", "{{nl}}\n", &v));
 	CHECK("a control character is refused", !render("x.conf.in", "{{esc}}\n", &v));

@@ -133,13 +133,15 @@ static int eval(json_object *ctx, const char *expr, struct vals *out, char *err,
 						f[strlen(f) - 1] = 0; /* the closing ')' */
 					for (size_t k = 0; k < len; k++)
 						if (filter_ok(json_object_array_get_idx(a, k), f))
-							push(&next, json_object_array_get_idx(a, k));
+							push(&next,
+							     json_object_array_get_idx(a, k));
 				} else {
 					long idx = strtol(inner, NULL, 10);
 					if (idx < 0)
 						idx += (long)len;
 					if (idx >= 0 && (size_t)idx < len)
-						push(&next, json_object_array_get_idx(a, (size_t)idx));
+						push(&next,
+						     json_object_array_get_idx(a, (size_t)idx));
 				}
 			}
 		} else {
@@ -250,7 +252,8 @@ bool selector_matches(json_object *obj, const char *selector)
 	bool ok = true;
 	json_object *labels = jget(obj, "metadata", "labels", NULL);
 
-	for (char *term = strtok_r(copy, ",", &save); term && ok; term = strtok_r(NULL, ",", &save)) {
+	for (char *term = strtok_r(copy, ",", &save); term && ok;
+	     term = strtok_r(NULL, ",", &save)) {
 		char *ne = strstr(term, "!="), *eq = ne ? NULL : strchr(term, '=');
 		const char *have;
 		json_object *v = NULL;

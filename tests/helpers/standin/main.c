@@ -149,7 +149,8 @@ static int cmd_kubectl(int argc, char **argv)
 	}
 	url = server ? strdup(server) : config_value(kubeconfig, " server");
 	if (!url || split_url(url, host, sizeof(host), port, sizeof(port)) < 0) {
-		fprintf(stderr, "error: invalid configuration: no configuration has been provided\n");
+		fprintf(stderr,
+			"error: invalid configuration: no configuration has been provided\n");
 		return 1;
 	}
 	if (stdin_wanted) {
@@ -167,7 +168,8 @@ static int cmd_kubectl(int argc, char **argv)
 	{
 		/* Who is asking: the kubeconfig's client certificate, sent
 		 * along as two words the server takes off again. */
-		char *cert = config_value(kubeconfig, " client-certificate"), user[256], groups[512];
+		char *cert = config_value(kubeconfig, " client-certificate"), user[256],
+		     groups[512];
 		char **av = calloc((size_t)argc + 3, sizeof(char *)), ua[300], ga[560];
 		int ac = 0;
 		av[ac++] = argv[0];
@@ -194,18 +196,19 @@ static int cmd_kubectl(int argc, char **argv)
 		return 1;
 	}
 	if (e == -ENOENT) {
-		fprintf(stderr, "Unable to connect to the server: dial tcp: lookup %s: no such host\n",
+		fprintf(stderr,
+			"Unable to connect to the server: dial tcp: lookup %s: no such host\n",
 			host);
 		return 1;
 	}
 	if (e == -ETIMEDOUT) {
-		fprintf(stderr, "Unable to connect to the server: dial tcp %s:%s: i/o timeout\n", host,
-			port);
+		fprintf(stderr, "Unable to connect to the server: dial tcp %s:%s: i/o timeout\n",
+			host, port);
 		return 1;
 	}
 	if (e < 0) {
-		fprintf(stderr, "Unable to connect to the server: dial tcp %s:%s: connect: %s\n", host,
-			port, strerror(-e));
+		fprintf(stderr, "Unable to connect to the server: dial tcp %s:%s: connect: %s\n",
+			host, port, strerror(-e));
 		return 1;
 	}
 	fwrite(r.out, 1, r.out_len, stdout);
@@ -276,7 +279,8 @@ static void handle(int argc, char **argv, const char *input, size_t len, struct 
 		fprintf(o.err,
 			"The connection to the server %s was refused - did you specify the right "
 			"host or port?\n",
-			api_host), o.status = 1;
+			api_host),
+			o.status = 1;
 	else
 		kubectl_main(argc, argv, input, len, &o);
 	fclose(o.out);
@@ -399,7 +403,8 @@ static int cmd_server(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (wire_serve(d.port, loop_port, handle, server_ready) < 0) {
-		fprintf(stderr, "k3s stand-in: cannot listen on port %s: %s\n", d.port, strerror(errno));
+		fprintf(stderr, "k3s stand-in: cannot listen on port %s: %s\n", d.port,
+			strerror(errno));
 		return 1;
 	}
 	return 0;

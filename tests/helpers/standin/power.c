@@ -63,7 +63,8 @@ int cert_identity(const char *path, char *user, size_t ulen, char *groups, size_
 	for (i = -1; (i = X509_NAME_get_index_by_NID(n, NID_organizationName, i)) >= 0;) {
 		const char *o = (const char *)ASN1_STRING_get0_data(
 			X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-		gl += (size_t)snprintf(groups + gl, gl < glen ? glen - gl : 0, "%s%s", gl ? "," : "", o);
+		gl += (size_t)snprintf(groups + gl, gl < glen ? glen - gl : 0, "%s%s",
+				       gl ? "," : "", o);
 	}
 	X509_free(x);
 	return user[0] ? 0 : -1;
@@ -220,13 +221,14 @@ static void tick_workload_pods(void)
 		json_object **l = store_list(K(kinds[k].word), NULL, &n);
 		for (size_t i = 0; i < n; i++) {
 			json_object *r = jget(l[i], "spec", "replicas", NULL);
-			json_object *labels = jget(l[i], "spec", "template", "metadata", "labels", NULL);
+			json_object *labels =
+				jget(l[i], "spec", "template", "metadata", "labels", NULL);
 			char key[400];
 			snprintf(key, sizeof(key), "%s/%s/%s", kinds[k].word,
 				 jstr(l[i], "metadata", "namespace", NULL),
 				 jstr(l[i], "metadata", "name", NULL));
-			keep_pods(l[i], kinds[k].kind, kinds[k].word, r ? json_object_get_int64(r) : 1,
-				  labels, "terminate", key);
+			keep_pods(l[i], kinds[k].kind, kinds[k].word,
+				  r ? json_object_get_int64(r) : 1, labels, "terminate", key);
 		}
 		store_list_free(l, n);
 	}
@@ -250,8 +252,10 @@ static void tick_cnpg(void)
 			 jstr(l[i], "metadata", "name", NULL));
 		jset_str(labels, "cnpg.io/cluster", jstr(l[i], "metadata", "name", NULL));
 		keep_pods(l[i], "Cluster", "clusters.postgresql.cnpg.io",
-			  h && !strcmp(h, "on") ? 0 : inst ? json_object_get_int64(inst) : 1, labels,
-			  "hibernate", key);
+			  h && !strcmp(h, "on") ? 0
+			  : inst		? json_object_get_int64(inst)
+						: 1,
+			  labels, "hibernate", key);
 		json_object_put(labels);
 	}
 	store_list_free(l, n);
@@ -399,15 +403,15 @@ static void serve_dns(int fd)
 		ours = nl > 14 && !strcasecmp(name + nl - 14, ".cluster.local");
 		rcode = !ours ? 3 : coredns_ready() ? 0 : 2;
 		memcpy(a, q, qend);
-		a[2] = 0x80 | (q[2] & 0x01); /* QR, RD as asked */
+		a[2] = 0x80 | (q[2] & 0x01);	    /* QR, RD as asked */
 		a[3] = 0x80 | (unsigned char)rcode; /* RA */
-		a[4] = 0, a[5] = 1; /* one question */
+		a[4] = 0, a[5] = 1;		    /* one question */
 		a[6] = 0, a[7] = rcode == 0 ? 1 : 0;
 		memset(a + 8, 0, 4);
 		alen = qend;
 		if (rcode == 0) {
-			static const unsigned char rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4,
-							    10, 43, 0, 1 };
+			static const unsigned char rr[] = { 0xc0, 0x0c, 0, 1, 0,  1,  0, 0,
+							    0,	  5,	0, 4, 10, 43, 0, 1 };
 			memcpy(a + alen, rr, sizeof(rr));
 			alen += sizeof(rr);
 		}

@@ -40,8 +40,7 @@ int wire_call(const char *host, const char *port, int argc, char **argv, const c
 /* Server: listening sockets on PORT (all addresses; NULL: none) and on
  * LOOPBACK_PORT (127.0.0.1 only; NULL: none). Each request is handled by HANDLER in
  * turn, in this process. Never returns unless it cannot listen. */
-typedef void (*wire_handler)(int argc, char **argv, const char *input, size_t len,
-			     struct reply *r);
+typedef void (*wire_handler)(int argc, char **argv, const char *input, size_t len, struct reply *r);
 int wire_serve(const char *port, const char *loopback_port, wire_handler h, void (*ready)(void));
 
 /* --- the cluster's objects (store.c) ------------------------------------- */

@@ -37,7 +37,8 @@ static const struct kind builtins[] = {
 	{ "CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions",
 	  false, "crd crds" },
 	{ "ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", false, "" },
-	{ "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", false, "" },
+	{ "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", false,
+	  "" },
 	{ "Role", "rbac.authorization.k8s.io", "v1", "roles", true, "" },
 	{ "RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", true, "" },
 	{ "VolumeAttachment", "storage.k8s.io", "v1", "volumeattachments", false, "" },
@@ -65,7 +66,8 @@ static void load_crd_kinds(void)
 		const char *plural = jstr(o, "spec", "names", "plural", NULL);
 		const char *group = jstr(o, "spec", "group", NULL);
 		const char *scope = jstr(o, "spec", "scope", NULL);
-		const char *ver = vers ? jstr(json_object_array_get_idx(vers, 0), "name", NULL) : NULL;
+		const char *ver =
+			vers ? jstr(json_object_array_get_idx(vers, 0), "name", NULL) : NULL;
 		const char *singular = jstr(o, "spec", "names", "singular", NULL);
 		struct kind *k = &crd_kinds[n_crd_kinds];
 		if (!kind || !plural || !group || !ver || !condition_is(o, "Established", "True"))
@@ -74,8 +76,10 @@ static void load_crd_kinds(void)
 		snprintf(crd_strings[n_crd_kinds][1], 128, "%s", group);
 		snprintf(crd_strings[n_crd_kinds][2], 128, "%s", ver);
 		snprintf(crd_strings[n_crd_kinds][3], 128, "%s", plural);
-		*k = (struct kind){ crd_strings[n_crd_kinds][0], crd_strings[n_crd_kinds][1],
-				    crd_strings[n_crd_kinds][2], crd_strings[n_crd_kinds][3],
+		*k = (struct kind){ crd_strings[n_crd_kinds][0],
+				    crd_strings[n_crd_kinds][1],
+				    crd_strings[n_crd_kinds][2],
+				    crd_strings[n_crd_kinds][3],
 				    !scope || strcmp(scope, "Cluster") != 0,
 				    singular ? "" : "" };
 		n_crd_kinds++;
@@ -248,7 +252,8 @@ int store_put(const struct kind *k, json_object *obj)
 			snprintf(uid, sizeof(uid), "%s", ou);
 		else
 			snprintf(uid, sizeof(uid), "00000000-0000-4000-8000-%012llx",
-				 (unsigned long long)(world_tick * 1000 + (uint64_t)(rand() % 1000)));
+				 (unsigned long long)(world_tick * 1000 +
+						      (uint64_t)(rand() % 1000)));
 		jset_str(meta, "uid", uid);
 	}
 	if (!jget(meta, "creationTimestamp", NULL)) {
@@ -279,7 +284,7 @@ int store_put(const struct kind *k, json_object *obj)
 	if (asprintf(&p, "%s/%s.json", d, name) < 0)
 		abort();
 	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_NOSLASHESCAPE);
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = write_file_atomic(p, text, strlen(text), 0600);
 	free(p);
 	free(d);
@@ -302,7 +307,8 @@ int store_delete(const struct kind *k, const char *ns, const char *name)
 static int cmp_obj(const void *a, const void *b)
 {
 	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
-	const char *nx = jstr(x, "metadata", "namespace", NULL), *ny = jstr(y, "metadata", "namespace", NULL);
+	const char *nx = jstr(x, "metadata", "namespace", NULL),
+		   *ny = jstr(y, "metadata", "namespace", NULL);
 	int c = strcmp(nx ? nx : "", ny ? ny : "");
 
 	return c ? c : strcmp(jstr(x, "metadata", "name", NULL), jstr(y, "metadata", "name", NULL));
@@ -385,7 +391,8 @@ json_object *jmake(json_object *o, ...)
 	va_start(ap, o);
 	while ((k = va_arg(ap, const char *))) {
 		json_object *c;
-		if (!json_object_object_get_ex(o, k, &c) || !json_object_is_type(c, json_type_object)) {
+		if (!json_object_object_get_ex(o, k, &c) ||
+		    !json_object_is_type(c, json_type_object)) {
 			c = json_object_new_object();
 			json_object_object_add(o, k, c);
 		}

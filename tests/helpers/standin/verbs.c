@@ -35,11 +35,28 @@ struct args {
 };
 
 /* Flags that take a value (as "--flag VALUE" or "--flag=VALUE"). */
-static const char *const valued[] = { "-n", "--namespace", "-o", "--output", "-l", "--selector",
-				      "-f", "--filename", "--for", "--timeout", "--type", "-p",
-				      "--patch", "--replicas", "--raw", "--field-manager",
-				      "--kubeconfig", "--server", "-s", "--request-timeout",
-				      "--grace-period", NULL };
+static const char *const valued[] = { "-n",
+				      "--namespace",
+				      "-o",
+				      "--output",
+				      "-l",
+				      "--selector",
+				      "-f",
+				      "--filename",
+				      "--for",
+				      "--timeout",
+				      "--type",
+				      "-p",
+				      "--patch",
+				      "--replicas",
+				      "--raw",
+				      "--field-manager",
+				      "--kubeconfig",
+				      "--server",
+				      "-s",
+				      "--request-timeout",
+				      "--grace-period",
+				      NULL };
 
 static const char **slot(struct args *a, const char *flag)
 {
@@ -159,8 +176,8 @@ static void api(const char *verb, const struct kind *k, const char *sub, const c
 {
 	request_log("api %s %s %s %s %s%s%s %s %s\n", standin_user,
 		    standin_groups[0] ? standin_groups : "-", verb, k->group[0] ? k->group : "core",
-		    k->plural, sub ? "/" : "", sub ? sub : "",
-		    k->namespaced && ns ? ns : "-", name ? name : "-");
+		    k->plural, sub ? "/" : "", sub ? sub : "", k->namespaced && ns ? ns : "-",
+		    name ? name : "-");
 }
 
 /* A copy without the stand-in's own bookkeeping. */
@@ -201,8 +218,9 @@ static void print_obj(struct out *o, json_object *obj, const struct kind *k, con
 		}
 		free(tt);
 	} else {
-		fprintf(o->err, "error: unable to match a printer suitable for the output format "
-				"\"%s\"\n",
+		fprintf(o->err,
+			"error: unable to match a printer suitable for the output format "
+			"\"%s\"\n",
 			output);
 		o->status = 1;
 	}
@@ -216,11 +234,13 @@ static void verb_get(struct args *a, struct out *o)
 	size_t i = 0;
 
 	if (a->raw) {
-		if (!strcmp(a->raw, "/readyz") || !strcmp(a->raw, "/livez") || !strcmp(a->raw, "/healthz"))
+		if (!strcmp(a->raw, "/readyz") || !strcmp(a->raw, "/livez") ||
+		    !strcmp(a->raw, "/healthz"))
 			fprintf(o->out, "ok");
 		else {
-			fprintf(o->err, "Error from server (NotFound): the server could not find the "
-					"requested resource\n");
+			fprintf(o->err,
+				"Error from server (NotFound): the server could not find the "
+				"requested resource\n");
 			o->status = 1;
 		}
 		return;
@@ -254,8 +274,10 @@ static void verb_get(struct args *a, struct out *o)
 		json_object_object_add(list, "items", items);
 		jset_str(jmake(list, "metadata", NULL), "resourceVersion", "");
 		if (!a->output || !strcmp(a->output, "name") || !strcmp(a->output, "wide")) {
-			if (json_object_array_length(items) == 0 && (!a->output || strcmp(a->output, "name")))
-				fprintf(o->err, "No resources found%s%s%s.\n", k->namespaced ? " in " : "",
+			if (json_object_array_length(items) == 0 &&
+			    (!a->output || strcmp(a->output, "name")))
+				fprintf(o->err, "No resources found%s%s%s.\n",
+					k->namespaced ? " in " : "",
 					k->namespaced ? (a->ns ? a->ns : "default") : "",
 					k->namespaced ? " namespace" : "");
 			for (size_t j = 0; j < json_object_array_length(items); j++)
@@ -297,9 +319,10 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 		const char *ns = jstr(d, "metadata", "namespace", NULL);
 		const struct kind *k = av && kd ? kind_by_gvk(av, kd) : NULL;
 		if (!av || !kd) {
-			fprintf(o->err, "error: error validating \"STDIN\": error validating data: "
-					"[apiVersion not set, kind not set]; if you choose to ignore these "
-					"errors, turn validation off with --validate=false\n");
+			fprintf(o->err,
+				"error: error validating \"STDIN\": error validating data: "
+				"[apiVersion not set, kind not set]; if you choose to ignore these "
+				"errors, turn validation off with --validate=false\n");
 			o->status = 1;
 			continue;
 		}
@@ -313,9 +336,11 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 			continue;
 		}
 		if (k->namespaced) {
-			json_object *nso = store_get(kind_by_word("namespace"), NULL, ns ? ns : "default");
+			json_object *nso =
+				store_get(kind_by_word("namespace"), NULL, ns ? ns : "default");
 			if (!nso) {
-				fprintf(o->err, "Error from server (NotFound): namespaces \"%s\" not found\n",
+				fprintf(o->err,
+					"Error from server (NotFound): namespaces \"%s\" not found\n",
 					ns ? ns : "default");
 				o->status = 1;
 				continue;
@@ -326,7 +351,8 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 		if (old) {
 			/* The applied fields replace the old ones; status and
 			 * the stand-in's bookkeeping stay. */
-			json_object *st = jget(old, "status", NULL), *sb = jget(old, "_standin", NULL);
+			json_object *st = jget(old, "status", NULL),
+				    *sb = jget(old, "_standin", NULL);
 			const char *uid = jstr(old, "metadata", "uid", NULL);
 			const char *ts = jstr(old, "metadata", "creationTimestamp", NULL);
 			json_object *g = jget(old, "metadata", "generation", NULL);
@@ -353,13 +379,16 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 			if (ts)
 				jset_str(jmake(d, "metadata", NULL), "creationTimestamp", ts);
 			json_object_object_add(jmake(d, "metadata", NULL), "generation",
-					       json_object_new_int64((g ? json_object_get_int64(g) : 1) +
-								     (same ? 0 : 1)));
+					       json_object_new_int64(
+						       (g ? json_object_get_int64(g) : 1) +
+						       (same ? 0 : 1)));
 			store_put(k, d);
 			if (!same)
 				log_applied(k, name);
-			print_name(o, k, name, a->server_side ? "serverside-applied"
-							      : same ? "unchanged" : "configured");
+			print_name(o, k, name,
+				   a->server_side ? "serverside-applied"
+				   : same	  ? "unchanged"
+						  : "configured");
 			json_object_put(old);
 		} else {
 			json_object_object_add(jmake(d, "_standin", NULL), "born",
@@ -380,8 +409,8 @@ static void verb_apply(struct args *a, const char *input, size_t len, struct out
 static bool condition_met(const struct kind *k, json_object *obj, const char *cond)
 {
 	bool builtin = !strcmp(k->kind, "Job") || !strcmp(k->kind, "Node") ||
-		       !strcmp(k->kind, "CustomResourceDefinition") || !strcmp(k->kind, "Deployment") ||
-		       !strcmp(k->kind, "Pod");
+		       !strcmp(k->kind, "CustomResourceDefinition") ||
+		       !strcmp(k->kind, "Deployment") || !strcmp(k->kind, "Pod");
 
 	if (!strcmp(k->kind, "Deployment") && !strcasecmp(cond, "Available")) {
 		json_object *av = jget(obj, "status", "availableReplicas", NULL);
@@ -420,8 +449,8 @@ static void verb_wait(struct args *a, struct out *o)
 	obj = store_get(k, a->ns, name);
 	if (!strcmp(a->for_, "delete")) {
 		if (obj) {
-			fprintf(o->err, "error: timed out waiting for the condition on %s/%s\n", k->plural,
-				name);
+			fprintf(o->err, "error: timed out waiting for the condition on %s/%s\n",
+				k->plural, name);
 			o->status = 1;
 		}
 		json_object_put(obj);
@@ -443,7 +472,8 @@ static void verb_wait(struct args *a, struct out *o)
 		fprintf(o->err, "error: unrecognized condition: \"%s\"\n", a->for_);
 		o->status = 1;
 	} else {
-		fprintf(o->err, "error: timed out waiting for the condition on %s/%s\n", k->plural, name);
+		fprintf(o->err, "error: timed out waiting for the condition on %s/%s\n", k->plural,
+			name);
 		o->status = 1;
 	}
 	json_object_put(obj);
@@ -479,8 +509,9 @@ static void verb_rollout(struct args *a, struct out *o)
 		have = json_object_get_int64(jget(obj, "status", "availableReplicas", NULL));
 		done = jget(obj, "status", NULL) && have >= want;
 		if (!done)
-			fprintf(o->out, "Waiting for deployment \"%s\" rollout to finish: %lld of %lld "
-					"updated replicas are available...\n",
+			fprintf(o->out,
+				"Waiting for deployment \"%s\" rollout to finish: %lld of %lld "
+				"updated replicas are available...\n",
 				name, (long long)have, (long long)want);
 		else
 			fprintf(o->out, "deployment \"%s\" successfully rolled out\n", name);
@@ -489,8 +520,9 @@ static void verb_rollout(struct args *a, struct out *o)
 		have = json_object_get_int64(jget(obj, "status", "numberAvailable", NULL));
 		done = jget(obj, "status", "desiredNumberScheduled", NULL) && have >= want;
 		if (!done)
-			fprintf(o->out, "Waiting for daemon set \"%s\" rollout to finish: %lld of %lld "
-					"updated pods are available...\n",
+			fprintf(o->out,
+				"Waiting for daemon set \"%s\" rollout to finish: %lld of %lld "
+				"updated pods are available...\n",
 				name, (long long)have, (long long)want);
 		else
 			fprintf(o->out, "daemon set \"%s\" successfully rolled out\n", name);
@@ -500,10 +532,12 @@ static void verb_rollout(struct args *a, struct out *o)
 		have = json_object_get_int64(jget(obj, "status", "readyReplicas", NULL));
 		done = jget(obj, "status", NULL) && have >= want;
 		if (!done)
-			fprintf(o->out, "Waiting for %lld pods to be ready...\n", (long long)(want - have));
+			fprintf(o->out, "Waiting for %lld pods to be ready...\n",
+				(long long)(want - have));
 		else
-			fprintf(o->out, "statefulset rolling update complete %lld pods at revision "
-					"standin-1...\n",
+			fprintf(o->out,
+				"statefulset rolling update complete %lld pods at revision "
+				"standin-1...\n",
 				(long long)want);
 	} else {
 		fprintf(o->err, "error: no status viewer has been implemented for %s\n", k->kind);
@@ -588,7 +622,8 @@ static int json_patch(json_object *target, json_object *ops, char *err, size_t l
 			if (!strcmp(tok, "-"))
 				json_object_array_add(cur, json_object_get(val));
 			else
-				json_object_array_put_idx(cur, (size_t)atoi(tok), json_object_get(val));
+				json_object_array_put_idx(cur, (size_t)atoi(tok),
+							  json_object_get(val));
 		} else
 			json_object_object_add(cur, tok, json_object_get(val));
 	}
@@ -604,8 +639,9 @@ static void verb_patch(struct args *a, struct out *o)
 	char err[256];
 
 	if (a->npos < 1 || !a->patch) {
-		fprintf(o->err, "error: must specify --patch or --patch-file containing the contents "
-				"of the patch\n");
+		fprintf(o->err,
+			"error: must specify --patch or --patch-file containing the contents "
+			"of the patch\n");
 		o->status = 1;
 		return;
 	}
@@ -617,7 +653,8 @@ static void verb_patch(struct args *a, struct out *o)
 		return not_found(o, k, name);
 	p = json_tokener_parse(a->patch);
 	if (!p) {
-		fprintf(o->err, "error: unable to parse \"%s\": yaml: did not find expected node content\n",
+		fprintf(o->err,
+			"error: unable to parse \"%s\": yaml: did not find expected node content\n",
 			a->patch);
 		o->status = 1;
 		json_object_put(obj);
@@ -701,8 +738,9 @@ static void verb_meta(struct args *a, struct out *o, const char *field, const ch
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - w), w);
 		if (!a->overwrite && json_object_object_get_ex(m, key, &have) &&
 		    strcmp(json_object_get_string(have), eq + 1)) {
-			fprintf(o->err, "error: --overwrite is false but found the following declared "
-					"%s(s): '%s' already has a value (%s)\n",
+			fprintf(o->err,
+				"error: --overwrite is false but found the following declared "
+				"%s(s): '%s' already has a value (%s)\n",
 				!strcmp(field, "labels") ? "label" : "annotation", key,
 				json_object_get_string(have));
 			o->status = 1;
@@ -786,7 +824,8 @@ static void verb_drain(struct args *a, struct out *o)
 			 * looked up */
 			api("get", kind_by_word("daemonset"), NULL, pns,
 			    jstr(json_object_array_get_idx(owners, 0), "name", NULL));
-			fprintf(o->err, "Warning: ignoring DaemonSet-managed Pods: %s/%s\n", pns, pname);
+			fprintf(o->err, "Warning: ignoring DaemonSet-managed Pods: %s/%s\n", pns,
+				pname);
 			continue;
 		}
 		/* evictPods: an Eviction per pod, then the pod is read until it
@@ -838,8 +877,9 @@ static void verb_taint(struct args *a, struct out *o)
 				if (remove || a->overwrite)
 					json_object_array_del_idx(taints, i, 1);
 				else {
-					fprintf(o->err, "error: node %s already has %s taint(s) with same "
-							"effect(s) and --overwrite is false\n",
+					fprintf(o->err,
+						"error: node %s already has %s taint(s) with same "
+						"effect(s) and --overwrite is false\n",
 						a->pos[1], key);
 					o->status = 1;
 					json_object_put(n);
@@ -931,8 +971,9 @@ void kubectl_main(int argc, char **argv, const char *input, size_t len, struct o
 				for (;;)
 					pause();
 			}
-			fprintf(o->err, "Error from server (Forbidden): %s %s is refused by the "
-					"stand-in's scenario\n",
+			fprintf(o->err,
+				"Error from server (Forbidden): %s %s is refused by the "
+				"stand-in's scenario\n",
 				argv[v], a.npos ? a.pos[0] : "");
 			o->status = 1;
 			free(a.pos);

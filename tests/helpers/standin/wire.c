@@ -17,7 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define MAGIC "K3S-STANDIN/1\n"
+#define MAGIC	 "K3S-STANDIN/1\n"
 #define MAX_PART (64u << 20)
 
 static int write_all(int fd, const void *p, size_t n)
@@ -166,7 +166,8 @@ broken:
 
 static int listen_on(int family, const char *addr, const char *port)
 {
-	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = family,
+				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST },
 			*res;
 	int fd, one = 1, zero = 0;

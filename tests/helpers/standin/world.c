@@ -33,7 +33,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 static struct rule *rules;
 static size_t n_rules;
 static uint64_t api_down_left;
@@ -214,12 +213,17 @@ static void install_release(json_object *hc)
 			}
 			jset_str(meta, "name", crd);
 			{
-				json_object *spec = jmake(o, "spec", NULL), *names = jmake(spec, "names", NULL);
-				json_object *vers = json_object_new_array(), *v = json_object_new_object();
+				json_object *spec = jmake(o, "spec", NULL),
+					    *names = jmake(spec, "names", NULL);
+				json_object *vers = json_object_new_array(),
+					    *v = json_object_new_object();
 				char plural[256], lower[128];
-				snprintf(plural, sizeof(plural), "%.*s", (int)strcspn(crd, "."), crd);
-				jset_str(spec, "group", strchr(crd, '.') ? strchr(crd, '.') + 1 : "");
-				jset_str(spec, "scope", strcmp(scope, "Cluster") ? "Namespaced" : "Cluster");
+				snprintf(plural, sizeof(plural), "%.*s", (int)strcspn(crd, "."),
+					 crd);
+				jset_str(spec, "group",
+					 strchr(crd, '.') ? strchr(crd, '.') + 1 : "");
+				jset_str(spec, "scope",
+					 strcmp(scope, "Cluster") ? "Namespaced" : "Cluster");
 				jset_str(names, "kind", k2);
 				jset_str(names, "plural", plural);
 				snprintf(lower, sizeof(lower), "%s", k2);
@@ -241,9 +245,11 @@ static void install_release(json_object *hc)
 			}
 			jset_str(meta, "name", b);
 			jset_str(meta, "namespace", a);
-			json_object_object_add(jmake(o, "spec", NULL), "replicas", json_object_new_int(1));
+			json_object_object_add(jmake(o, "spec", NULL), "replicas",
+					       json_object_new_int(1));
 			json_object_object_add(jmake(o, "metadata", "annotations", NULL),
-					       "meta.helm.sh/release-name", json_object_new_string(name));
+					       "meta.helm.sh/release-name",
+					       json_object_new_string(name));
 			set_born(o);
 			store_put(K(kind), o);
 		}
@@ -253,7 +259,8 @@ static void install_release(json_object *hc)
 
 static void job_pod(json_object *job, const char *state, const char *message)
 {
-	const char *jname = jstr(job, "metadata", "name", NULL), *ns = jstr(job, "metadata", "namespace", NULL);
+	const char *jname = jstr(job, "metadata", "name", NULL),
+		   *ns = jstr(job, "metadata", "namespace", NULL);
 	char pname[300];
 	json_object *pod = json_object_new_object(), *meta = jmake(pod, "metadata", NULL);
 	json_object *cs = json_object_new_array(), *c = json_object_new_object();
@@ -276,8 +283,8 @@ static void job_pod(json_object *job, const char *state, const char *message)
 		json_object *t = jmake(c, "lastState", "terminated", NULL);
 		char msg[600];
 		jset_str(jmake(pod, "status", NULL), "phase", "Running");
-		snprintf(msg, sizeof(msg), "back-off 5m0s restarting failed container=helm pod=%s_%s",
-			 pname, ns);
+		snprintf(msg, sizeof(msg),
+			 "back-off 5m0s restarting failed container=helm pod=%s_%s", pname, ns);
 		jset_str(w, "reason", "CrashLoopBackOff");
 		jset_str(w, "message", msg);
 		json_object_object_add(t, "exitCode", json_object_new_int(1));
@@ -316,20 +323,26 @@ static void tick_helmcharts(void)
 			json_object *meta = jmake(job, "metadata", NULL);
 			jset_str(meta, "name", jname);
 			jset_str(meta, "namespace", ns);
-			jset_str(jmake(meta, "labels", NULL), "helmcharts.helm.cattle.io/chart", name);
+			jset_str(jmake(meta, "labels", NULL), "helmcharts.helm.cattle.io/chart",
+				 name);
 			json_object_object_add(jmake(job, "spec", NULL), "backoffLimit",
 					       json_object_new_int(1000));
 			jset_str(jmake(job, "spec", "template", "metadata", "annotations", NULL),
 				 "helmcharts.helm.cattle.io/configHash", hash);
-			json_object_object_add(jmake(job, "status", NULL), "active", json_object_new_int(1));
+			json_object_object_add(jmake(job, "status", NULL), "active",
+					       json_object_new_int(1));
 			set_born(job);
 			store_put(K("job"), job);
 			job_pod(job, "running", "");
-		} else if (!condition_is(job, "Complete", "True") && !condition_is(job, "Failed", "True")) {
+		} else if (!condition_is(job, "Complete", "True") &&
+			   !condition_is(job, "Failed", "True")) {
 			const struct rule *fr = find_rule("job", name);
 			uint64_t after = rule_n("job", name, "complete-after", 1, NULL);
 			if (fr && !strcmp(fr->b, "fail")) {
-				const char *msg = strlen(fr->rest) > 5 ? fr->rest + 5 : "Error: INSTALLATION FAILED: the stand-in's scenario says so";
+				const char *msg =
+					strlen(fr->rest) > 5
+						? fr->rest + 5
+						: "Error: INSTALLATION FAILED: the stand-in's scenario says so";
 				if (world_tick - born(job) >= after) {
 					set_condition(job, "Failed", "True", "BackoffLimitExceeded",
 						      "Job has reached the specified backoff limit");
@@ -341,7 +354,8 @@ static void tick_helmcharts(void)
 				}
 				job_pod(job, "crashloop", msg);
 			} else if (world_tick - born(job) >= after) {
-				set_condition(job, "SuccessCriteriaMet", "True", "CompletionsReached",
+				set_condition(job, "SuccessCriteriaMet", "True",
+					      "CompletionsReached",
 					      "Reached expected number of succeeded pods");
 				set_condition(job, "Complete", "True", "CompletionsReached",
 					      "Reached expected number of succeeded pods");
@@ -370,7 +384,8 @@ static void tick_crds(void)
 			continue;
 		set_born(l[i]);
 		if (world_tick - born(l[i]) >= rule_n("crd", name, "established-after", 1, NULL)) {
-			set_condition(l[i], "NamesAccepted", "True", "NoConflicts", "no conflicts found");
+			set_condition(l[i], "NamesAccepted", "True", "NoConflicts",
+				      "no conflicts found");
 			set_condition(l[i], "Established", "True", "InitialNamesAccepted",
 				      "the initial names have been accepted");
 		}
@@ -400,35 +415,47 @@ static void tick_workloads(void)
 			char key[400];
 			bool never;
 			uint64_t after;
-			int64_t want = k == 1 ? (int64_t)node_count()
-					      : json_object_get_int64(jget(o, "spec", "replicas", NULL));
+			int64_t want =
+				k == 1 ? (int64_t)node_count()
+				       : json_object_get_int64(jget(o, "spec", "replicas", NULL));
 			json_object *gen = jget(o, "metadata", "generation", NULL);
 			bool done;
 			snprintf(key, sizeof(key), "%s/%s/%s", kinds[k],
-				 jstr(o, "metadata", "namespace", NULL), jstr(o, "metadata", "name", NULL));
+				 jstr(o, "metadata", "namespace", NULL),
+				 jstr(o, "metadata", "name", NULL));
 			set_born(o);
 			after = rule_n("rollout", key, "after", 1, &never);
 			done = !never && world_tick - born(o) >= after;
 			if (!jget(o, "spec", "replicas", NULL) && k != 1)
 				want = 1;
 			json_object_object_add(st, "observedGeneration",
-					       json_object_new_int64(gen ? json_object_get_int64(gen) : 1));
+					       json_object_new_int64(
+						       gen ? json_object_get_int64(gen) : 1));
 			if (k == 0) {
 				json_object_object_add(st, "replicas", json_object_new_int64(want));
-				json_object_object_add(st, "updatedReplicas", json_object_new_int64(want));
-				json_object_object_add(st, "readyReplicas", json_object_new_int64(done ? want : 0));
+				json_object_object_add(st, "updatedReplicas",
+						       json_object_new_int64(want));
+				json_object_object_add(st, "readyReplicas",
+						       json_object_new_int64(done ? want : 0));
 				json_object_object_add(st, "availableReplicas",
 						       json_object_new_int64(done ? want : 0));
 			} else if (k == 1) {
-				json_object_object_add(st, "desiredNumberScheduled", json_object_new_int64(want));
-				json_object_object_add(st, "updatedNumberScheduled", json_object_new_int64(want));
-				json_object_object_add(st, "numberAvailable", json_object_new_int64(done ? want : 0));
-				json_object_object_add(st, "numberReady", json_object_new_int64(done ? want : 0));
+				json_object_object_add(st, "desiredNumberScheduled",
+						       json_object_new_int64(want));
+				json_object_object_add(st, "updatedNumberScheduled",
+						       json_object_new_int64(want));
+				json_object_object_add(st, "numberAvailable",
+						       json_object_new_int64(done ? want : 0));
+				json_object_object_add(st, "numberReady",
+						       json_object_new_int64(done ? want : 0));
 			} else {
 				json_object_object_add(st, "replicas", json_object_new_int64(want));
-				json_object_object_add(st, "readyReplicas", json_object_new_int64(done ? want : 0));
-				json_object_object_add(st, "currentReplicas", json_object_new_int64(want));
-				json_object_object_add(st, "updatedReplicas", json_object_new_int64(want));
+				json_object_object_add(st, "readyReplicas",
+						       json_object_new_int64(done ? want : 0));
+				json_object_object_add(st, "currentReplicas",
+						       json_object_new_int64(want));
+				json_object_object_add(st, "updatedReplicas",
+						       json_object_new_int64(want));
 				jset_str(st, "currentRevision", "standin-1");
 				jset_str(st, "updateRevision", "standin-1");
 			}
@@ -452,14 +479,16 @@ static void tick_nodes(void)
 			char jname[300];
 			json_object *job;
 			snprintf(jname, sizeof(jname), "helm-install-%s", cni);
-			job = store_get(K("job"), jstr(charts[i], "metadata", "namespace", NULL), jname);
+			job = store_get(K("job"), jstr(charts[i], "metadata", "namespace", NULL),
+					jname);
 			ready = job && condition_is(job, "Complete", "True");
 			json_object_put(job);
 		}
 	store_list_free(charts, hn);
 	for (size_t i = 0; i < n; i++) {
 		if (ready && !condition_is(l[i], "Ready", "True")) {
-			set_condition(l[i], "Ready", "True", "KubeletReady", "kubelet is posting ready status");
+			set_condition(l[i], "Ready", "True", "KubeletReady",
+				      "kubelet is posting ready status");
 			store_put(K("node"), l[i]);
 		}
 	}
@@ -535,8 +564,7 @@ int world_register_node(const char *name, const char *ip)
 
 const struct rule *world_rule(const char *word, const char *a) { return find_rule(word, a); }
 const struct rule *world_rule_at(size_t i) { return i < n_rules ? &rules[i] : NULL; }
-uint64_t world_rule_n(const char *word, const char *a, const char *verb, uint64_t dflt,
-		      bool *never)
+uint64_t world_rule_n(const char *word, const char *a, const char *verb, uint64_t dflt, bool *never)
 {
 	return rule_n(word, a, verb, dflt, never);
 }

@@ -46,14 +46,15 @@ static json_object *convert(yaml_document_t *doc, yaml_node_t *n, int depth)
 		return scalar(n);
 	case YAML_SEQUENCE_NODE:
 		o = json_object_new_array();
-		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
-		     i++)
-			json_object_array_add(o, convert(doc, yaml_document_get_node(doc, *i), depth + 1));
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     i < n->data.sequence.items.top; i++)
+			json_object_array_add(o, convert(doc, yaml_document_get_node(doc, *i),
+							 depth + 1));
 		return o;
 	case YAML_MAPPING_NODE:
 		o = json_object_new_object();
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-		     p++) {
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(doc, p->key);
 			if (!k || k->type != YAML_SCALAR_NODE)
 				continue;
