@@ -197,7 +197,7 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 			struct fat_writer *fat, struct ext4_writer *ext4, uint64_t *root_used)
 {
 	int img = outputs_fd(out, OUT_IMG);
-	_cleanup_close_ int label = -1;
+	struct gpt_label label = { .fd = -1 };
 	uint64_t root_size = 0;
 	int r;
 
@@ -227,7 +227,8 @@ static int finish_image(struct outputs *out, struct plan *p, const char *name,
 	r = gpt_make(outputs_name(out, OUT_IMG), p, &label);
 	if (r < 0)
 		return r;
-	r = gpt_copy(label, img, p);
+	r = gpt_copy(&label, img, p);
+	close(label.fd);
 	if (r < 0)
 		return outputs_write_failed(out, OUT_IMG, r);
 	outputs_writeback(out, OUT_IMG);

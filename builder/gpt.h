@@ -12,12 +12,21 @@
  * on the image each fsync would wait for everything the build has written
  * so far. The image is synced once, when the outputs are committed. */
 
-/* Makes the plan's label; *RET is the scratch file's descriptor, for
- * gpt_copy(). NAME is the image's name in messages. Returns 0 or -errno
- * after printing one message. */
-int gpt_make(const char *name, const struct plan *p, int *ret);
-/* Copies what libfdisk wrote in SCRATCH into the image IMG: the parts of
- * its data outside the partitions (protective MBR, primary header and
- * entries, backup entries and header). Returns 0 or -errno, and does not
+/* The label in its scratch file: bytes [0, HEAD) (protective MBR, primary
+ * header and entries) and [TAIL, the disk's end) (backup entries and
+ * header), each sector of them written by libfdisk. Only those are copied:
+ * what the scratch file reports as data comes in its memory pages (4 KiB,
+ * 16 KiB, 64 KiB or a huge page, by host), and copying the zeros of a page
+ * would map them in the .bmap, which must not depend on the build host. */
+struct gpt_label {
+	int fd;
+	uint64_t head, tail;
+};
+
+/* Makes the plan's label into *RET (RET->fd is the caller's to close).
+ * NAME is the image's name in messages. Returns 0 or -errno after printing
+ * one message. */
+int gpt_make(const char *name, const struct plan *p, struct gpt_label *ret);
+/* Copies the label L into the image IMG. Returns 0 or -errno, and does not
  * print: the caller names the output a failed write was for. */
-int gpt_copy(int scratch, int img, const struct plan *p);
+int gpt_copy(const struct gpt_label *l, int img, const struct plan *p);
