@@ -36,6 +36,7 @@ struct deriver {
 	size_t out_size;
 	struct zst_progress *zp;
 	uint64_t zst_size, zst_flushed;
+	const int *hash_err; /* the hasher's: once set, compressing on is wasted */
 };
 
 static void zst_published(struct zst_progress *zp, uint64_t written, bool done)
@@ -159,9 +160,17 @@ struct hasher {
 	size_t n, cap;
 	uint64_t mapped;
 	bool stop;	  /* set when the compression failed: no bmap will be written */
-	int err;	  /* -errno of a read, or -EINTR */
+	int err;	  /* -errno of a read, or -EINTR; set once, by hasher_fail() */
 	const char *what; /* what failed, for the message */
 };
+
+/* The compressor stops at its next chunk (compress_image()); the message is
+ * derive_outputs()' to print, after the join. */
+static void hasher_fail(struct hasher *h, int r, const char *what)
+{
+	h->what = what;
+	__atomic_store_n(&h->err, r, __ATOMIC_RELEASE);
+}
 
 /* Follows the .zst as the compressor writes it, to its end. */
 static void *hash_zst(struct hasher *h, uint8_t *buf)
@@ -183,8 +192,7 @@ static void *hash_zst(struct hasher *h, uint8_t *buf)
 			size_t n = (size_t)MIN((uint64_t)CHUNK, written - hashed);
 			int r = pread_full(h->zst_fd, buf, n, hashed);
 			if (r < 0) {
-				h->err = r;
-				h->what = "read the .zst back";
+				hasher_fail(h, r, "read the .zst back");
 				return NULL;
 			}
 			sha256_update(h->zst_sha, buf, n);
@@ -206,8 +214,7 @@ static void *hash_outputs(void *arg)
 		struct range rg;
 		int r = next_data(h->fd, pos, h->size, &ds, &de);
 		if (r < 0) {
-			h->err = r;
-			h->what = "map the image's data";
+			hasher_fail(h, r, "map the image's data");
 			return NULL;
 		}
 		if (r == 0 || ds >= de)
@@ -216,13 +223,13 @@ static void *hash_outputs(void *arg)
 		for (at = ds; at < de;) {
 			size_t n = (size_t)MIN((uint64_t)CHUNK, de - at);
 			r = pread_full(h->fd, buf, n, at);
-			if (r >= 0 && ((h->interrupted && *h->interrupted) ||
+			if (r >= 0 && ((h->interrupted &&
+					__atomic_load_n(h->interrupted, __ATOMIC_RELAXED)) ||
 				       __atomic_load_n(&h->stop, __ATOMIC_RELAXED)))
 				r = -EINTR;
 			if (r < 0) {
 				sha256_free(rs);
-				h->err = r;
-				h->what = "read the image";
+				hasher_fail(h, r, "read the image");
 				return NULL;
 			}
 			sha256_update(rs, buf, n);
@@ -272,6 +279,8 @@ static int compress_image(struct deriver *d, uint64_t img_size, volatile sig_ato
 			pos += n;
 			if (interrupted && *interrupted)
 				return -EINTR;
+			if (__atomic_load_n(d->hash_err, __ATOMIC_ACQUIRE) < 0)
+				return -ECANCELED;
 			if (progress)
 				progress_update(progress, pos, img_size, 0, d->zst_size);
 		}
@@ -304,6 +313,7 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 	d.out_size = ZSTD_CStreamOutSize();
 	d.out = xmalloc(d.out_size);
 	d.zp = &zp;
+	d.hash_err = &h.err;
 	h.zst_sha = sha256_new();
 	if (!d.cctx) {
 		r = log_error("%s.zst: cannot create a zstd context", name);
@@ -325,7 +335,7 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 		pthread_join(thread, NULL);
 	else if (r >= 0)
 		hash_outputs(&h);
-	if (r < 0)
+	if (r < 0 && !(r == -ECANCELED && h.err < 0))
 		goto out;
 	if (h.err < 0) {
 		r = h.err == -EINTR ? -EINTR

@@ -30,10 +30,13 @@ struct outfile {
  * the pages itself, and the host filesystem allocates their blocks then
  * (delayed allocation), which is work the build's thread need not wait
  * for. */
+#define WRITEBACK_STEP (64 * MiB)
+
 struct writeback {
 	const struct outfile *f;
 	unsigned pending; /* 1 << output */
-	bool started, stop;
+	bool started;
+	bool stop; /* under LOCK; read without it between steps */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -322,6 +325,22 @@ int outputs_fd(const struct outputs *o, int which) { return o->f[which].fd; }
 const char *outputs_path(const struct outputs *o, int which) { return o->f[which].path; }
 const char *outputs_name(const struct outputs *o, int which) { return o->f[which].final; }
 
+/* Starts the writeback of FD's pages a step at a time: a build that fails
+ * or is interrupted stops it (writeback_stop()) within one step, instead
+ * of waiting while gigabytes of a file about to be removed reach the disk. */
+static void writeback_file(struct writeback *wb, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	for (off_t at = 0; at < st.st_size; at += WRITEBACK_STEP) {
+		if (__atomic_load_n(&wb->stop, __ATOMIC_RELAXED))
+			return;
+		(void)sync_file_range(fd, at, WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
+	}
+}
+
 static void *writeback_loop(void *arg)
 {
 	struct writeback *wb = arg;
@@ -338,7 +357,7 @@ static void *writeback_loop(void *arg)
 		pthread_mutex_unlock(&wb->lock);
 		for (int i = 0; i < OUT_COUNT; i++)
 			if (todo & (1u << i))
-				(void)sync_file_range(wb->f[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+				writeback_file(wb, wb->f[i].fd);
 		pthread_mutex_lock(&wb->lock);
 	}
 	pthread_mutex_unlock(&wb->lock);
@@ -367,7 +386,7 @@ static void writeback_stop(struct writeback *wb)
 	if (!wb->started)
 		return;
 	pthread_mutex_lock(&wb->lock);
-	wb->stop = true;
+	__atomic_store_n(&wb->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&wb->cond);
 	pthread_mutex_unlock(&wb->lock);
 	pthread_join(wb->thread, NULL);
