@@ -95,7 +95,7 @@ bool world_cr_condition(json_object *obj, const char *type);
 /* A node registering itself (server and agents). */
 int world_register_node(const char *name, const char *ip);
 
-/* --- kubectl's verbs (verbs.c) --------------------------------------------- */
+/* --- kubectl's verbs (verbs*.c, sharing verbs.h) -------------------------- */
 
 struct out {
 	FILE *out, *err;

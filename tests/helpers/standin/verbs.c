@@ -18,21 +18,16 @@
  *   rollout status: "Waiting for deployment "X" rollout to finish: A of B
  *     updated replicas are available...", "deployment "X" successfully
  *     rolled out", daemon set and statefulset alike
- *     (pkg/polymorphichelpers/rollout_status.go). */
-#include "standin.h"
+ *     (pkg/polymorphichelpers/rollout_status.go).
+ *
+ * This file: the arguments, the output, the dispatcher and the verbs that
+ * read (get, wait, rollout); verbs-write.c has the verbs that change
+ * objects, verbs-node.c those of nodes (cordon, drain, taint). */
+#include "verbs.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct args {
-	int n;
-	char **pos; /* positional words after the verb */
-	size_t npos;
-	const char *ns, *output, *selector, *filename, *for_, *timeout, *type, *patch, *replicas;
-	const char *raw;
-	bool all_ns, overwrite, server_side;
-};
 
 /* Flags that take a value (as "--flag VALUE" or "--flag=VALUE"). */
 static const char *const valued[] = { "-n",
@@ -116,9 +111,7 @@ static void parse(int argc, char **argv, int first, struct args *a)
 	}
 }
 
-/* "kind/name" or "kind name" into K and NAME. Prints the error. */
-static bool object_arg(struct args *a, size_t *i, const struct kind **k, const char **name,
-		       struct out *o)
+bool object_arg(struct args *a, size_t *i, const struct kind **k, const char **name, struct out *o)
 {
 	char word[256];
 	const char *w = a->pos[*i];
@@ -140,7 +133,7 @@ static bool object_arg(struct args *a, size_t *i, const struct kind **k, const c
 	return true;
 }
 
-static void not_found(struct out *o, const struct kind *k, const char *name)
+void not_found(struct out *o, const struct kind *k, const char *name)
 {
 	char res[256];
 
@@ -149,7 +142,7 @@ static void not_found(struct out *o, const struct kind *k, const char *name)
 	o->status = 1;
 }
 
-static void print_name(struct out *o, const struct kind *k, const char *name, const char *op)
+void print_name(struct out *o, const struct kind *k, const char *name, const char *op)
 {
 	char kn[256];
 
@@ -157,22 +150,7 @@ static void print_name(struct out *o, const struct kind *k, const char *name, co
 	fprintf(o->out, "%s/%s%s%s\n", kn, name, op ? " " : "", op ? op : "");
 }
 
-/* "applied KIND/NAME" in the request log. */
-static void log_applied(const struct kind *k, const char *name)
-{
-	char kn[256];
-
-	kind_print_name(k, kn, sizeof(kn));
-	request_log("applied %s/%s\n", kn, name);
-}
-
-/* The API request a verb makes, as kubectl v0.33 makes it (the sources
- * are cited where each verb calls this), with who made it:
- * "api USER GROUPS VERB GROUP RESOURCE[/SUB] NAMESPACE NAME" ("core" for
- * the core group, "-" for none) in the request log, for the RBAC checks of
- * tests/helpers/rbac-check.py. */
-static void api(const char *verb, const struct kind *k, const char *sub, const char *ns,
-		const char *name)
+void api(const char *verb, const struct kind *k, const char *sub, const char *ns, const char *name)
 {
 	request_log("api %s %s %s %s %s%s%s %s %s\n", standin_user,
 		    standin_groups[0] ? standin_groups : "-", verb, k->group[0] ? k->group : "core",
@@ -180,8 +158,7 @@ static void api(const char *verb, const struct kind *k, const char *sub, const c
 		    name ? name : "-");
 }
 
-/* A copy without the stand-in's own bookkeeping. */
-static json_object *shown(json_object *obj)
+json_object *shown(json_object *obj)
 {
 	json_object *c = NULL;
 
@@ -288,121 +265,6 @@ static void verb_get(struct args *a, struct out *o)
 		json_object_put(list);
 		store_list_free(l, n);
 	}
-}
-
-static void verb_apply(struct args *a, const char *input, size_t len, struct out *o)
-{
-	json_object **docs;
-	char *err;
-	int n;
-
-	if (!a->filename || strcmp(a->filename, "-")) {
-		fprintf(o->err, "error: the stand-in applies standard input only (-f -)\n");
-		o->status = 1;
-		return;
-	}
-	n = yaml_to_json(input, len, &docs, &err);
-	if (n < 0) {
-		fprintf(o->err, "error: %s\n", err ? err : "cannot read the manifest");
-		o->status = 1;
-		free(err);
-		return;
-	}
-	if (n == 0) {
-		fprintf(o->err, "error: no objects passed to apply\n");
-		o->status = 1;
-	}
-	for (int i = 0; i < n; i++) {
-		json_object *d = docs[i], *old;
-		const char *av = jstr(d, "apiVersion", NULL), *kd = jstr(d, "kind", NULL);
-		const char *name = jstr(d, "metadata", "name", NULL);
-		const char *ns = jstr(d, "metadata", "namespace", NULL);
-		const struct kind *k = av && kd ? kind_by_gvk(av, kd) : NULL;
-		if (!av || !kd) {
-			fprintf(o->err,
-				"error: error validating \"STDIN\": error validating data: "
-				"[apiVersion not set, kind not set]; if you choose to ignore these "
-				"errors, turn validation off with --validate=false\n");
-			o->status = 1;
-			continue;
-		}
-		if (!k) {
-			fprintf(o->err,
-				"error: resource mapping not found for name: \"%s\" namespace: \"%s\" "
-				"from \"STDIN\": no matches for kind \"%s\" in version \"%s\"\n"
-				"ensure CRDs are installed first\n",
-				name ? name : "", ns ? ns : "", kd, av);
-			o->status = 1;
-			continue;
-		}
-		if (k->namespaced) {
-			json_object *nso =
-				store_get(kind_by_word("namespace"), NULL, ns ? ns : "default");
-			if (!nso) {
-				fprintf(o->err,
-					"Error from server (NotFound): namespaces \"%s\" not found\n",
-					ns ? ns : "default");
-				o->status = 1;
-				continue;
-			}
-			json_object_put(nso);
-		}
-		old = store_get(k, ns, name);
-		if (old) {
-			/* The applied fields replace the old ones; status and
-			 * the stand-in's bookkeeping stay. */
-			json_object *st = jget(old, "status", NULL),
-				    *sb = jget(old, "_standin", NULL);
-			const char *uid = jstr(old, "metadata", "uid", NULL);
-			const char *ts = jstr(old, "metadata", "creationTimestamp", NULL);
-			json_object *g = jget(old, "metadata", "generation", NULL);
-			bool same;
-			json_object *c1 = shown(old), *c2 = shown(d);
-			json_object_object_del(c1, "status");
-			json_object_object_del(jget(c1, "metadata", NULL), "uid");
-			json_object_object_del(jget(c1, "metadata", NULL), "creationTimestamp");
-			json_object_object_del(jget(c1, "metadata", NULL), "resourceVersion");
-			json_object_object_del(jget(c1, "metadata", NULL), "generation");
-			if (!k->namespaced)
-				json_object_object_del(jget(c2, "metadata", NULL), "namespace");
-			else if (!jget(c2, "metadata", "namespace", NULL))
-				jset_str(jget(c2, "metadata", NULL), "namespace", "default");
-			same = json_object_equal(c1, c2);
-			json_object_put(c1);
-			json_object_put(c2);
-			if (st)
-				json_object_object_add(d, "status", json_object_get(st));
-			if (sb)
-				json_object_object_add(d, "_standin", json_object_get(sb));
-			if (uid)
-				jset_str(jmake(d, "metadata", NULL), "uid", uid);
-			if (ts)
-				jset_str(jmake(d, "metadata", NULL), "creationTimestamp", ts);
-			json_object_object_add(jmake(d, "metadata", NULL), "generation",
-					       json_object_new_int64(
-						       (g ? json_object_get_int64(g) : 1) +
-						       (same ? 0 : 1)));
-			store_put(k, d);
-			if (!same)
-				log_applied(k, name);
-			print_name(o, k, name,
-				   a->server_side ? "serverside-applied"
-				   : same	  ? "unchanged"
-						  : "configured");
-			json_object_put(old);
-		} else {
-			json_object_object_add(jmake(d, "_standin", NULL), "born",
-					       json_object_new_int64((int64_t)world_tick));
-			json_object_object_add(jmake(d, "metadata", NULL), "generation",
-					       json_object_new_int(1));
-			store_put(k, d);
-			log_applied(k, name);
-			print_name(o, k, name, a->server_side ? "serverside-applied" : "created");
-		}
-	}
-	for (int i = 0; i < n; i++)
-		json_object_put(docs[i]);
-	free(docs);
 }
 
 /* Whether OBJ of kind K meets condition COND now. */
@@ -552,388 +414,6 @@ static void verb_rollout(struct args *a, struct out *o)
 	json_object_put(obj);
 }
 
-/* RFC 7386 merge patch of PATCH into TARGET. */
-static void merge_patch(json_object *target, json_object *patch)
-{
-	json_object_object_foreach(patch, key, val)
-	{
-		json_object *t;
-		if (!val)
-			json_object_object_del(target, key);
-		else if (json_object_is_type(val, json_type_object) &&
-			 json_object_object_get_ex(target, key, &t) &&
-			 json_object_is_type(t, json_type_object))
-			merge_patch(t, val);
-		else
-			json_object_object_add(target, key, json_object_get(val));
-	}
-}
-
-/* A JSON patch (RFC 6902): add, replace, remove on "/a/b/0" paths. */
-static int json_patch(json_object *target, json_object *ops, char *err, size_t len)
-{
-	for (size_t i = 0; i < json_object_array_length(ops); i++) {
-		json_object *op = json_object_array_get_idx(ops, i), *cur = target, *val;
-		const char *kind = jstr(op, "op", NULL), *path = jstr(op, "path", NULL);
-		char buf[512], *save = NULL, *tok, *next;
-		if (!kind || !path || path[0] != '/') {
-			snprintf(err, len, "invalid JSON patch operation %zu", i);
-			return -1;
-		}
-		snprintf(buf, sizeof(buf), "%s", path + 1);
-		tok = strtok_r(buf, "/", &save);
-		while (tok && (next = strtok_r(NULL, "/", &save))) {
-			json_object *c = NULL;
-			if (json_object_is_type(cur, json_type_array))
-				c = json_object_array_get_idx(cur, (size_t)atoi(tok));
-			else
-				json_object_object_get_ex(cur, tok, &c);
-			if (!c) {
-				snprintf(err, len, "doc is missing path: \"%s\"", path);
-				return -1;
-			}
-			cur = c;
-			tok = next;
-		}
-		/* "~1" is "/" in a path segment */
-		for (char *t = tok; t && (t = strstr(t, "~1"));) {
-			*t = '/';
-			memmove(t + 1, t + 2, strlen(t + 2) + 1);
-		}
-		val = jget(op, "value", NULL);
-		if (!strcmp(kind, "test")) {
-			json_object *have = NULL;
-			if (json_object_is_type(cur, json_type_array))
-				have = json_object_array_get_idx(cur, (size_t)atoi(tok));
-			else
-				json_object_object_get_ex(cur, tok, &have);
-			if (!have || !json_object_equal(have, val)) {
-				snprintf(err, len, "testing value %s failed: test failed", path);
-				return -1;
-			}
-			continue;
-		}
-		if (!strcmp(kind, "remove")) {
-			if (json_object_is_type(cur, json_type_array))
-				json_object_array_del_idx(cur, (size_t)atoi(tok), 1);
-			else
-				json_object_object_del(cur, tok);
-		} else if (json_object_is_type(cur, json_type_array)) {
-			if (!strcmp(tok, "-"))
-				json_object_array_add(cur, json_object_get(val));
-			else
-				json_object_array_put_idx(cur, (size_t)atoi(tok),
-							  json_object_get(val));
-		} else
-			json_object_object_add(cur, tok, json_object_get(val));
-	}
-	return 0;
-}
-
-static void verb_patch(struct args *a, struct out *o)
-{
-	const struct kind *k;
-	const char *name;
-	size_t i = 0;
-	json_object *obj, *p, *before = NULL;
-	char err[256];
-
-	if (a->npos < 1 || !a->patch) {
-		fprintf(o->err,
-			"error: must specify --patch or --patch-file containing the contents "
-			"of the patch\n");
-		o->status = 1;
-		return;
-	}
-	if (!object_arg(a, &i, &k, &name, o))
-		return;
-	obj = store_get(k, a->ns, name);
-	api("patch", k, NULL, a->ns ? a->ns : "default", name);
-	if (!obj)
-		return not_found(o, k, name);
-	p = json_tokener_parse(a->patch);
-	if (!p) {
-		fprintf(o->err,
-			"error: unable to parse \"%s\": yaml: did not find expected node content\n",
-			a->patch);
-		o->status = 1;
-		json_object_put(obj);
-		return;
-	}
-	json_object_deep_copy(obj, &before, NULL);
-	if (a->type && !strcmp(a->type, "json")) {
-		if (json_patch(obj, p, err, sizeof(err)) < 0) {
-			fprintf(o->err, "The request is invalid: %s\n", err);
-			o->status = 1;
-		}
-	} else /* merge; strategic merges alike for the fields the tests use */
-		merge_patch(obj, p);
-	if (!o->status) {
-		bool same = json_object_equal(before, obj);
-		store_put(k, obj);
-		print_name(o, k, name, same ? "patched (no change)" : "patched");
-	}
-	json_object_put(before);
-	json_object_put(p);
-	json_object_put(obj);
-}
-
-static void verb_scale(struct args *a, struct out *o)
-{
-	const struct kind *k;
-	const char *name;
-	size_t i = 0;
-	json_object *obj;
-
-	if (!a->replicas) {
-		fprintf(o->err, "error: required flag(s) \"replicas\" not set\n");
-		o->status = 1;
-		return;
-	}
-	if (a->npos < 1 || !object_arg(a, &i, &k, &name, o))
-		return;
-	obj = store_get(k, a->ns, name);
-	/* pkg/scale/scale.go ScaleSimple: a patch of the scale subresource */
-	api("patch", k, "scale", a->ns ? a->ns : "default", name);
-	if (!obj)
-		return not_found(o, k, name);
-	json_object_object_add(jmake(obj, "spec", NULL), "replicas",
-			       json_object_new_int(atoi(a->replicas)));
-	json_object_object_del(jmake(obj, "_standin", NULL), "born");
-	json_object_object_add(jmake(obj, "_standin", NULL), "born",
-			       json_object_new_int64((int64_t)world_tick));
-	store_put(k, obj);
-	print_name(o, k, name, "scaled");
-	json_object_put(obj);
-}
-
-/* annotate / label: KEY=VALUE and KEY- words after the object. */
-static void verb_meta(struct args *a, struct out *o, const char *field, const char *op)
-{
-	const struct kind *k;
-	const char *name;
-	size_t i = 0;
-	json_object *obj, *m;
-
-	if (a->npos < 2 || !object_arg(a, &i, &k, &name, o))
-		return;
-	obj = store_get(k, a->ns, name);
-	/* pkg/cmd/annotate: the object is read, then merge-patched */
-	api("get", k, NULL, a->ns ? a->ns : "default", name);
-	if (!obj)
-		return not_found(o, k, name);
-	api("patch", k, NULL, a->ns ? a->ns : "default", name);
-	m = jmake(obj, "metadata", field, NULL);
-	for (i++; i < a->npos; i++) {
-		char key[256];
-		const char *w = a->pos[i], *eq = strchr(w, '=');
-		json_object *have;
-		if (!eq && w[strlen(w) - 1] == '-') {
-			snprintf(key, sizeof(key), "%.*s", (int)strlen(w) - 1, w);
-			json_object_object_del(m, key);
-			continue;
-		}
-		if (!eq)
-			continue;
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - w), w);
-		if (!a->overwrite && json_object_object_get_ex(m, key, &have) &&
-		    strcmp(json_object_get_string(have), eq + 1)) {
-			fprintf(o->err,
-				"error: --overwrite is false but found the following declared "
-				"%s(s): '%s' already has a value (%s)\n",
-				!strcmp(field, "labels") ? "label" : "annotation", key,
-				json_object_get_string(have));
-			o->status = 1;
-			json_object_put(obj);
-			return;
-		}
-		jset_str(m, key, eq + 1);
-	}
-	store_put(k, obj);
-	print_name(o, k, name, op);
-	json_object_put(obj);
-}
-
-static json_object *get_node(struct args *a, size_t i, struct out *o)
-{
-	const struct kind *k = kind_by_word("node");
-	json_object *n;
-
-	if (a->npos <= i) {
-		fprintf(o->err, "error: USAGE: NODE is required\n");
-		o->status = 1;
-		return NULL;
-	}
-	n = store_get(k, NULL, a->pos[i]);
-	/* cordon, drain, taint read the node first (resource builder) */
-	api("get", k, NULL, NULL, a->pos[i]);
-	if (!n)
-		not_found(o, k, a->pos[i]);
-	return n;
-}
-
-static void cordon(struct args *a, struct out *o, bool on, bool quiet_already)
-{
-	json_object *n = get_node(a, 0, o), *u;
-	bool was;
-
-	if (!n)
-		return;
-	was = (u = jget(n, "spec", "unschedulable", NULL)) && json_object_get_boolean(u);
-	if (was == on) {
-		if (!quiet_already)
-			print_name(o, kind_by_word("node"), a->pos[0],
-				   on ? "already cordoned" : "already uncordoned");
-	} else {
-		json_object_object_add(jmake(n, "spec", NULL), "unschedulable",
-				       json_object_new_boolean(on));
-		/* pkg/drain/cordon.go PatchOrReplaceWithContext: a strategic
-		 * merge patch, only when the node changes */
-		api("patch", kind_by_word("node"), NULL, NULL, a->pos[0]);
-		store_put(kind_by_word("node"), n);
-		print_name(o, kind_by_word("node"), a->pos[0], on ? "cordoned" : "uncordoned");
-	}
-	json_object_put(n);
-}
-
-static void verb_drain(struct args *a, struct out *o)
-{
-	const struct kind *pk = kind_by_word("pod");
-	size_t n;
-	json_object **pods;
-
-	cordon(a, o, true, false);
-	if (o->status)
-		return;
-	pods = store_list(pk, NULL, &n);
-	/* pkg/drain/drain.go GetPodsForDeletion: every namespace's pods with
-	 * spec.nodeName=NODE */
-	api("list", pk, NULL, NULL, NULL);
-	for (size_t i = 0; i < n; i++) {
-		const char *node = jstr(pods[i], "spec", "nodeName", NULL);
-		json_object *owners = jget(pods[i], "metadata", "ownerReferences", NULL);
-		const char *ok = json_object_is_type(owners, json_type_array)
-					 ? jstr(json_object_array_get_idx(owners, 0), "kind", NULL)
-					 : NULL;
-		const char *pname = jstr(pods[i], "metadata", "name", NULL);
-		const char *pns = jstr(pods[i], "metadata", "namespace", NULL);
-		if (!node || strcmp(node, a->pos[0]))
-			continue;
-		if (ok && !strcmp(ok, "DaemonSet")) {
-			/* pkg/drain/filters.go daemonSetFilter: the DaemonSet is
-			 * looked up */
-			api("get", kind_by_word("daemonset"), NULL, pns,
-			    jstr(json_object_array_get_idx(owners, 0), "name", NULL));
-			fprintf(o->err, "Warning: ignoring DaemonSet-managed Pods: %s/%s\n", pns,
-				pname);
-			continue;
-		}
-		/* evictPods: an Eviction per pod, then the pod is read until it
-		 * is gone (waitForDelete) */
-		api("create", pk, "eviction", pns, pname);
-		api("get", pk, NULL, pns, pname);
-		fprintf(o->out, "evicting pod %s/%s\n", pns, pname);
-		store_delete(pk, pns, pname);
-		fprintf(o->out, "pod/%s evicted\n", pname);
-	}
-	store_list_free(pods, n);
-	print_name(o, kind_by_word("node"), a->pos[0], "drained");
-}
-
-static void verb_taint(struct args *a, struct out *o)
-{
-	json_object *n, *taints;
-	const char *t;
-	char key[256], value[256] = "", effect[64] = "";
-	bool remove;
-
-	if (a->npos < 3 || (strcmp(a->pos[0], "nodes") && strcmp(a->pos[0], "node"))) {
-		fprintf(o->err, "error: the stand-in taints 'nodes NODE TAINT' only\n");
-		o->status = 1;
-		return;
-	}
-	n = get_node(a, 1, o);
-	if (!n)
-		return;
-	t = a->pos[2];
-	remove = t[strlen(t) - 1] == '-';
-	sscanf(t, "%255[^=:]", key);
-	if (strchr(t, '='))
-		sscanf(strchr(t, '=') + 1, "%255[^:]", value);
-	if (strchr(t, ':'))
-		sscanf(strchr(t, ':') + 1, "%63[A-Za-z]", effect);
-	taints = jget(n, "spec", "taints", NULL);
-	if (!taints) {
-		taints = json_object_new_array();
-		json_object_object_add(jmake(n, "spec", NULL), "taints", taints);
-	}
-	{
-		bool found = false;
-		for (size_t i = json_object_array_length(taints); i-- > 0;) {
-			json_object *x = json_object_array_get_idx(taints, i);
-			const char *xk = jstr(x, "key", NULL), *xe = jstr(x, "effect", NULL);
-			if (xk && !strcmp(xk, key) && (!*effect || (xe && !strcmp(xe, effect)))) {
-				found = true;
-				if (remove || a->overwrite)
-					json_object_array_del_idx(taints, i, 1);
-				else {
-					fprintf(o->err,
-						"error: node %s already has %s taint(s) with same "
-						"effect(s) and --overwrite is false\n",
-						a->pos[1], key);
-					o->status = 1;
-					json_object_put(n);
-					return;
-				}
-			}
-		}
-		if (remove && !found) {
-			fprintf(o->err, "error: taint \"%.*s\" not found\n", (int)strlen(t) - 1, t);
-			o->status = 1;
-			json_object_put(n);
-			return;
-		}
-	}
-	/* pkg/cmd/taint/taint.go: a strategic merge patch of the node */
-	api("patch", kind_by_word("node"), NULL, NULL, a->pos[1]);
-	if (!remove) {
-		json_object *x = json_object_new_object();
-		jset_str(x, "key", key);
-		if (*value)
-			jset_str(x, "value", value);
-		jset_str(x, "effect", effect);
-		json_object_array_add(taints, x);
-	}
-	store_put(kind_by_word("node"), n);
-	print_name(o, kind_by_word("node"), a->pos[1], remove ? "untainted" : "tainted");
-	json_object_put(n);
-}
-
-static void verb_delete(struct args *a, struct out *o)
-{
-	const struct kind *k;
-	const char *name;
-	size_t i = 0;
-	json_object *obj;
-	char kn[256];
-
-	if (a->npos < 1 || !object_arg(a, &i, &k, &name, o))
-		return;
-	if (!name) {
-		fprintf(o->err, "error: resource(s) were provided, but no name was specified\n");
-		o->status = 1;
-		return;
-	}
-	obj = store_get(k, a->ns, name);
-	api("delete", k, NULL, a->ns ? a->ns : "default", name);
-	if (!obj)
-		return not_found(o, k, name);
-	store_delete(k, a->ns, name);
-	kind_print_name(k, kn, sizeof(kn));
-	fprintf(o->out, "%s \"%s\" deleted\n", kn, name);
-	json_object_put(obj);
-}
-
 void kubectl_main(int argc, char **argv, const char *input, size_t len, struct out *o)
 {
 	struct args a = { 0 };
@@ -997,9 +477,9 @@ void kubectl_main(int argc, char **argv, const char *input, size_t len, struct o
 	else if (!strcmp(argv[v], "label"))
 		verb_meta(&a, o, "labels", "labeled");
 	else if (!strcmp(argv[v], "cordon"))
-		cordon(&a, o, true, false);
+		verb_cordon(&a, o, true, false);
 	else if (!strcmp(argv[v], "uncordon"))
-		cordon(&a, o, false, false);
+		verb_cordon(&a, o, false, false);
 	else if (!strcmp(argv[v], "drain"))
 		verb_drain(&a, o);
 	else if (!strcmp(argv[v], "taint"))
