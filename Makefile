@@ -64,7 +64,9 @@ endif
 COMMON_SRC := $(filter-out common/jsonq.c,$(wildcard common/*.c))
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
-HELPER_SRC := $(wildcard tests/helpers/*.c)
+# Each tests/helpers/*.c is a program, but mkarchive-*.c (parts of
+# mkarchive, below).
+HELPER_SRC := $(filter-out tests/helpers/mkarchive-%.c,$(wildcard tests/helpers/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
 BUILDER_OBJ := $(BUILDER_SRC:%.c=$(O)/%.o)
@@ -79,6 +81,12 @@ STANDIN_SRC := $(wildcard tests/helpers/standin/*.c) common/fileio.c common/util
 STANDIN_PKGS := yaml-0.1 json-c libcrypto
 STANDIN_LIBS := $(shell $(PKG_CONFIG) --libs $(STANDIN_PKGS) 2>/dev/null)
 STANDIN_CROSS_LIBS := $(shell $(CROSS_PKG_CONFIG) --libs $(STANDIN_PKGS) 2>/dev/null)
+
+# mkarchive (tests/helpers/): one program of several files too,
+# mkarchive.c (the command) and mkarchive-*.c, which need nothing of
+# common/ but util.c.
+MKARCHIVE_SRC := $(wildcard tests/helpers/mkarchive*.c) common/util.c
+MKARCHIVE_LIBS := $(shell $(PKG_CONFIG) --libs libarchive 2>/dev/null)
 
 # farm-node links only what it uses of common/ (no OpenSSL, no libarchive:
 # the node's base provides libfdisk, libblkid, libbtrfsutil, libyaml and
@@ -142,6 +150,10 @@ $(O)/tests/helpers/k3s-standin: $(STANDIN_SRC:%.c=$(O)/%.o)
 $(O)/aarch64/tests/helpers/k3s-standin: $(STANDIN_SRC:%.c=$(O)/aarch64/%.o)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CROSS_CC) -o $@ $^ $(STANDIN_CROSS_LIBS)
+
+$(O)/tests/helpers/mkarchive: $(MKARCHIVE_SRC:%.c=$(O)/%.o)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MKARCHIVE_LIBS)
 
 $(O)/farm-image: $(O)/builder/main.o $(BUILDER_OBJ) $(COMMON_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
