@@ -27,7 +27,7 @@ TEST ?=
 
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
-PKGS := fdisk blkid ext2fs com_err libarchive yaml-0.1 libzstd libcrypto libcurl expat
+PKGS := fdisk blkid ext2fs com_err libarchive yaml-0.1 libzstd libxxhash libcrypto libcurl expat
 
 ifeq ($(D),asan)
 O := build-asan

@@ -2,16 +2,10 @@
 #include "derive.h"
 #include "log.h"
 #include "threads.h"
+#include "zst.h"
 
-#include <zstd.h>
-
-#define BMAP_BLOCK 4096
-#define CHUNK	   (1 << 20)
-/* Level 1, not zstd's default 3: compression is the largest part of a
- * build, and with level 1 a build of the x86 base takes about 30% less CPU
- * time for a 5% larger .zst (267 MiB instead of 254), and peaks at 56 MiB
- * of memory instead of 134. */
-#define ZSTD_LEVEL     1
+#define BMAP_BLOCK     4096
+#define CHUNK	       (1 << 20)
 #define WRITEBACK_STEP (32 * MiB) /* of .zst, then its writeback starts */
 
 struct range {
@@ -31,9 +25,7 @@ struct deriver {
 	const struct outputs *o;
 	const char *name;
 	int img_fd, zst_fd;
-	ZSTD_CCtx *cctx;
-	uint8_t *out;
-	size_t out_size;
+	struct zst *zst;
 	struct zst_progress *zp;
 	uint64_t zst_size, zst_flushed;
 	const int *hash_err; /* the hasher's: once set, compressing on is wasted */
@@ -48,29 +40,20 @@ static void zst_published(struct zst_progress *zp, uint64_t written, bool done)
 	pthread_mutex_unlock(&zp->lock);
 }
 
-static int zst_feed(struct deriver *d, const void *buf, size_t len, bool end)
+/* The .zst's bytes as the frame is made. */
+static int zst_write(void *opaque, const void *buf, size_t len)
 {
-	ZSTD_inBuffer in = { buf, len, 0 };
-	size_t rem;
+	struct deriver *d = opaque;
+	int r = write_full(d->zst_fd, buf, len);
 
-	do {
-		ZSTD_outBuffer o = { d->out, d->out_size, 0 };
-		rem = ZSTD_compressStream2(d->cctx, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(rem))
-			return log_error("%s.zst: compression failed: %s", d->name,
-					 ZSTD_getErrorName(rem));
-		if (o.pos) {
-			int r = write_full(d->zst_fd, d->out, o.pos);
-			if (r < 0)
-				return outputs_write_failed(d->o, OUT_ZST, r);
-			d->zst_size += o.pos;
-			zst_published(d->zp, d->zst_size, false);
-			if (d->zst_size >= d->zst_flushed + WRITEBACK_STEP) {
-				outputs_writeback(d->o, OUT_ZST);
-				d->zst_flushed = d->zst_size;
-			}
-		}
-	} while (end ? rem != 0 : in.pos < in.size);
+	if (r < 0)
+		return outputs_write_failed(d->o, OUT_ZST, r);
+	d->zst_size += len;
+	zst_published(d->zp, d->zst_size, false);
+	if (d->zst_size >= d->zst_flushed + WRITEBACK_STEP) {
+		outputs_writeback(d->o, OUT_ZST);
+		d->zst_flushed = d->zst_size;
+	}
 	return 0;
 }
 
@@ -245,11 +228,10 @@ static void *hash_outputs(void *arg)
 	return hash_zst(h, buf);
 }
 
-/* The image fed to zstd in order: holes as zeros, not read. */
+/* The image compressed in order: its holes are zeros, not read. */
 static int compress_image(struct deriver *d, uint64_t img_size, volatile sig_atomic_t *interrupted,
 			  struct progress *progress)
 {
-	static const uint8_t zero_block[CHUNK];
 	_cleanup_free_ uint8_t *buf = xmalloc(CHUNK);
 	uint64_t pos = 0;
 	int r;
@@ -261,19 +243,18 @@ static int compress_image(struct deriver *d, uint64_t img_size, volatile sig_ato
 			return log_error_errno(r, "%s: cannot map the image's data: %m", d->name);
 		if (r == 0)
 			ds = de = img_size;
-		while (pos < ds) {
-			size_t n = (size_t)MIN((uint64_t)CHUNK, ds - pos);
-			r = zst_feed(d, zero_block, n, false);
+		if (pos < ds) {
+			r = zst_zeros(d->zst, ds - pos);
 			if (r < 0)
 				return r;
-			pos += n;
+			pos = ds;
 		}
 		while (pos < de) {
 			size_t n = (size_t)MIN((uint64_t)CHUNK, de - pos);
 			r = pread_full(d->img_fd, buf, n, pos);
 			if (r < 0)
 				return log_error_errno(r, "%s: read failed: %m", d->name);
-			r = zst_feed(d, buf, n, false);
+			r = zst_data(d->zst, buf, n);
 			if (r < 0)
 				return r;
 			pos += n;
@@ -285,7 +266,7 @@ static int compress_image(struct deriver *d, uint64_t img_size, volatile sig_ato
 				progress_update(progress, pos, img_size, 0, d->zst_size);
 		}
 	}
-	return zst_feed(d, NULL, 0, true);
+	return zst_end(d->zst);
 }
 
 int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
@@ -306,25 +287,14 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 	pthread_t thread;
 	bool threaded = false;
 	uint8_t digest[SHA256_LEN];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r = 0;
 
-	d.cctx = ZSTD_createCCtx();
-	d.out_size = ZSTD_CStreamOutSize();
-	d.out = xmalloc(d.out_size);
 	d.zp = &zp;
 	d.hash_err = &h.err;
 	h.zst_sha = sha256_new();
-	if (!d.cctx) {
-		r = log_error("%s.zst: cannot create a zstd context", name);
+	r = zst_new(name, img_size, zst_write, &d, &d.zst);
+	if (r < 0)
 		goto out;
-	}
-	/* nbWorkers >= 1 in all cases: zstd's output then does not depend on
-	 * the number of workers, so the .zst is reproducible across machines. */
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_checksumFlag, 1);
-	ZSTD_CCtx_setParameter(d.cctx, ZSTD_c_nbWorkers, (int)MAX(1, MIN(cpus, 8)));
-	ZSTD_CCtx_setPledgedSrcSize(d.cctx, img_size);
 
 	threaded = thread_start(&thread, hash_outputs, &h) == 0;
 	r = compress_image(&d, img_size, interrupted, progress);
@@ -354,8 +324,7 @@ out:
 	if (progress)
 		progress_done(progress);
 	free(h.ranges);
-	ZSTD_freeCCtx(d.cctx);
-	free(d.out);
+	zst_free(d.zst);
 	sha256_free(h.zst_sha);
 	return r;
 }

@@ -2,11 +2,11 @@
 /* The outputs derived from a finished image, read from the page cache by two
  * threads at once (one feeds the compressor, one hashes the bmap's ranges):
  * NAME.img.bmap (bmaptool's format 2.0: the ranges of 4 KiB blocks the image
- * file has data in, each with its sha256) and NAME.img.zst (zstd level 1,
- * multithreaded; the same bytes for any number of threads) with its sha256.
- * Holes are not read: zeros are fed to the compressor directly. The whole
- * image is not hashed: its holes would cost more than all the data, and the
- * bmap's range checksums and the .zst's sha256 already pin its content. */
+ * file has data in, each with its sha256) and NAME.img.zst (one zstd frame,
+ * zst.h) with its sha256. Holes are not read, and long ones never reach the
+ * compressor. The whole image is not hashed with sha256: its holes would
+ * cost more than all the data, and the bmap's range checksums and the
+ * .zst's sha256 already pin its content. */
 #pragma once
 
 #include "hash.h"
