@@ -6,18 +6,72 @@
  * otherwise pin the root to 15 GiB: the cut to content cannot move it).
  * A 4 KiB block that holds only zeros stays a hole, as cp --sparse=always and
  * tar --sparse leave it: an archive of a few MB that expands to GBs of zeros
- * writes nothing for them. Data is written with pwrite() straight to its
- * blocks; a block that arrives in pieces is assembled in a buffer first. */
+ * writes nothing for them. Data is written with pwrite() to its blocks; a
+ * block that arrives in pieces is assembled in a buffer first, and data for
+ * consecutive blocks is gathered into one write of up to GATHER_MAX: most
+ * files are a block or a few, and the host's page cache takes a few larger
+ * writes at a fraction of the cost of many small ones. Larger than 256 KiB
+ * was slower: the gathered data no longer stays in the CPU's cache. */
 #include "ext4-internal.h"
 
 #include <sys/stat.h>
 
 /* The longest initialized extent ext4 has. */
 #define MAX_EXTENT_LEN 32768
+#define GATHER_MAX     (256 * KiB)
 
 static bool zero_block(const uint8_t *p)
 {
 	return p[0] == 0 && memcmp(p, p + 1, BLOCK_SIZE - 1) == 0;
+}
+
+static int write_failed(struct ext4_writer *w, int r)
+{
+	return ext4_fail(w, (errcode_t)-r, "writing file data to the image"), r;
+}
+
+int ext4_file_flush(struct ext4_writer *w)
+{
+	int r;
+
+	if (!w->gather_len)
+		return 0;
+	r = pwrite_full(w->fd, w->gather, w->gather_len, w->gather_at);
+	w->gather_len = 0;
+	return r < 0 ? write_failed(w, r) : 0;
+}
+
+/* LEN bytes of file data for image offset AT. Data that does not continue
+ * what is gathered is written after it, never before. */
+static int write_data(struct ext4_writer *w, const uint8_t *data, size_t len, uint64_t at)
+{
+	int r;
+
+	if (w->gather_len && at != w->gather_at + w->gather_len) {
+		r = ext4_file_flush(w);
+		if (r < 0)
+			return r;
+	}
+	if (!w->gather_len && len >= GATHER_MAX)
+		return (r = pwrite_full(w->fd, data, len, at)) < 0 ? write_failed(w, r) : 0;
+	if (!w->gather)
+		w->gather = xmalloc(GATHER_MAX);
+	while (len) {
+		size_t n = MIN(len, GATHER_MAX - w->gather_len);
+		if (!w->gather_len)
+			w->gather_at = at;
+		memcpy(w->gather + w->gather_len, data, n);
+		w->gather_len += n;
+		data += n;
+		at += n;
+		len -= n;
+		if (w->gather_len == GATHER_MAX) {
+			r = ext4_file_flush(w);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
 }
 
 /* Maps logical blocks [LBLK, LBLK+N) of the current file to blocks it takes
@@ -67,10 +121,9 @@ static int map_and_write(struct ext4_writer *w, blk64_t lblk, const uint8_t *dat
 		}
 		if (e)
 			return ext4_fail(w, e, "mapping the blocks of %s", w->cur_path);
-		r = pwrite_full(w->fd, data, len * BLOCK_SIZE, w->offset + pblk * BLOCK_SIZE);
+		r = write_data(w, data, len * BLOCK_SIZE, w->offset + pblk * BLOCK_SIZE);
 		if (r < 0)
-			return ext4_fail(w, (errcode_t)-r, "writing the data of %s", w->cur_path),
-			       r;
+			return r;
 		w->cur_goal = pblk + len;
 		lblk += len;
 		data += len * BLOCK_SIZE;
@@ -192,7 +245,11 @@ int ext4_file_rewrite(struct ext4_writer *w, const char *path, const struct ext4
 	ext4_lookup(w, path, &mode);
 	if (!ino || !S_ISREG(mode))
 		return ext4_fail(w, 0, "%s is not a regular file", path), -EINVAL;
-	/* As open(O_TRUNC): what the file held is given back. */
+	/* As open(O_TRUNC): what the file held is given back, once what is
+	 * gathered for its blocks is written (another file may take them). */
+	r = ext4_file_flush(w);
+	if (r < 0)
+		return r;
 	e = ext2fs_read_inode(w->fs, ino, &in);
 	if (!e)
 		e = ext2fs_punch(w->fs, ino, &in, NULL, 0, ~0ULL);
@@ -302,4 +359,7 @@ void ext4_file_free(struct ext4_writer *w)
 	file_reset(w);
 	free(w->pend);
 	w->pend = NULL;
+	free(w->gather);
+	w->gather = NULL;
+	w->gather_len = 0;
 }

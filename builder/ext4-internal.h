@@ -41,6 +41,11 @@ struct ext4_writer {
 	uint8_t *pend; /* a block that arrives in pieces */
 	blk64_t pend_lblk;
 	bool pend_valid;
+
+	/* File data for consecutive blocks, not yet written (ext4-file.c). */
+	uint8_t *gather;
+	uint64_t gather_at; /* its offset in the image file */
+	size_t gather_len;
 };
 
 /* Records a message (with libext2fs's text for E) and returns -errno. */
@@ -65,6 +70,9 @@ errcode_t ext4_dir_scrub(struct ext4_writer *w);
  * NAME yet (ext4-dir.c). */
 errcode_t ext4_dir_link(struct ext4_writer *w, ext2_ino_t dir, const char *name, ext2_ino_t ino,
 			int file_type);
+/* Writes the file data gathered so far (ext4-file.c): before any block is
+ * given back, and before the metadata. */
+int ext4_file_flush(struct ext4_writer *w);
 /* Frees the state of the file being written (ext4-file.c). */
 void ext4_file_free(struct ext4_writer *w);
 

@@ -513,8 +513,10 @@ int ext4_finish(struct ext4_writer *w, uint64_t headroom, uint64_t *size)
 	ext2_filsys fs = w->fs;
 	struct ext2fs_journal_params jp;
 	errcode_t e;
-	int r;
+	int r = ext4_file_flush(w);
 
+	if (r < 0)
+		return r;
 	if (w->shrink) {
 		r = ext4_shrink_to_content(w, headroom);
 		if (r < 0)
