@@ -34,6 +34,26 @@ check "libarchive decompresses it to the image (as Raspberry Pi Imager does)" \
 	cmp <(bsdcat "$ref/sheep.img.zst") "$ref/sheep.img"
 check_eq "the build's lock is gone" "sheep.img sheep.img.bmap sheep.img.zst sheep.json" "$(files "$ref")"
 
+# --- the .bmap does not depend on the host's memory pages -------------------
+# The GPT is laid out in a memfd, whose data comes in whole pages (2 MiB
+# with shmem huge pages): only the label's own sectors may reach the image,
+# or the .bmap maps the pages' zeros too.
+check_eq "the .bmap's first range is the MBR and the GPT's header and entries" "0-4" \
+	"$(sed -n 's/.*<Range chksum="[0-9a-f]*"> \([0-9-]*\) <\/Range>.*/\1/p' "$ref/sheep.img.bmap" | head -1)"
+thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+if [ "$(id -u)" != 0 ] || ! [ -w "$thp" ]; then
+	skip "with shmem huge pages: the same .bmap" "changing $thp needs root and a kernel with transparent huge pages"
+else
+	was=$(sed 's/.*\[\([a-z_]*\)\].*/\1/' "$thp")
+	trap 'echo "$was" >"$thp"; rm -rf "$TMP"' EXIT
+	echo always >"$thp"
+	build sheep "$TMP/full.tar" "$TMP/huge"
+	echo "$was" >"$thp"
+	trap 'rm -rf "$TMP"' EXIT
+	check "with shmem huge pages: the same .bmap" cmp "$TMP/huge/sheep.img.bmap" "$ref/sheep.img.bmap"
+	rm -rf "$TMP/huge"
+fi
+
 # --- something in the way of a target --------------------------------------
 out=$TMP/in-the-way
 cp -a "$ref" "$out"
