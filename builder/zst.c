@@ -51,6 +51,7 @@ struct zst {
 	size_t out_size;
 	uint8_t header[LIBZSTD_HEADER];
 	size_t header_seen; /* of libzstd's header, which is replaced */
+	uint64_t run;	    /* zeros given and not yet compressed */
 };
 
 static const uint8_t zeros[CHUNK];
@@ -134,10 +135,22 @@ static int too_much(struct zst *z, uint64_t len)
 			 (unsigned long long)(z->given + len), (unsigned long long)z->size);
 }
 
+static bool all_zeros(const uint8_t *p, size_t len)
+{
+	return len && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
+}
+
+static int run_end(struct zst *z);
+
 int zst_data(struct zst *z, const void *buf, size_t len)
 {
 	int r = too_much(z, len);
 
+	if (r < 0)
+		return r;
+	if (all_zeros(buf, len))
+		return zst_zeros(z, len);
+	r = run_end(z);
 	if (r < 0)
 		return r;
 	XXH64_update(z->xxh, buf, len);
@@ -157,21 +170,35 @@ static int compress_zeros(struct zst *z, uint64_t len)
 	return 0;
 }
 
+/* Zeros are counted, and go into the frame when what follows is not zeros
+ * (explicit zeros in the image's data join the holes around them). */
 int zst_zeros(struct zst *z, uint64_t len)
 {
-	uint64_t rest = len > RUN_EDGE ? len - RUN_EDGE : 0;
 	int r = too_much(z, len);
 
 	if (r < 0)
 		return r;
 	z->given += len;
+	z->run += len;
 	for (uint64_t left = len; left;) {
 		size_t n = (size_t)MIN(left, (uint64_t)CHUNK);
 		XXH64_update(z->xxh, zeros, n);
 		left -= n;
 	}
-	if (!rest)
-		return compress_zeros(z, len);
+	return 0;
+}
+
+static int run_end(struct zst *z)
+{
+	uint64_t rest = z->run > RUN_EDGE ? z->run - RUN_EDGE : 0;
+	int r;
+
+	if (!rest) {
+		r = compress_zeros(z, z->run);
+		z->run = 0;
+		return r;
+	}
+	z->run = 0;
 	r = compress_zeros(z, RUN_EDGE);
 	if (r >= 0)
 		r = compress(z, NULL, 0, ZSTD_e_flush);
@@ -198,7 +225,9 @@ int zst_end(struct zst *z)
 	if (z->given != z->size)
 		return log_error("%s.zst: %llu bytes of content, not the image's %llu", z->name,
 				 (unsigned long long)z->given, (unsigned long long)z->size);
-	r = compress(z, NULL, 0, ZSTD_e_end);
+	r = run_end(z);
+	if (r >= 0)
+		r = compress(z, NULL, 0, ZSTD_e_end);
 	if (r < 0)
 		return r;
 	if (z->header_seen < LIBZSTD_HEADER)

@@ -20,7 +20,7 @@ typedef int (*zst_sink)(void *opaque, const void *buf, size_t len);
 /* A frame of SIZE bytes of content, for NAME (messages). Returns 0 or
  * -errno after printing one message. */
 int zst_new(const char *name, uint64_t size, zst_sink sink, void *opaque, struct zst **ret);
-/* The next LEN bytes of content. */
+/* The next LEN bytes of content (zeros, if it holds only zeros). */
 int zst_data(struct zst *z, const void *buf, size_t len);
 /* The next LEN bytes of content are zeros. */
 int zst_zeros(struct zst *z, uint64_t len);

@@ -18,7 +18,7 @@
 struct seg {
 	bool zeros;
 	uint64_t len;
-	unsigned seed; /* of the data; equal seeds, equal data */
+	unsigned seed; /* of the data; equal seeds, equal data; 0: zeros given as data */
 };
 
 struct buf {
@@ -47,6 +47,10 @@ static int sink(void *opaque, const void *data, size_t len)
  * that libzstd would refer back across a run if it could. */
 static void fill(uint8_t *p, size_t len, unsigned seed, uint64_t at)
 {
+	if (!seed) {
+		memset(p, 0, len);
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		uint64_t x = (at + i) / 8 * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
 		p[i] = (uint8_t)((x >> 29) & 0x3f);
@@ -183,6 +187,10 @@ int main(void)
 				      { false, 100000, 6 },
 				      { true, EDGE + 777, 0 },
 				      { false, 100000, 6 } };
+	/* zeros given as data join the runs around them */
+	const struct seg explicit[] = { { false, 5000, 8 },   { false, 3 << 20, 0 },
+					{ true, 1 << 20, 0 }, { false, 1 << 20, 0 },
+					{ false, 5000, 8 },   { false, 4096, 0 } };
 	const struct seg big[] = { { false, 5000, 7 },
 				   { true, (4ull << 30) + 12345, 0 },
 				   { false, 5000, 7 } };
@@ -194,6 +202,7 @@ int main(void)
 	check_case("only zeros", only, ELEMENTSOF(only));
 	check_case("runs around the length that is cut", at_cut, ELEMENTSOF(at_cut));
 	check_case("the same data across runs", across, ELEMENTSOF(across));
+	check_case("zeros given as data", explicit, ELEMENTSOF(explicit));
 	check_case("over 4 GiB", big, ELEMENTSOF(big));
 
 	{
