@@ -320,6 +320,10 @@ int derive_outputs(const struct outputs *o, const char *name, uint64_t img_size,
 	hex_encode(digest, SHA256_LEN, res->zst_sha256);
 	res->mapped_bytes = h.mapped;
 	res->zst_size = d.zst_size;
+	log_debug("%s.zst: %llu MiB of the image's %llu MiB through zstd, the rest zeros in RLE "
+		  "blocks",
+		  name, (unsigned long long)(zst_compressed(d.zst) / MiB),
+		  (unsigned long long)(img_size / MiB));
 out:
 	if (progress)
 		progress_done(progress);

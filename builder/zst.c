@@ -27,8 +27,9 @@
 #define ZSTD_WINDOW_LOG 19
 /* What libzstd is given of a run of zeros it does not see whole: a window
  * and one block more. */
-#define RUN_EDGE ((uint64_t)(1 << ZSTD_WINDOW_LOG) + ZSTD_BLOCKSIZE_MAX)
-#define CHUNK	 (1 << 20)
+#define RUN_EDGE  ((uint64_t)(1 << ZSTD_WINDOW_LOG) + ZSTD_BLOCKSIZE_MAX)
+#define CHUNK	  (1 << 20)
+#define RLE_BATCH 1024
 
 /* RFC 8878 3.1.1: the frame's magic number, and its header's descriptor
  * bits; 3.1.1.2: a block's header. */
@@ -50,8 +51,9 @@ struct zst {
 	uint8_t *out;
 	size_t out_size;
 	uint8_t header[LIBZSTD_HEADER];
-	size_t header_seen; /* of libzstd's header, which is replaced */
-	uint64_t run;	    /* zeros given and not yet compressed */
+	size_t header_seen;  /* of libzstd's header, which is replaced */
+	uint64_t run;	     /* zeros given and not yet compressed */
+	uint64_t compressed; /* content given to libzstd */
 };
 
 static const uint8_t zeros[CHUNK];
@@ -112,6 +114,7 @@ static int compress(struct zst *z, const void *buf, size_t len, ZSTD_EndDirectiv
 	ZSTD_inBuffer in = { buf, len, 0 };
 	size_t rem;
 
+	z->compressed += len;
 	do {
 		ZSTD_outBuffer o = { z->out, z->out_size, 0 };
 		rem = ZSTD_compressStream2(z->cctx, &o, &in, op);
@@ -146,7 +149,7 @@ int zst_data(struct zst *z, const void *buf, size_t len)
 {
 	int r = too_much(z, len);
 
-	if (r < 0)
+	if (r < 0 || !len)
 		return r;
 	if (all_zeros(buf, len))
 		return zst_zeros(z, len);
@@ -205,14 +208,18 @@ static int run_end(struct zst *z)
 	/* The RLE blocks follow the frame's header and libzstd's first block. */
 	if (r >= 0 && z->header_seen < LIBZSTD_HEADER)
 		r = log_error("%s.zst: libzstd flushed no frame header", z->name);
+	/* 4 bytes a block, written RLE_BATCH blocks at a time. */
 	while (r >= 0 && rest) {
-		uint32_t n = (uint32_t)MIN(rest, (uint64_t)ZSTD_BLOCKSIZE_MAX);
-		uint32_t bh = htole32(n << 3 | BLOCK_RLE); /* not the last block */
-		uint8_t block[4];
-		memcpy(block, &bh, 3);
-		block[3] = 0; /* the byte repeated */
-		r = z->sink(z->opaque, block, sizeof(block));
-		rest -= n;
+		uint8_t blocks[4 * RLE_BATCH];
+		size_t k = 0;
+		for (; k < RLE_BATCH && rest; k++) {
+			uint32_t n = (uint32_t)MIN(rest, (uint64_t)ZSTD_BLOCKSIZE_MAX);
+			uint32_t bh = htole32(n << 3 | BLOCK_RLE); /* not the last block */
+			memcpy(blocks + 4 * k, &bh, 3);
+			blocks[4 * k + 3] = 0; /* the byte repeated */
+			rest -= n;
+		}
+		r = z->sink(z->opaque, blocks, 4 * k);
 	}
 	return r;
 }
@@ -256,6 +263,10 @@ int zst_new(const char *name, uint64_t size, zst_sink sink, void *opaque, struct
 		{ ZSTD_c_nbWorkers, (int)MAX(1, MIN(cpus, 8)) },
 	};
 
+	if (!size) {
+		free(z);
+		return log_error("%s.zst: the image is empty", name);
+	}
 	z->name = name;
 	z->size = size;
 	z->sink = sink;
@@ -281,6 +292,8 @@ int zst_new(const char *name, uint64_t size, zst_sink sink, void *opaque, struct
 	*ret = z;
 	return 0;
 }
+
+uint64_t zst_compressed(const struct zst *z) { return z->compressed; }
 
 void zst_free(struct zst *z)
 {

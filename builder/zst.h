@@ -26,4 +26,6 @@ int zst_data(struct zst *z, const void *buf, size_t len);
 int zst_zeros(struct zst *z, uint64_t len);
 /* Ends the frame: the content given must be SIZE bytes. */
 int zst_end(struct zst *z);
+/* How much of the content went through libzstd. */
+uint64_t zst_compressed(const struct zst *z);
 void zst_free(struct zst *z);

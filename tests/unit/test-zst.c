@@ -57,6 +57,24 @@ static void fill(uint8_t *p, size_t len, unsigned seed, uint64_t at)
 	}
 }
 
+/* What libzstd should be given: the data, and of each run of zeros (holes
+ * and zeros given as data alike) its first EDGE bytes. */
+static uint64_t expect_compressed(const struct seg *s, size_t n)
+{
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n;) {
+		uint64_t run = 0;
+		if (!s[i].zeros && s[i].seed) {
+			bytes += s[i++].len;
+			continue;
+		}
+		while (i < n && (s[i].zeros || !s[i].seed))
+			run += s[i++].len;
+		bytes += MIN(run, EDGE);
+	}
+	return bytes;
+}
+
 static uint64_t total(const struct seg *s, size_t n)
 {
 	uint64_t t = 0;
@@ -65,9 +83,11 @@ static uint64_t total(const struct seg *s, size_t n)
 	return t;
 }
 
+static uint64_t compressed; /* by the last encode() */
+
 static int encode(const struct seg *s, size_t n, uint64_t size, struct buf *out)
 {
-	struct zst *z;
+	struct zst *z = NULL;
 	static uint8_t chunk[1 << 20];
 	int r = zst_new("test", size, sink, out, &z);
 
@@ -84,6 +104,7 @@ static int encode(const struct seg *s, size_t n, uint64_t size, struct buf *out)
 	}
 	if (r >= 0)
 		r = zst_end(z);
+	compressed = z ? zst_compressed(z) : 0;
 	zst_free(z);
 	return r;
 }
@@ -158,6 +179,9 @@ static void check_case(const char *name, const struct seg *s, size_t n)
 		CHECK(what, ZSTD_getFrameContentSize(out.p, out.n) == size);
 		snprintf(what, sizeof(what), "%s: libzstd decodes the content", name);
 		CHECK_STR(what, "", decode(&out, s, n));
+		snprintf(what, sizeof(what),
+			 "%s: libzstd given the data and each run's first bytes", name);
+		CHECK(what, compressed == expect_compressed(s, n));
 		r = encode(s, n, size, &again);
 		snprintf(what, sizeof(what), "%s: the same bytes twice", name);
 		CHECK(what, r == 0 && again.n == out.n && memcmp(again.p, out.p, out.n) == 0);
@@ -212,6 +236,14 @@ int main(void)
 		free(out.p);
 		out = (struct buf){ 0 };
 		CHECK("more content than the size: refused", encode(s, 1, 999, &out) < 0);
+		free(out.p);
+		out = (struct buf){ 0 };
+		CHECK("an empty image: refused", encode(s, 0, 0, &out) < 0);
+		free(out.p);
+		out = (struct buf){ .fail_at = 1 };
+		CHECK("a failed write of the header: its error",
+		      encode(middle, ELEMENTSOF(middle), total(middle, ELEMENTSOF(middle)), &out) ==
+			      -EIO);
 		free(out.p);
 		out = (struct buf){ .fail_at = 2 };
 		CHECK("a failed write: its error",
