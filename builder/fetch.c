@@ -2,6 +2,7 @@
 #include "fileio.h"
 #include "fetch.h"
 #include "artifacts.h"
+#include "curl-dl.h"
 #include "interrupt.h"
 #include "log.h"
 #include "progress.h"
@@ -546,7 +547,9 @@ int cmd_fetch(int argc, char **argv)
 	f.lock = &lock;
 
 	interrupt_catch(&old);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_load() < 0)
+		r = 1;
+	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("Cannot initialize libcurl");
 		r = 1;
 	} else {

@@ -325,3 +325,23 @@ fetch real --lock "$TOP/configs/artifacts.lock" --cache "$E" --check
 entries=$(grep -c '^  - name: ' "$TOP/configs/artifacts.lock")
 check_eq "configs/artifacts.lock loads" "1 0 $entries" \
 	"$RC $(grep -c 'artifacts.lock:[0-9]*:[0-9]*:' "$TMP/real.err") $(grep -c "run 'farm-image fetch' with internet access" "$TMP/real.err")"
+
+# libcurl is loaded only by fetch (dlopen): farm-image itself does not
+# link it, and without it fetch says so once and fails.
+if ldd "$FARM_IMAGE" | grep -q libcurl; then
+	fail "farm-image does not link libcurl" "$(ldd "$FARM_IMAGE" | grep libcurl)"
+else
+	pass "farm-image does not link libcurl"
+fi
+lib=$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')
+if [ "$(id -u)" != 0 ] || ! have unshare || [ -z "$lib" ]; then
+	skip "fetch without libcurl" "hiding $lib needs root and unshare(1)"
+else
+	: >"$TMP/empty.so"
+	unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$TMP/empty.so" "$lib" \
+		"$FARM_IMAGE" fetch --lock "$TOP/configs/artifacts.lock" --cache "$E" \
+		>"$TMP/nocurl.out" 2>"$TMP/nocurl.err"
+	check_eq "fetch without libcurl: one message, exit 1" \
+		"1 1 farm-image: fetch needs libcurl:" \
+		"$? $(wc -l <"$TMP/nocurl.err") $(head -c 32 "$TMP/nocurl.err")"
+fi
