@@ -20,10 +20,7 @@
 #define MAX_EXTENT_LEN 32768
 #define GATHER_MAX     (256 * KiB)
 
-static bool zero_block(const uint8_t *p)
-{
-	return p[0] == 0 && memcmp(p, p + 1, BLOCK_SIZE - 1) == 0;
-}
+static bool zero_block(const uint8_t *p) { return mem_is_zero(p, BLOCK_SIZE); }
 
 static int write_failed(struct ext4_writer *w, int r)
 {

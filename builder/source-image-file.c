@@ -166,7 +166,7 @@ int image_decompress(struct image_file *f)
 					 f->path);
 		for (size_t o = 0; o < (size_t)n; o += ZERO_BLOCK) {
 			size_t len = MIN(ZERO_BLOCK, (size_t)n - o);
-			if (out[o] == 0 && memcmp(out + o, out + o + 1, len - 1) == 0)
+			if (mem_is_zero(out + o, len))
 				continue;
 			r = pwrite_full(*f->img, out + o, len, size + o);
 			if (r < 0)

@@ -65,7 +65,7 @@ static int write_header(struct zst *z)
 {
 	uint8_t h[4 + 1 + 1 + 8];
 	uint32_t magic = htole32(FRAME_MAGIC);
-	size_t n = 0;
+	size_t n = 4;
 
 	if (memcmp(z->header, &magic, 4) != 0 || z->header[4] != 0 ||
 	    z->header[5] != WINDOW_DESCRIPTOR)
@@ -73,7 +73,6 @@ static int write_header(struct zst *z)
 				 "not know (%02x %02x): report this",
 				 z->name, ZSTD_versionString(), z->header[4], z->header[5]);
 	memcpy(h, &magic, 4);
-	n = 4;
 	if (z->size <= UINT32_MAX) {
 		uint32_t s = htole32((uint32_t)z->size);
 		h[n++] = FHD_FCS_4 | FHD_CHECKSUM;
@@ -138,11 +137,6 @@ static int too_much(struct zst *z, uint64_t len)
 			 (unsigned long long)(z->given + len), (unsigned long long)z->size);
 }
 
-static bool all_zeros(const uint8_t *p, size_t len)
-{
-	return len && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
-}
-
 static int run_end(struct zst *z);
 
 int zst_data(struct zst *z, const void *buf, size_t len)
@@ -151,7 +145,7 @@ int zst_data(struct zst *z, const void *buf, size_t len)
 
 	if (r < 0 || !len)
 		return r;
-	if (all_zeros(buf, len))
+	if (mem_is_zero(buf, len))
 		return zst_zeros(z, len);
 	r = run_end(z);
 	if (r < 0)
@@ -191,20 +185,17 @@ int zst_zeros(struct zst *z, uint64_t len)
 	return 0;
 }
 
+/* libzstd gets the run's first RUN_EDGE bytes; what is left of a longer
+ * run becomes RLE blocks, after a flush. */
 static int run_end(struct zst *z)
 {
 	uint64_t rest = z->run > RUN_EDGE ? z->run - RUN_EDGE : 0;
-	int r;
+	int r = compress_zeros(z, z->run - rest);
 
-	if (!rest) {
-		r = compress_zeros(z, z->run);
-		z->run = 0;
-		return r;
-	}
 	z->run = 0;
-	r = compress_zeros(z, RUN_EDGE);
-	if (r >= 0)
-		r = compress(z, NULL, 0, ZSTD_e_flush);
+	if (r < 0 || !rest)
+		return r;
+	r = compress(z, NULL, 0, ZSTD_e_flush);
 	/* The RLE blocks follow the frame's header and libzstd's first block. */
 	if (r >= 0 && z->header_seen < LIBZSTD_HEADER)
 		r = log_error("%s.zst: libzstd flushed no frame header", z->name);

@@ -69,6 +69,13 @@ static inline bool startswith(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+/* LEN bytes at P (LEN > 0) hold only zeros: the first is 0 and every byte
+ * equals the next. */
+static inline bool mem_is_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	return b[0] == 0 && memcmp(b, b + 1, len - 1) == 0;
+}
 
 /* Allocation that never returns NULL: farm has nothing sensible to do when
  * memory runs out, so it reports and aborts in one place, oom(). */
