@@ -46,7 +46,8 @@ CROSS_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-truncation \
-	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Icommon -Ibuilder
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Icommon -Ibuilder \
+	-ffile-prefix-map=$(CURDIR)=.
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libcurl is not linked: builder/curl-dl.c loads it for fetch (dlopen).
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)

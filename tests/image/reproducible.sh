@@ -27,3 +27,11 @@ fi
 check_eq "another epoch keeps the derived ids" \
 	"$(manifest_get "$TMP/a/sheep.json" "[p['uuid'] for p in m['partitions']]")" \
 	"$(manifest_get "$TMP/c/sheep.json" "[p['uuid'] for p in m['partitions']]")"
+
+# The programs carry no path of the checkout (the compiler's directory in
+# their debug information): farm-node is copied into every image, so a
+# path in it would make the image depend on where farm was built.
+for prog in "$TOP/$FARM_BUILD/farm-node" "$TOP/$FARM_BUILD/aarch64/farm-node" "$TOP/$FARM_BUILD/farm-image"; do
+	[ -e "$prog" ] || { skip "${prog#"$TOP"/}: no checkout path" "not built"; continue; }
+	check_eq "${prog#"$TOP"/}: no checkout path in it" 0 "$(grep -caF -- "$TOP" "$prog")"
+done
