@@ -1,6 +1,7 @@
 # Reproducible: the same inputs and SOURCE_DATE_EPOCH give byte-identical
 # .img, .bmap, .zst and .json, whatever the output directory; another epoch
-# gives another image.
+# gives another image; and the programs hold no path of the checkout, so
+# the image does not depend on where farm was built either.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/image.lib"
 mktmp
